@@ -1,0 +1,27 @@
+# Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test`.
+# Each target creates the virtual environment in .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo_out
+PYTEST_ARGS ?=
+
+.PHONY: install test demo clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py scripts/install_torch.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	scripts/install_torch.sh $(BIN)/python
+	$(BIN)/python -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py --out $(DEMO_DIR)
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

@@ -1,0 +1,46 @@
+"""Installs the ``desed_task`` package (ATST-SED: fine-tuned ATST + CRNN for sound event detection).
+
+Install PyTorch first (``make install`` does it without pulling a CUDA build on a CPU machine); the
+``torch`` requirement below is then already met and pip downloads nothing more for it.
+"""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+INSTALL_REQUIRES = [
+    # scaled_dot_product_attention and torch.amp.autocast("cpu", dtype=bfloat16).
+    "torch>=2.1",
+    # psds_eval 0.5.3 calls int() on 1-element arrays, an error from numpy 2.4 on.
+    "numpy<2.4",
+    # psds_eval 0.5.3 calls DataFrame.fillna(method=...), removed in pandas 3.
+    "pandas<3",
+    "scipy",
+    "soundfile",
+    "soxr",
+    "lightning>=2.1",
+    "pyyaml",
+    "tqdm",
+    "matplotlib",
+    # 0.0.3 moved create_score_dataframe to sed_scores_eval.base_modules.scores, where we import it.
+    "sed_scores_eval>=0.0.3",
+    "psds_eval>=0.5.3",
+    # sed_scores_eval imports sed_eval -> dcase_util, which imports pkg_resources (gone in setuptools 81).
+    "setuptools<81",
+    "tensorboard",
+    "codecarbon",
+]
+
+setup(
+    name="desed_task",
+    version="0.1.0",
+    description="ATST-SED: sound event detection with a fine-tuned frame-level ATST encoder and a CRNN",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["desed_task", "desed_task.*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"dev": ["pytest>=7", "pytest-timeout"]},
+)
