@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from desed_task.experiment.config import DEFAULTS, ConfigError, load_config, resolve_config
+from desed_task.experiment.run import build_parser, parse_devices
+
+CONFS = Path(__file__).parents[1] / "confs"
+
+
+@pytest.mark.parametrize("name", ["stage1.yaml", "stage2.yaml", "demo_stage1.yaml", "demo_stage2.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load_config(CONFS / name)
+    assert config["training"]["stage"] == (2 if "stage2" in name else 1)
+    assert Path(config["data"]["synth_tsv"]).is_absolute()
+
+
+def test_paper_values():
+    s1, s2 = load_config(CONFS / "stage1.yaml"), load_config(CONFS / "stage2.yaml")
+    assert s1["training"]["batch_size"] == [12, 12, 24, 48]
+    assert s2["training"]["batch_size"] == [24, 24, 48, 48]
+    assert (s1["training"]["n_epochs"], s1["training"]["n_epochs_warmup"], s1["training"]["const_max"]) == (200, 50, 2)
+    assert (s2["training"]["n_epochs"], s2["training"]["n_epochs_warmup"], s2["training"]["const_max"]) == (250, 10, 70)
+    assert s1["training"]["ema_warmup"] and not s2["training"]["ema_warmup"]
+    assert s2["training"]["median_window"] == [6, 20, 7, 4, 7, 6, 6, 6, 6, 6]
+    assert s1["opt"]["tfm_trainable_layers"] == 0 and s2["opt"]["tfm_trainable_layers"] == 14
+    assert (s2["opt"]["cnn_lr"], s2["opt"]["rnn_lr"], s2["opt"]["tfm_lr"], s2["opt"]["tfm_lr_scale"]) == (
+        2e-4, 2e-3, 2e-4, 0.5)
+    assert s2["opt"]["cosine"] and not s1["opt"]["cosine"]
+    assert s1["net"]["atst_embed_dim"] == 768 and s1["net"]["atst_depth"] == 12
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"training": {"n_epoch": 3}}))
+    with pytest.raises(ConfigError, match=r"training\.n_epoch"):
+        load_config(path)
+
+
+def test_base_file_and_relative_paths(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({"data": {"root": "d", "synth_tsv": "m/s.tsv"},
+                                                         "training": {"n_epochs": 5}}))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "training": {"n_epochs": 7}}))
+    config = load_config(tmp_path / "child.yaml", {"training.seed": 3})
+    assert config["training"]["n_epochs"] == 7 and config["training"]["seed"] == 3
+    assert config["data"]["synth_tsv"] == str(tmp_path / "d" / "m" / "s.tsv")
+
+
+def test_bad_values_are_explained():
+    with pytest.raises(ConfigError, match="batch_size"):
+        resolve_config({"training": {"batch_size": [1, 2, 3]}})
+    with pytest.raises(ConfigError, match="median_window"):
+        resolve_config({"training": {"median_window": [1, 2]}})
+    with pytest.raises(ConfigError, match="on_missing"):
+        resolve_config({"data": {"on_missing": "ignore"}})
+    with pytest.raises(ConfigError, match="not found"):
+        load_config("/nonexistent/config.yaml")
+
+
+def test_defaults_are_not_mutated():
+    config = resolve_config({"data": {"classes": ["a", "b"]}})
+    config["net"]["nb_filters"].append(1)
+    assert DEFAULTS["net"]["nb_filters"] == [16, 32, 64, 128, 128, 128, 128]
+
+
+@pytest.mark.parametrize("text,expected", [("0,", ("gpu", [0])), ("0,1", ("gpu", [0, 1])), ("", ("cpu", 1)),
+                                           ("cpu", ("cpu", 1)), (None, ("cpu", 1))])
+def test_parse_devices(text, expected):
+    assert parse_devices(text) == expected
+
+
+def test_parse_devices_rejects_garbage():
+    with pytest.raises(ConfigError):
+        parse_devices("first")
+
+
+def test_stage2_parser_has_original_overrides():
+    args = build_parser(2).parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
+    assert (args.lr, args.ema, args.warmup) == (1e-4, 0.99, 3)
+    with pytest.raises(SystemExit):
+        build_parser(1).parse_args(["--lr", "1e-4"])
