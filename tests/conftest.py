@@ -39,3 +39,43 @@ def rng() -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def _seed_torch() -> None:
     torch.manual_seed(0)
+
+
+CONFS_DIR = TESTS_DIR.parent / "confs"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """The `tiny` synthetic DESED-format dataset, generated once per test session."""
+    from desed_task.data import make_synthetic_desed
+
+    return make_synthetic_desed(tmp_path_factory.mktemp("synthetic_tiny"), preset="tiny", seed=0, progress=False)
+
+
+def tiny_config(dataset: Path, stage: int = 1, **overrides) -> dict:
+    """The demo configuration of ``stage`` shrunk to seconds of CPU time on the tiny dataset."""
+    from desed_task.experiment.config import load_config
+
+    values = {
+        "data.root": str(dataset),
+        "training.batch_size": [2, 2, 2, 2],
+        "training.batch_size_val": 4,
+        "training.num_workers": 0,
+        "training.n_epochs": 1,
+        "training.n_epochs_warmup": 1,
+        "training.validation_interval": 1,
+        "training.enable_progress_bar": False,
+        "training.n_test_thresholds": 5,
+    }
+    values.update(overrides)
+    return load_config(CONFS_DIR / f"demo_stage{stage}.yaml", values)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tiny_dataset, tmp_path_factory) -> Path:
+    """A stage-1 checkpoint written by the project's own training code (one short epoch on the tiny set)."""
+    from desed_task.experiment.pipeline import run_experiment
+
+    log_dir = tmp_path_factory.mktemp("trained")
+    metrics = run_experiment(tiny_config(tiny_dataset), log_dir=log_dir, run_test=False)
+    return Path(metrics["last_checkpoint"])

@@ -1,0 +1,107 @@
+"""Command line of ``train/train_stage1.py`` and ``train/train_stage2.py``: train, resume, test, evaluate."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from desed_task.experiment.config import ConfigError, load_config
+from desed_task.experiment.report import format_metrics_table
+from desed_task.nnet.checkpoints import CheckpointError
+
+log = logging.getLogger("desed_task")
+
+STAGE2_OVERRIDES = {
+    "lr": ("opt.tfm_lr", float, "maximum learning rate of the encoder's top group (opt.tfm_lr); lower groups "
+                             "decay by tfm_lr_scale"),
+    "tfm_lr_scale": ("opt.tfm_lr_scale", float, "layer-wise learning-rate decay of the encoder (opt.tfm_lr_scale)"),
+    "loss_weight": ("training.const_max", float, "maximum consistency-loss weight (training.const_max)"),
+    "warmup": ("training.n_epochs_warmup", int, "ramp-up length in epochs (training.n_epochs_warmup)"),
+    "ema": ("training.ema_factor", float, "teacher EMA factor (training.ema_factor)"),
+}
+
+
+def build_parser(stage: int) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    default_conf = Path(__file__).resolve().parents[2] / "confs" / f"stage{stage}.yaml"
+    parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
+    parser.add_argument("--log_dir", default=f"./exp/stage{stage}",
+                        help="experiment folder: TensorBoard logs, checkpoints, scores and metrics go below it")
+    parser.add_argument("--gpus", default="0,",
+                        help="'0,' = first GPU, '0,1' = two GPUs (DDP); empty or 'cpu' = run on the CPU")
+    parser.add_argument("--resume_from_checkpoint", default=None,
+                        help="continue an interrupted run from this Lightning checkpoint (weights of student and "
+                             "teacher, optimiser, scheduler and step)")
+    parser.add_argument("--test_from_checkpoint", default=None,
+                        help="skip training: test this checkpoint (published or ours) on data.test_* of the config")
+    parser.add_argument("--eval_from_checkpoint", default=None,
+                        help="skip training: score every clip of data.eval_folder with this checkpoint (no metrics)")
+    parser.add_argument("--fast_dev_run", action="store_true",
+                        help="one training, validation and test batch to check the set-up")
+    if stage == 2:
+        for flag, (_, kind, help_text) in STAGE2_OVERRIDES.items():
+            parser.add_argument(f"--{flag}", type=kind, default=None, help=f"override {help_text}")
+    return parser
+
+
+def parse_devices(gpus: str | None) -> tuple[str, list[int] | int]:
+    """'0,' → ("gpu", [0]); '0,1' → ("gpu", [0, 1]); '' / 'cpu' / None → ("cpu", 1)."""
+    text = (gpus or "").strip().lower()
+    if text in ("", "cpu", "none"):
+        return "cpu", 1
+    try:
+        ids = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as err:
+        raise ConfigError(f"--gpus {gpus!r}: expected GPU indices like '0,' or '0,1', or 'cpu'") from err
+    return "gpu", ids
+
+
+def main(stage: int, argv: Sequence[str] | None = None) -> dict:
+    """Run a stage from the command line; returns the test metrics (empty when no test ran)."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser(stage).parse_args(argv)
+    overrides = {"training.stage": stage}
+    if stage == 2:
+        for flag, (dotted, _, _) in STAGE2_OVERRIDES.items():
+            if getattr(args, flag) is not None:
+                overrides[dotted] = getattr(args, flag)
+    try:
+        config = load_config(args.conf_file, overrides)
+        from desed_task.experiment.pipeline import run_experiment
+
+        metrics = run_experiment(
+            config,
+            log_dir=args.log_dir,
+            devices=parse_devices(args.gpus),
+            resume_from=args.resume_from_checkpoint,
+            test_from=args.test_from_checkpoint,
+            eval_from=args.eval_from_checkpoint,
+            fast_dev_run=args.fast_dev_run,
+        )
+    except ConfigError as err:
+        sys.exit(f"configuration error: {err}")
+    except CheckpointError as err:
+        sys.exit(f"checkpoint error: {err}")
+    model_metrics = {k: v for k, v in metrics.items() if k.startswith(("student/", "teacher/"))}
+    if model_metrics:
+        print(format_metrics_table(model_metrics, title="test metrics"))
+    print(f"experiment folder: {metrics['experiment_dir']}")
+    return metrics
+
+
+def write_resolved_config(config: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def write_metrics(folder: Path, metrics: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
