@@ -1,0 +1,206 @@
+"""Polyphonic Sound Detection Score (PSDS, Bilen et al., ICASSP 2020) in the two DCASE scenarios (SPEC §6).
+
+Two implementations, both reported by the recipe:
+- sed_scores_eval (Ebbers et al., ICASSP 2022): exact PSD-ROC from the frame scores, threshold-free;
+- psds_eval: PSD-ROC approximated from detections at a set of operating points (thresholds).
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from desed_task.evaluation.decoding import clip_id_of
+from desed_task.evaluation.lazy import psds_eval, quiet_psds_eval, sed_scores_eval
+from desed_task.evaluation.tables import (
+    EvaluationInputError,
+    TableLike,
+    detections_table,
+    durations_by_clip,
+    durations_table,
+    ground_truth_events,
+    ground_truth_table,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PSDSScenario:
+    """Detection/ground-truth intersection criteria and penalties of one PSDS scenario.
+
+    ``cttc_threshold`` None means no cross-trigger criterion; psds_eval always needs one and is given
+    ``PSDS_EVAL_DEFAULT_CTTC`` then (it has no effect when ``alpha_ct`` is 0).
+    """
+
+    dtc_threshold: float
+    gtc_threshold: float
+    cttc_threshold: float | None
+    alpha_ct: float
+    alpha_st: float
+    max_efpr: float = 100.0
+
+
+PSDS_EVAL_DEFAULT_CTTC = 0.3
+SCENARIO_1 = PSDSScenario(dtc_threshold=0.7, gtc_threshold=0.7, cttc_threshold=None, alpha_ct=0.0, alpha_st=1.0)
+SCENARIO_2 = PSDSScenario(dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0)
+SCENARIOS = {"psds1": SCENARIO_1, "psds2": SCENARIO_2}
+
+
+def psds_sed_scores_eval(
+    scores: dict[str, pd.DataFrame],
+    ground_truth: TableLike,
+    durations: TableLike,
+    scenarios: dict[str, PSDSScenario] = SCENARIOS,
+    plot_dir: str | Path | None = None,
+    plot_suffix: str = "sed_scores_eval",
+) -> dict[str, float]:
+    """PSDS per scenario from sed_scores_eval score tables (keyed by clip id), e.g. ``{"psds1": .., "psds2": ..}``.
+
+    Clips without ground-truth events are left out of the ground truth, the durations and the scores, as in the
+    recipe. Ground-truth clips without scores are left out with a warning. With ``plot_dir`` the PSD-ROC of each
+    scenario is saved as ``<plot_dir>/psd_roc_<key>_<plot_suffix>.png``.
+    """
+    events = {c: e for c, e in ground_truth_events(ground_truth_table(ground_truth)).items() if e}
+    clip_durations = durations_by_clip(durations_table(durations))
+    unscored = sorted(set(events) - set(scores))
+    if unscored:
+        warnings.warn(
+            f"{len(unscored)} ground-truth clips with events have no scores (e.g. {unscored[:3]}); "
+            "PSDS is computed without them",
+            stacklevel=2,
+        )
+    clip_ids = sorted(set(events) & set(scores))
+    if not clip_ids:
+        warnings.warn("no scored clip has ground-truth events: PSDS set to 0.0", stacklevel=2)
+        return {key: 0.0 for key in scenarios}
+    no_duration = [c for c in clip_ids if c not in clip_durations]
+    if no_duration:
+        raise EvaluationInputError(
+            f"durations lack {len(no_duration)} ground-truth clips (e.g. {no_duration[:3]}): add them to the durations tsv"
+        )
+    intersection_based = sed_scores_eval().intersection_based
+    out = {}
+    for key, scenario in scenarios.items():
+        value, _, (etpr, efpr), _ = intersection_based.psds(
+            scores={c: scores[c] for c in clip_ids},
+            ground_truth={c: events[c] for c in clip_ids},
+            audio_durations={c: clip_durations[c] for c in clip_ids},
+            dtc_threshold=scenario.dtc_threshold,
+            gtc_threshold=scenario.gtc_threshold,
+            cttc_threshold=scenario.cttc_threshold,
+            alpha_ct=scenario.alpha_ct,
+            alpha_st=scenario.alpha_st,
+            max_efpr=scenario.max_efpr,
+        )
+        out[key] = float(value)
+        if plot_dir is not None:
+            plot_psd_roc(efpr, etpr, out[key], scenario, Path(plot_dir) / f"psd_roc_{key}_{plot_suffix}.png")
+    return out
+
+
+def _psds_eval_inputs(ground_truth: TableLike, durations: TableLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ground-truth events and metadata keyed by clip id, the ground truth restricted to clips with a duration."""
+    metadata = durations_table(durations)
+    metadata["filename"] = metadata["filename"].map(clip_id_of)
+    truth = ground_truth_table(ground_truth).dropna(subset=["event_label"])
+    truth["filename"] = truth["filename"].map(clip_id_of)
+    absent = sorted(set(truth["filename"]) - set(metadata["filename"]))
+    if absent:
+        warnings.warn(
+            f"{len(absent)} ground-truth clips have no duration (e.g. {absent[:3]}) and are left out", stacklevel=3
+        )
+        truth = truth[truth["filename"].isin(set(metadata["filename"]))]
+    return truth.reset_index(drop=True), metadata.reset_index(drop=True)
+
+
+def detections_for_clips(detections: TableLike, clip_ids: set[str]) -> pd.DataFrame:
+    """Detections keyed by clip id, only those of ``clip_ids``."""
+    table = detections_table(detections)
+    table["filename"] = table["filename"].map(clip_id_of)
+    return table[table["filename"].isin(clip_ids)].reset_index(drop=True)
+
+
+def psds_eval_evaluator(
+    ground_truth: TableLike, durations: TableLike, dtc: float, gtc: float, cttc: float
+) -> tuple[object, set[str]] | None:
+    """A ``psds_eval.PSDSEval`` on the ground truth and the clip ids it knows; None (with a warning) without events."""
+    truth, metadata = _psds_eval_inputs(ground_truth, durations)
+    if truth.empty:
+        warnings.warn("the ground truth has no events: psds_eval metrics set to 0.0", stacklevel=3)
+        return None
+    evaluator = psds_eval().PSDSEval(
+        dtc_threshold=dtc, gtc_threshold=gtc, cttc_threshold=cttc, ground_truth=truth, metadata=metadata
+    )
+    return evaluator, set(metadata["filename"])
+
+
+def psds_from_operating_points(
+    operating_points: dict[float, TableLike],
+    ground_truth: TableLike,
+    durations: TableLike,
+    scenario: PSDSScenario = SCENARIO_1,
+    plot_path: str | Path | None = None,
+) -> float:
+    """PSDS with psds_eval from detection tables at several thresholds (``{threshold: detections}``).
+
+    Detections of clips absent from the durations are ignored; clips with durations and no detections count
+    as clips where nothing was detected.
+    """
+    cttc = PSDS_EVAL_DEFAULT_CTTC if scenario.cttc_threshold is None else scenario.cttc_threshold
+    built = psds_eval_evaluator(ground_truth, durations, scenario.dtc_threshold, scenario.gtc_threshold, cttc)
+    if built is None or not operating_points:
+        if built is not None:
+            warnings.warn("no operating points given: PSDS set to 0.0", stacklevel=2)
+        return 0.0
+    evaluator, clip_ids = built
+    for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
+        evaluator.add_operating_point(
+            detections_for_clips(detections, clip_ids), info={"name": f"Op {i + 1:02d}", "threshold": threshold}
+        )
+    with quiet_psds_eval():
+        result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st, max_efpr=scenario.max_efpr)
+    value = float(result.value)
+    if plot_path is not None:
+        shown = replace(scenario, cttc_threshold=cttc)
+        plot_psd_roc(np.asarray(result.plt.xp), np.asarray(result.plt.yp), value, shown, plot_path)
+    return value
+
+
+def plot_psd_roc(
+    efpr: np.ndarray, etpr: np.ndarray, value: float, scenario: PSDSScenario, path: str | Path
+) -> Path:
+    """Save the PSD-ROC (eTPR over eFPR per hour, step curve, area up to max_efpr shaded) as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    efpr, etpr = np.asarray(efpr, dtype=float), np.asarray(etpr, dtype=float)
+    keep = efpr <= scenario.max_efpr
+    x = np.append(efpr[keep], scenario.max_efpr)
+    y = np.append(etpr[keep], etpr[keep][-1] if keep.any() else 0.0)
+    figure = Figure(figsize=(6, 6))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.step(x, y, where="post", color="tab:blue", label="PSD-ROC")
+    axes.fill_between(x, y, step="post", alpha=0.3, color="tab:blue", label="area (PSDS)")
+    axes.vlines(scenario.max_efpr, 0, 1, linestyles="dashed", color="k")
+    axes.set_xlim(0, scenario.max_efpr)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("eFPR per hour")
+    axes.set_ylabel("eTPR")
+    axes.set_title(
+        f"PSDS {value:.4f} (dtc {scenario.dtc_threshold}, gtc {scenario.gtc_threshold}, "
+        f"cttc {scenario.cttc_threshold}, α_ct {scenario.alpha_ct}, α_st {scenario.alpha_st})",
+        fontsize=9,
+    )
+    axes.grid(True)
+    axes.legend(loc="lower right")
+    figure.savefig(path, dpi=100)
+    log.info("PSD-ROC saved to %s", path)
+    return path

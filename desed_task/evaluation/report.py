@@ -1,0 +1,150 @@
+"""Everything the test stage writes under an experiment folder, and the metrics it reports (SPEC §6).
+
+Layout of ``out_dir`` after :func:`write_test_outputs`::
+
+    scores/raw/<clip id>.tsv              network outputs (sed_scores_eval format)
+    scores/postprocessed/<clip id>.tsv    after the median filter; every metric below uses these
+    predictions_operating_points/predictions_th_<t>.tsv   detections at each of the n thresholds
+    predictions_th_0.50.tsv               detections at 0.5 (event/segment/intersection F1)
+    plots/psd_roc_<psds1|psds2>_<sed_scores_eval|psds_eval>.png
+    metrics.json, metrics.txt             the returned metrics
+"""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from desed_task.evaluation.decoding import clip_id_of, decode_operating_points, operating_point_thresholds
+from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
+from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
+from desed_task.evaluation.tables import (
+    TableLike,
+    durations_table,
+    ground_truth_table,
+    threshold_name,
+    write_operating_points,
+    write_score_folder,
+)
+
+log = logging.getLogger(__name__)
+
+F1_THRESHOLD = 0.5
+METRIC_KEYS = (
+    "psds1_sed_scores_eval",
+    "psds2_sed_scores_eval",
+    "psds1_psds_eval",
+    "psds2_psds_eval",
+    "event_f1_macro",
+    "event_f1_micro",
+    "segment_f1_macro",
+    "segment_f1_micro",
+    "intersection_f1_macro",
+)
+
+
+def format_metrics(metrics: dict[str, float], title: str = "") -> str:
+    """A two-column text table (metric, value in [0, 1] and in %)."""
+    width = max([len(k) for k in metrics] + [6])
+    lines = [title] if title else []
+    lines.append(f"{'metric':<{width}}  {'value':>7}  {'%':>6}")
+    lines += [f"{key:<{width}}  {value:7.4f}  {100 * value:6.2f}" for key, value in metrics.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(out_dir: str | Path, metrics: dict[str, float], stem: str = "metrics") -> None:
+    """``<stem>.json`` and ``<stem>.txt`` in ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{stem}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / f"{stem}.txt").write_text(format_metrics(metrics))
+
+
+def write_scores_only(
+    out_dir: str | Path,
+    scores_raw: dict[str, pd.DataFrame],
+    scores_postprocessed: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Evaluation mode (no ground truth): write ``scores/raw`` and, if given, ``scores/postprocessed``."""
+    out_dir = Path(out_dir)
+    write_score_folder(out_dir / "scores" / "raw", scores_raw)
+    if scores_postprocessed is not None:
+        write_score_folder(out_dir / "scores" / "postprocessed", scores_postprocessed)
+    log.info("scores of %d clips written under %s", len(scores_raw), out_dir / "scores")
+
+
+def _restrict_to_scored(
+    ground_truth: TableLike, durations: TableLike, clip_ids: set[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    truth = ground_truth_table(ground_truth)
+    lengths = durations_table(durations)
+    truth_ids = truth["filename"].map(clip_id_of)
+    unscored = sorted(set(truth_ids) - clip_ids)
+    if unscored:
+        warnings.warn(
+            f"{len(unscored)} ground-truth clips have no scores (e.g. {unscored[:3]}): metrics cover the scored clips only",
+            stacklevel=3,
+        )
+    return truth[truth_ids.isin(clip_ids)], lengths[lengths["filename"].map(clip_id_of).isin(clip_ids)]
+
+
+def write_test_outputs(
+    out_dir: str | Path,
+    scores_raw: dict[str, pd.DataFrame],
+    scores_postprocessed: dict[str, pd.DataFrame],
+    ground_truth: TableLike,
+    durations: TableLike,
+    class_labels: Sequence[str],
+    n_thresholds: int = 50,
+    prefix: str = "",
+    progress: bool = True,
+) -> dict[str, float]:
+    """Score a test set, write every output (see the module docstring) and return the metrics (``METRIC_KEYS``).
+
+    All metrics use ``scores_postprocessed`` (keyed by clip id); ground truth and durations are restricted to the
+    scored clips. ``prefix`` ("student", "teacher") names the metric files (``<prefix>_metrics.json``) and the log.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_classes(scores_postprocessed, class_labels)
+    write_scores_only(out_dir, scores_raw, scores_postprocessed)
+    truth, lengths = _restrict_to_scored(ground_truth, durations, set(scores_postprocessed))
+    plots = out_dir / "plots"
+
+    metrics = {
+        f"{key}_sed_scores_eval": value
+        for key, value in psds_sed_scores_eval(scores_postprocessed, truth, lengths, plot_dir=plots).items()
+    }
+    thresholds = [float(t) for t in operating_point_thresholds(n_thresholds)]
+    tables = decode_operating_points(scores_postprocessed, thresholds + [F1_THRESHOLD], progress=progress)
+    operating_points = dict(zip(thresholds, tables[:-1]))
+    write_operating_points(out_dir / "predictions_operating_points", operating_points)
+    for key, scenario in SCENARIOS.items():
+        metrics[f"{key}_psds_eval"] = psds_from_operating_points(
+            operating_points, truth, lengths, scenario, plot_path=plots / f"psd_roc_{key}_psds_eval.png"
+        )
+
+    detections = tables[-1]
+    detections.to_csv(out_dir / f"predictions_th_{threshold_name(F1_THRESHOLD)}.tsv", sep="\t", index=False)
+    metrics.update(event_and_segment_f1(detections, truth))
+    metrics["intersection_f1_macro"] = intersection_f1_macro(detections, truth, lengths)
+    metrics = {key: metrics[key] for key in METRIC_KEYS}
+
+    stem = f"{prefix}_metrics" if prefix else "metrics"
+    write_metrics(out_dir, metrics, stem)
+    log.info("%s", format_metrics(metrics, title=f"test metrics {prefix}".strip()))
+    return metrics
+
+
+def _check_classes(scores: dict[str, pd.DataFrame], class_labels: Sequence[str]) -> None:
+    for clip_id, table in scores.items():
+        columns = [c for c in table.columns if c not in ("onset", "offset")]
+        if columns != list(class_labels):
+            raise ValueError(
+                f"score table of clip {clip_id} has classes {columns}, expected {list(class_labels)} "
+                "(score tables must come from score_dataframes with the same class list)"
+            )
