@@ -93,6 +93,36 @@ def active_runs(active: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(changes[::2], changes[1::2])]
 
 
+def _runs(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of frames with score > threshold in a batch, as index arrays (clip, class, start, end exclusive).
+
+    scores: (B, C, T); thresholds: (C,). Runs come in (clip, class, time) order.
+    """
+    n_clips, n_classes, n_frames = scores.shape
+    padded = np.zeros((n_clips, n_classes, n_frames + 2), dtype=np.int8)
+    padded[..., 1:-1] = scores > thresholds[None, :, None]  # (B, C, T + 2)
+    change = np.diff(padded, axis=-1)  # (B, C, T + 1): +1 where a run starts, -1 after it ends
+    clip, cls, start = np.nonzero(change == 1)
+    end = np.nonzero(change == -1)[2]
+    return clip, cls, start, end
+
+
+_EMPTY = (np.array([], dtype=object), np.array([], dtype=object), np.zeros((0, 0, 0)), np.zeros(0), np.zeros((0, 1)))
+
+
+def _detection_table(
+    filenames: np.ndarray, labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, timestamps: np.ndarray
+) -> pd.DataFrame:
+    """Detections of a batch: scores (B, C, T), timestamps (B, T + 1), one file name per clip, one label per class."""
+    clip, cls, start, end = _runs(scores, thresholds)
+    return pd.DataFrame({
+        "filename": filenames[clip],
+        "onset": timestamps[clip, start].astype(float),
+        "offset": timestamps[clip, end].astype(float),
+        "event_label": labels[cls],
+    }, columns=list(DETECTION_COLUMNS))
+
+
 def decode_events(
     scores: np.ndarray,
     thresholds: float | Sequence[float],
@@ -103,15 +133,8 @@ def decode_events(
 
     scores: (C, T); timestamps: (T + 1,). Events are listed class by class, in time order within a class.
     """
-    scores = np.asarray(scores)
-    timestamps = np.asarray(timestamps, dtype=float)
-    _check_scores(scores[None], 1, class_labels, timestamps)
-    per_class = _thresholds_per_class(thresholds, len(class_labels))
-    events = []
-    for c, label in enumerate(class_labels):
-        for start, end in active_runs(scores[c] > per_class[c]):  # (T,)
-            events.append((float(timestamps[start]), float(timestamps[end]), str(label)))
-    return events
+    table = decode_batch(np.asarray(scores)[None], [""], thresholds, class_labels, timestamps, audio_suffix="")
+    return [(float(on), float(off), str(label)) for _, on, off, label in table.itertuples(index=False)]
 
 
 def decode_score_dataframes(
@@ -131,23 +154,41 @@ def decode_operating_points(
     audio_suffix: str = AUDIO_SUFFIX,
     progress: bool = False,
 ) -> list[pd.DataFrame]:
-    """One detection table per operating point (threshold or per-class thresholds), tables read only once."""
+    """One detection table per operating point (threshold, or per-class thresholds), clips in clip-id order.
+
+    The score tables are read once and stacked (clips with the same frame count and classes decode together).
+    """
     from tqdm.auto import tqdm
 
-    arrays = []
-    for clip_id in sorted(scores):
+    groups: dict[tuple, list[tuple[int, str, np.ndarray, np.ndarray]]] = {}
+    for order, clip_id in enumerate(sorted(scores)):
         table = scores[clip_id]
-        labels = [c for c in table.columns if c not in ("onset", "offset")]
+        labels = tuple(c for c in table.columns if c not in ("onset", "offset"))
         timestamps = np.append(table["onset"].to_numpy(float), table["offset"].to_numpy(float)[-1:])  # (T + 1,)
-        arrays.append((clip_id + audio_suffix, table[labels].to_numpy().T, labels, timestamps))  # (C, T)
+        clip_scores = table[list(labels)].to_numpy().T  # (C, T)
+        groups.setdefault((labels, len(table)), []).append((order, clip_id + audio_suffix, clip_scores, timestamps))
+    stacked = [
+        (
+            np.array([m[1] for m in members], dtype=object),
+            np.array(labels, dtype=object),
+            np.stack([m[2] for m in members]),  # (B, C, T)
+            np.stack([m[3] for m in members]),  # (B, T + 1)
+        )
+        for (labels, _), members in groups.items()
+    ]
+    clip_order = {filename: order for members in groups.values() for order, filename, _, _ in members}
     out = []
     for thresholds in tqdm(operating_points, desc="decoding operating points", disable=not progress):
-        rows = [
-            (filename, onset, offset, label)
-            for filename, clip_scores, labels, timestamps in arrays
-            for onset, offset, label in decode_events(clip_scores, thresholds, labels, timestamps)
+        tables = [
+            _detection_table(filenames, labels, clip_scores, _thresholds_per_class(thresholds, len(labels)), times)
+            for filenames, labels, clip_scores, times in stacked
         ]
-        out.append(pd.DataFrame(rows, columns=list(DETECTION_COLUMNS)).astype({"onset": float, "offset": float}))
+        if len(tables) == 1:
+            out.append(tables[0])
+            continue
+        merged = pd.concat(tables, ignore_index=True) if tables else _detection_table(*_EMPTY)
+        rank = merged["filename"].map(clip_order).to_numpy()
+        out.append(merged.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True))
     return out
 
 
@@ -159,16 +200,17 @@ def decode_batch(
     timestamps: np.ndarray,
     audio_suffix: str = AUDIO_SUFFIX,
 ) -> pd.DataFrame:
-    """A DESED detection table from a batch of scores (B, C, T); ``filename`` is the clip id + ``audio_suffix``."""
+    """A DESED detection table from a batch of scores (B, C, T); ``filename`` is the clip id + ``audio_suffix``.
+
+    Events are listed clip by clip (in the given order), class by class, in time order within a class.
+    """
     scores = np.asarray(scores)
     timestamps = np.asarray(timestamps, dtype=float)
     _check_scores(scores, len(clip_ids), class_labels, timestamps)
-    rows = [
-        (clip_id_of(clip) + audio_suffix, onset, offset, label)
-        for clip, clip_scores in zip(clip_ids, scores)
-        for onset, offset, label in decode_events(clip_scores, thresholds, class_labels, timestamps)
-    ]
-    return pd.DataFrame(rows, columns=list(DETECTION_COLUMNS)).astype({"onset": float, "offset": float})
+    filenames = np.array([clip_id_of(c) + audio_suffix if c else audio_suffix for c in clip_ids], dtype=object)
+    per_class = _thresholds_per_class(thresholds, len(class_labels))
+    batch_timestamps = np.broadcast_to(timestamps, (len(clip_ids), len(timestamps)))  # (B, T + 1)
+    return _detection_table(filenames, np.array(class_labels, dtype=object), scores, per_class, batch_timestamps)
 
 
 def operating_point_thresholds(n_thresholds: int = 50) -> np.ndarray:

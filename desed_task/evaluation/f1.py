@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from desed_task.evaluation.decoding import clip_id_of
-from desed_task.evaluation.lazy import sed_eval
+from desed_task.evaluation.lazy import quiet_psds_eval, sed_eval
 from desed_task.evaluation.psds import detections_for_clips, psds_eval_evaluator
 from desed_task.evaluation.tables import TableLike, detections_table, ground_truth_table
 
@@ -102,7 +102,8 @@ def intersection_f1_macro(
     if table.empty:
         warnings.warn("no detections at all: intersection-based F1 set to 0.0", stacklevel=2)
         return 0.0
-    value, _ = evaluator.compute_macro_f_score(table)
+    with quiet_psds_eval():
+        value, _ = evaluator.compute_macro_f_score(table)
     return _score(value, "intersection_f1_macro")
 
 

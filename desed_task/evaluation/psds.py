@@ -81,7 +81,8 @@ def psds_sed_scores_eval(
     no_duration = [c for c in clip_ids if c not in clip_durations]
     if no_duration:
         raise EvaluationInputError(
-            f"durations lack {len(no_duration)} ground-truth clips (e.g. {no_duration[:3]}): add them to the durations tsv"
+            f"durations lack {len(no_duration)} ground-truth clips (e.g. {no_duration[:3]}): "
+            "add them to the durations tsv"
         )
     intersection_based = sed_scores_eval().intersection_based
     out = {}
@@ -158,11 +159,11 @@ def psds_from_operating_points(
             warnings.warn("no operating points given: PSDS set to 0.0", stacklevel=2)
         return 0.0
     evaluator, clip_ids = built
-    for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
-        evaluator.add_operating_point(
-            detections_for_clips(detections, clip_ids), info={"name": f"Op {i + 1:02d}", "threshold": threshold}
-        )
     with quiet_psds_eval():
+        for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
+            evaluator.add_operating_point(
+                detections_for_clips(detections, clip_ids), info={"name": f"Op {i + 1:02d}", "threshold": threshold}
+            )
         result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st, max_efpr=scenario.max_efpr)
     value = float(result.value)
     if plot_path is not None:

@@ -68,12 +68,13 @@ def write_scores_only(
     out_dir: str | Path,
     scores_raw: dict[str, pd.DataFrame],
     scores_postprocessed: dict[str, pd.DataFrame] | None = None,
+    progress: bool = False,
 ) -> None:
     """Evaluation mode (no ground truth): write ``scores/raw`` and, if given, ``scores/postprocessed``."""
     out_dir = Path(out_dir)
-    write_score_folder(out_dir / "scores" / "raw", scores_raw)
+    write_score_folder(out_dir / "scores" / "raw", scores_raw, progress)
     if scores_postprocessed is not None:
-        write_score_folder(out_dir / "scores" / "postprocessed", scores_postprocessed)
+        write_score_folder(out_dir / "scores" / "postprocessed", scores_postprocessed, progress)
     log.info("scores of %d clips written under %s", len(scores_raw), out_dir / "scores")
 
 
@@ -86,7 +87,8 @@ def _restrict_to_scored(
     unscored = sorted(set(truth_ids) - clip_ids)
     if unscored:
         warnings.warn(
-            f"{len(unscored)} ground-truth clips have no scores (e.g. {unscored[:3]}): metrics cover the scored clips only",
+            f"{len(unscored)} ground-truth clips have no scores (e.g. {unscored[:3]}): "
+            "metrics cover the scored clips only",
             stacklevel=3,
         )
     return truth[truth_ids.isin(clip_ids)], lengths[lengths["filename"].map(clip_id_of).isin(clip_ids)]
@@ -111,10 +113,11 @@ def write_test_outputs(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_classes(scores_postprocessed, class_labels)
-    write_scores_only(out_dir, scores_raw, scores_postprocessed)
+    write_scores_only(out_dir, scores_raw, scores_postprocessed, progress)
     truth, lengths = _restrict_to_scored(ground_truth, durations, set(scores_postprocessed))
     plots = out_dir / "plots"
 
+    log.info("PSDS with sed_scores_eval on %d clips", len(scores_postprocessed))
     metrics = {
         f"{key}_sed_scores_eval": value
         for key, value in psds_sed_scores_eval(scores_postprocessed, truth, lengths, plot_dir=plots).items()

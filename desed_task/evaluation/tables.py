@@ -110,7 +110,8 @@ def write_operating_points(folder: str | Path, detections: dict[float, pd.DataFr
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for threshold, table in detections.items():
-        table[list(DETECTION_COLUMNS)].to_csv(folder / f"predictions_th_{threshold_name(threshold)}.tsv", sep="\t", index=False)
+        path = folder / f"predictions_th_{threshold_name(threshold)}.tsv"
+        table[list(DETECTION_COLUMNS)].to_csv(path, sep="\t", index=False)
 
 
 def threshold_name(threshold: float) -> str:
@@ -157,6 +158,12 @@ def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
     return out
 
 
-def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame]) -> None:
+def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> None:
     """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format."""
-    sed_scores_eval().base_modules.io.write_sed_scores(scores, Path(folder))
+    from tqdm.auto import tqdm
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write = sed_scores_eval().base_modules.io.write_sed_scores
+    for clip_id, table in tqdm(scores.items(), desc=f"writing {folder.name} scores", disable=not progress):
+        write(table, folder / f"{clip_id}.tsv")
