@@ -85,6 +85,7 @@ def test_cli_help_and_light_import():
     code = f"import sys, desed_task.evaluation; print([m for m in {heavy!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert result.stdout.strip() == "[]"
-    result = subprocess.run([sys.executable, "-m", "desed_task.evaluation", "--help"], capture_output=True, text=True, cwd=REPO
+    result = subprocess.run(
+        [sys.executable, "-m", "desed_task.evaluation", "--help"], capture_output=True, text=True, cwd=REPO
     )
     assert result.returncode == 0 and "--operating_points" in result.stdout

@@ -41,7 +41,9 @@ def test_write_test_outputs_files_and_metrics(scored, tmp_path):
     assert sorted(p.stem for p in (tmp_path / "scores" / "raw").iterdir()) == sorted(raw)
     reread = read_score_folder(tmp_path / "scores" / "postprocessed")
     clip = sorted(smooth)[0]
-    np.testing.assert_allclose(reread[clip][SYNTH_CLASSES].to_numpy(), smooth[clip][SYNTH_CLASSES].to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        reread[clip][SYNTH_CLASSES].to_numpy(), smooth[clip][SYNTH_CLASSES].to_numpy(), atol=1e-6
+    )
     operating_points = read_operating_points(tmp_path / "predictions_operating_points")
     assert list(operating_points) == [0.1, 0.3, 0.5, 0.7, 0.9]
     assert (tmp_path / "predictions_th_0.50.tsv").is_file()
