@@ -1,0 +1,173 @@
+"""Reading published and project checkpoints (SPEC §4, "Checkpoint formats").
+
+Key remapping is done by pure ``state_dict -> state_dict`` functions; loading is strict and reports missing,
+unexpected and mis-shaped keys by name.
+"""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Literal, Mapping
+
+import torch
+from torch import nn
+
+ATST_SOURCE = (
+    "The pretrained encoder is atst_as2M.ckpt (ATST-Frame fine-tuned on AudioSet-2M) from the ATST-SED authors' "
+    "release (github.com/Audio-WestlakeU/ATST-SED)."
+)
+_SHOWN = 5
+
+
+class CheckpointError(RuntimeError):
+    """A file that is not the checkpoint it should be; the message names the file and the keys at fault."""
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint dict of a torch file, loaded on the CPU with ``weights_only=True``.
+
+    Published and project checkpoints hold only tensors, numbers, strings and containers, so the safe
+    unpickler suffices; a file that needs arbitrary code to load is refused rather than executed.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint path is not a file: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is not a readable torch checkpoint ({first_line}). Is the file complete? "
+            "Download or copy it again."
+        ) from err
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict")
+    return payload
+
+
+def _strip(state_dict: Mapping[str, torch.Tensor], prefix: str, skip: str | None = None) -> dict:
+    return {
+        key[len(prefix):]: value
+        for key, value in state_dict.items()
+        if key.startswith(prefix) and not (skip and key.startswith(skip))
+    }
+
+
+def pretrained_atst_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The FrameATST weights of a pretrained checkpoint's ``state_dict``, from any of the three published layouts:
+    ``encoder.encoder.frame_encoder.<key>`` (C2F), ``encoder.encoder.<key>`` (AudioSet fine-tuned) and
+    ``model.teacher.encoder.<key>`` (self-supervised; ``norm.*`` → ``norm_frame.*``, ``cls_token`` dropped)."""
+    c2f = _strip(state_dict, "encoder.encoder.frame_encoder.")
+    if c2f:
+        return c2f
+    finetuned = _strip(state_dict, "encoder.encoder.", skip="encoder.encoder.teacher_module.")
+    if finetuned:
+        return finetuned
+    pretrained = _strip(state_dict, "model.teacher.encoder.")
+    if pretrained:
+        return {
+            ("norm_frame." + key[len("norm."):] if key.startswith("norm.") else key): value
+            for key, value in pretrained.items()
+            if key != "cls_token"
+        }
+    found = ", ".join(list(state_dict)[:_SHOWN])
+    raise CheckpointError(
+        "no ATST encoder weights found: expected keys starting with 'encoder.encoder.', "
+        f"'encoder.encoder.frame_encoder.' or 'model.teacher.encoder.'; found {found or 'no keys'}"
+    )
+
+
+def _names(keys: list[str]) -> str:
+    more = f" (+{len(keys) - _SHOWN} more)" if len(keys) > _SHOWN else ""
+    return ", ".join(keys[:_SHOWN]) + more
+
+
+def load_state_dict_checked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Strict load that names the first missing, unexpected and mis-shaped keys instead of a bare trace."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [
+        f"{k} {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys: {_names(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys: {_names(unexpected)}")
+    if mismatched:
+        problems.append(f"{len(mismatched)} keys of another shape: {_names(mismatched)}")
+    if problems:
+        raise CheckpointError(
+            f"{source} does not fit the model; " + "; ".join(problems)
+            + ". Check that the configuration's `net` section (sizes, classes) matches the checkpoint."
+        )
+    module.load_state_dict(dict(state_dict), strict=True)
+
+
+def load_pretrained_atst(encoder: nn.Module, path: str | Path) -> None:
+    """Load the pretrained encoder of ``path`` (any published layout) into ``encoder``, strictly."""
+    checkpoint = read_checkpoint(path)
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    try:
+        weights = pretrained_atst_state_dict(state_dict)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: {err}. {ATST_SOURCE}") from err
+    load_state_dict_checked(encoder, weights, f"pretrained encoder {path}")
+
+
+_WRAPPERS = ("_orig_mod.", "module.")
+
+
+def _unwrap(key: str) -> str:
+    changed = True
+    while changed:
+        changed = False
+        for wrapper in _WRAPPERS:
+            if key.startswith(wrapper):
+                key, changed = key[len(wrapper):], True
+    return key
+
+
+def stage_state_dict(
+    checkpoint: Mapping, model: Literal["teacher", "student"] = "teacher"
+) -> dict[str, torch.Tensor]:
+    """The CRNN weights of a stage checkpoint: ``state_dict`` entries under ``sed_<model>.`` (compile/DDP wrapper
+    prefixes tolerated), else the top-level ``sed_<model>`` dict."""
+    if model not in ("teacher", "student"):
+        raise ValueError(f"model must be 'teacher' or 'student', got {model!r}")
+    prefix = f"sed_{model}."
+    weights = {}
+    for key, value in checkpoint.get("state_dict", {}).items():
+        key = _unwrap(key)
+        if key.startswith(prefix):
+            weights[_unwrap(key[len(prefix):])] = value
+    if weights:
+        return weights
+    top_level = checkpoint.get(f"sed_{model}")
+    if isinstance(top_level, Mapping) and top_level:
+        return {_unwrap(k): v for k, v in top_level.items()}
+    found = ", ".join(list(checkpoint.get("state_dict", checkpoint))[:_SHOWN])
+    raise CheckpointError(
+        f"no {model} weights: expected 'state_dict' keys starting with '{prefix}' or a top-level 'sed_{model}'; "
+        f"found {found or 'nothing'}"
+    )
+
+
+def load_stage_checkpoint(
+    net: nn.Module, path: str | Path, model: Literal["teacher", "student"] = "teacher"
+) -> dict:
+    """Load the student or teacher of a stage checkpoint into ``net``; returns its ``hyper_parameters`` (or {})."""
+    checkpoint = read_checkpoint(path)
+    try:
+        weights = stage_state_dict(checkpoint, model)
+    except CheckpointError as err:
+        raise CheckpointError(f"{path}: {err}") from err
+    load_state_dict_checked(net, weights, f"{path} ({model})")
+    hparams = checkpoint.get("hyper_parameters") or {}
+    return dict(hparams) if isinstance(hparams, Mapping) else {}

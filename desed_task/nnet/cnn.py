@@ -1,0 +1,55 @@
+"""The CRNN's convolutional front (SPEC §4): 7 blocks of conv → BatchNorm → context gating → dropout → pooling."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class ContextGating(nn.Module):
+    """``x · sigmoid(Linear(x))`` with the linear layer acting on channels."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate = self.linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)  # (B, C, T, F)
+        return x * torch.sigmoid(gate)
+
+
+class CNN(nn.Module):
+    """(B, in_channels, T, F) → (B, nb_filters[-1], T / Π pool_t, F / Π pool_f).
+
+    BatchNorm keeps the recipe's eps 1e-3 and momentum 0.99 (published checkpoints were trained with them).
+    """
+
+    def __init__(
+        self,
+        n_in_channel: int = 1,
+        nb_filters: Sequence[int] = (16, 32, 64, 128, 128, 128, 128),
+        pooling: Sequence[Sequence[int]] = ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
+        kernel_size: int = 3,
+        padding: int = 1,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if len(nb_filters) != len(pooling):
+            raise ValueError(
+                f"net.nb_filters has {len(nb_filters)} entries but net.pooling has {len(pooling)}: "
+                "give one pooling (time, freq) per convolution block"
+            )
+        self.cnn = nn.Sequential()
+        channels = n_in_channel
+        for i, (filters, pool) in enumerate(zip(nb_filters, pooling)):
+            self.cnn.add_module(f"conv{i}", nn.Conv2d(channels, filters, kernel_size, padding=padding))
+            self.cnn.add_module(f"batchnorm{i}", nn.BatchNorm2d(filters, eps=1e-3, momentum=0.99))
+            self.cnn.add_module(f"cg{i}", ContextGating(filters))
+            self.cnn.add_module(f"dropout{i}", nn.Dropout(dropout))
+            self.cnn.add_module(f"pooling{i}", nn.AvgPool2d(tuple(pool)))
+            channels = filters
+        self.out_channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.cnn(x)
