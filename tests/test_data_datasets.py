@@ -141,7 +141,9 @@ def test_random_crop_moves_the_labels_with_the_audio(tmp_path):
         item = dataset[0]
         offset = round(float(item["audio"][0]) * n) / SR
         offsets.add(offset)
-        shifted = [(max(a - offset, 0), min(b - offset, 10.0), c) for a, b, c in events if b - offset > 0 > a - offset - 10]
+        shifted = [
+            (max(a - offset, 0), min(b - offset, 10.0), c) for a, b, c in events if b - offset > 0 > a - offset - 10
+        ]
         np.testing.assert_array_equal(item["labels"].numpy(), ENCODER.encode_strong(shifted))
     assert len(offsets) > 1 and all(0 <= o <= 3.0 for o in offsets)
     fixed = StrongSet(folder, tsv, ENCODER, "test", random_crop=False)[0]
@@ -161,6 +163,7 @@ def test_weak_and_unlabeled_items(tmp_path):
     _wav(unlabeled_dir / "a.wav")
     _wav(unlabeled_dir / "sub" / "b.flac")
     (unlabeled_dir / "notes.txt").write_text("not audio")
+    (unlabeled_dir / "._a.wav").write_bytes(b"macOS resource fork")
     unlabeled = UnlabeledSet(unlabeled_dir, ENCODER, "unlabeled")
     assert unlabeled.clip_ids == ["a", "b"]
     assert unlabeled[1]["labels"].abs().sum() == 0 and unlabeled[1]["audio"].shape == (160000,)

@@ -28,6 +28,15 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
+def find_audio_files(folder: str | Path) -> list[Path]:
+    """Every .wav/.flac file under ``folder``, recursively and sorted; hidden files (macOS ``._x.wav`` resource
+    forks, partial downloads) are not audio clips and are left out."""
+    return sorted(
+        p for p in Path(folder).rglob("*")
+        if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+    )
+
+
 def audio_info(path: str | Path) -> AudioInfo:
     """Header of an audio file; :class:`AudioError` naming the file when it is unreadable or holds no samples."""
     try:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from desed_task.data.audio import AUDIO_EXTENSIONS, AudioError, audio_info
+from desed_task.data.audio import AUDIO_EXTENSIONS, AudioError, audio_info, find_audio_files
 
 OnMissing = Literal["skip", "error"]
 OnSampleRate = Literal["resample", "error"]
@@ -34,14 +34,15 @@ def _names(items: Sequence[object]) -> str:
 
 
 def list_audio(folder: str | Path, subset: str) -> list[Path]:
-    """Every .wav/.flac file under ``folder`` (recursively), sorted; an absent or empty folder is an error."""
+    """Every .wav/.flac file under ``folder`` (recursively, hidden ones excepted), sorted; an absent or empty
+    folder is an error."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(
             f"{subset}: audio folder {folder} does not exist; point the configuration's data paths at your data "
             "(docs/data.md) or generate the synthetic set with scripts/make_synthetic_desed.py"
         )
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    files = find_audio_files(folder)
     if not files:
         raise DataError(
             f"{subset}: audio folder {folder} holds no {'/'.join(AUDIO_EXTENSIONS)} files; "

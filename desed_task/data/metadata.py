@@ -1,15 +1,12 @@
 """Reading and checking DESED metadata tables (strong, weak, durations; tab-separated with a header)."""
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-log = logging.getLogger(__name__)
 
 TableSource = str | Path | pd.DataFrame
 

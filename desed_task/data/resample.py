@@ -10,12 +10,12 @@ import logging
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import soundfile as sf
 
-from desed_task.data.audio import AUDIO_EXTENSIONS, resample
+from desed_task.data.audio import AUDIO_EXTENSIONS, find_audio_files, resample
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class ResampleReport:
     converted: int = 0
     copied: int = 0
     skipped: int = 0
-    failed: list[str] | None = None
+    failed: list[str] = field(default_factory=list)
 
 
 def _is_done(path: Path, sample_rate: int) -> bool:
@@ -80,12 +80,12 @@ def resample_folder(
         raise FileNotFoundError(f"input folder {in_dir} does not exist")
     if in_dir.resolve() == out_dir.resolve():
         raise ValueError(f"input and output folders are the same ({in_dir}); choose another output folder")
-    files = sorted(p for p in in_dir.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    files = find_audio_files(in_dir)
     if not files:
         raise FileNotFoundError(f"no {'/'.join(AUDIO_EXTENSIONS)} files under {in_dir}")
     jobs = [(src, out_dir / src.relative_to(in_dir), sample_rate) for src in files]
     workers = max(1, workers or os.cpu_count() or 1)
-    report = ResampleReport(failed=[])
+    report = ResampleReport()
     bar = tqdm(total=len(jobs), desc=f"resampling to {sample_rate} Hz", unit="file", disable=not progress)
     if workers == 1:
         results = map(_job, jobs)
