@@ -84,11 +84,21 @@ def psds_sed_scores_eval(
             f"durations lack {len(no_duration)} ground-truth clips (e.g. {no_duration[:3]}): "
             "add them to the durations tsv"
         )
+    present = {label for c in clip_ids for _, _, label in events[c]}
+    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+    absent = [c for c in classes if c not in present]
+    if absent:
+        warnings.warn(
+            f"classes {absent} have no ground-truth event among the scored clips: PSDS is computed over the "
+            f"{len(classes) - len(absent)} other classes",
+            stacklevel=2,
+        )
+    keep = ["onset", "offset"] + [c for c in classes if c in present]
     intersection_based = sed_scores_eval().intersection_based
     out = {}
     for key, scenario in scenarios.items():
         value, _, (etpr, efpr), _ = intersection_based.psds(
-            scores={c: scores[c] for c in clip_ids},
+            scores={c: scores[c][keep] for c in clip_ids},
             ground_truth={c: events[c] for c in clip_ids},
             audio_durations={c: clip_durations[c] for c in clip_ids},
             dtc_threshold=scenario.dtc_threshold,

@@ -133,11 +133,14 @@ def run_experiment(
     checkpoint_cb = ModelCheckpoint(
         dirpath=exp_dir / "checkpoints", filename="epoch={epoch}-obj={val/obj_metric:.4f}",
         auto_insert_metric_name=False, monitor="val/obj_metric", mode=task.objective_mode,
-        save_top_k=training["save_top_k"], save_last=True,
+        save_top_k=training["save_top_k"],
     )
+    # Lightning writes "last" only when a top-k checkpoint is written; resuming needs the latest epoch always.
+    last_cb = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                              enable_version_counter=False)
     early_stop = EarlyStopping(monitor="val/obj_metric", mode=task.objective_mode,
                                patience=training["early_stop_patience"], check_on_train_epoch_end=False)
-    callbacks = [checkpoint_cb, early_stop, *(extra_callbacks or [])]
+    callbacks = [checkpoint_cb, last_cb, early_stop, *(extra_callbacks or [])]
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
         write_resolved_config(config, exp_dir)
@@ -158,7 +161,7 @@ def run_experiment(
     metrics["energy_kwh"] = meter.kwh
     if not checkpoint_to_score:
         metrics["best_checkpoint"] = checkpoint_cb.best_model_path or None
-        metrics["last_checkpoint"] = checkpoint_cb.last_model_path or None
+        metrics["last_checkpoint"] = last_cb.best_model_path or None
     metrics["experiment_dir"] = str(exp_dir)
     if trainer.is_global_zero:
         write_metrics(exp_dir, metrics)
