@@ -1,0 +1,8 @@
+"""Sound event detection on recordings of any length with a trained ATST-SED checkpoint (SPEC §7).
+
+``SoundEventDetector.from_checkpoint(path)`` then ``detector("recording.wav")``; the command line is
+``python -m desed_task.inference``.
+"""
+from desed_task.inference.detector import Detection, SoundEventDetector
+
+__all__ = ["Detection", "SoundEventDetector"]

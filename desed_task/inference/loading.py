@@ -1,0 +1,77 @@
+"""From a stage checkpoint (and optionally a configuration) to the detector's parts.
+
+This is entry-point glue: it maps the validated configuration sections onto the library's constructors, like
+``desed_task.experiment.builders`` does for training, without importing the training stack (Lightning).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from desed_task.data.label_encoder import LabelEncoder
+from desed_task.experiment.config import load_config, resolve_config
+from desed_task.features import ATSTFrontend, SEDFrontend
+from desed_task.nnet import CRNN, CheckpointError, load_state_dict_checked, read_checkpoint, stage_state_dict
+
+
+@dataclass
+class DetectorParts:
+    network: CRNN
+    sed_frontend: SEDFrontend
+    atst_frontend: ATSTFrontend
+    encoder: LabelEncoder
+    median_window: int | Sequence[int]
+
+
+def checkpoint_config(checkpoint: Mapping, path: str | Path) -> dict:
+    """The resolved configuration stored in a stage checkpoint's ``hyper_parameters``."""
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, Mapping) or not hparams:
+        raise CheckpointError(
+            f"{path} stores no configuration (hyper_parameters); pass the training configuration "
+            "(config=... or --config) so that the network can be built"
+        )
+    return resolve_config(dict(hparams), source=f"{path} (hyper_parameters)")
+
+
+def _config(config: str | Path | Mapping | None, checkpoint: Mapping, path: str | Path) -> dict:
+    if config is None:
+        return checkpoint_config(checkpoint, path)
+    if isinstance(config, Mapping):
+        return resolve_config(dict(config), source="the given configuration")
+    return load_config(config)
+
+
+def detector_parts(
+    path: str | Path,
+    config: str | Path | Mapping | None = None,
+    model: Literal["teacher", "student"] = "teacher",
+) -> DetectorParts:
+    """Network (weights of ``model`` loaded strictly), front-ends, label encoder and median windows."""
+    checkpoint = read_checkpoint(path)
+    try:
+        weights = stage_state_dict(checkpoint, model)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"{path} is not a stage checkpoint of this project: {err}. Give a checkpoint written by "
+            "train/train_stage1.py or train/train_stage2.py (or the published stage-2 checkpoint)"
+        ) from err
+    resolved = _config(config, checkpoint, path)
+    data, feats, ultra = resolved["data"], resolved["feats"], resolved["ultra"]
+    classes = list(data["classes"])
+    network = CRNN(n_classes=len(classes), **resolved["net"], atst_dropout=ultra["atst_dropout"])
+    load_state_dict_checked(network, weights, f"{path} ({model})")
+    encoder = LabelEncoder(
+        classes,
+        audio_len=data["audio_max_len"],
+        frame_hop=feats["hop_length"],
+        net_pooling=data["net_subsample"],
+        sample_rate=data["fs"],
+    )
+    # Per-clip top_db floor: a chunk's features must not depend on the other chunks of its batch.
+    atst_frontend = ATSTFrontend(**{**resolved["atst_feats"], "top_db_scope": "clip"})
+    return DetectorParts(
+        network, SEDFrontend(**feats), atst_frontend, encoder, resolved["training"]["median_window"]
+    )
