@@ -66,7 +66,7 @@ class ChunkGrid:
 
     def timestamps(self, n_samples: int, sample_rate: int) -> np.ndarray:
         """(T + 1,) frame boundaries in seconds, the last one clipped to the recording's end."""
-        bounds = np.arange(self.n_frames(n_samples) + 1) * (self.frame_samples / sample_rate)
+        bounds = np.arange(self.n_frames(n_samples) + 1) * self.frame_samples / sample_rate
         return np.minimum(bounds, n_samples / sample_rate)
 
 

@@ -112,7 +112,7 @@ class SoundEventDetector:
         )
         actual_hop = self.grid.hop_samples / self.sample_rate
         if abs(actual_hop - hop) > 1e-9:
-            log.info("chunk hop %.3f s rounded to %.3f s (a whole number of output frames)", hop, actual_hop)
+            log.debug("chunk hop %.3f s rounded to %.3f s (a whole number of output frames)", hop, actual_hop)
 
     @classmethod
     def from_checkpoint(

@@ -50,7 +50,14 @@ def detector_parts(
     model: Literal["teacher", "student"] = "teacher",
 ) -> DetectorParts:
     """Network (weights of ``model`` loaded strictly), front-ends, label encoder and median windows."""
-    checkpoint = read_checkpoint(path)
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError:
+        raise
+    except Exception as err:  # the unpickler fails in many ways on files that are not checkpoints
+        raise CheckpointError(
+            f"{path} is not a torch checkpoint ({type(err).__name__}: {err}); give a checkpoint written by training"
+        ) from err
     try:
         weights = stage_state_dict(checkpoint, model)
     except CheckpointError as err:

@@ -76,13 +76,13 @@ def as_channels_first(waveform: np.ndarray | torch.Tensor) -> np.ndarray:
         array = array[None]  # (1, samples)
     if array.ndim != 2:
         raise ValueError(f"waveform must be (samples,) or (channels, samples), got shape {array.shape}")
+    if array.size == 0:
+        raise AudioError("the waveform holds no samples; nothing to detect in an empty recording")
     if array.shape[0] > array.shape[1]:
         raise ValueError(
             f"waveform of shape {array.shape} has more channels than samples: pass (channels, samples), "
             "e.g. transpose what soundfile.read returns"
         )
-    if array.shape[1] == 0:
-        raise AudioError("the waveform holds no samples; nothing to detect in an empty recording")
     return array.astype(np.float32, copy=False)
 
 

@@ -1,0 +1,7 @@
+"""``python -m desed_task.inference AUDIO... --checkpoint CKPT``; see ``--help``."""
+import sys
+
+from desed_task.inference.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
