@@ -199,9 +199,6 @@ class SEDTask(pl.LightningModule):
         groups = stage1_param_groups(self.sed_student.named_parameters(), cnn_lr=opt.cnn_lr, lr=opt.lr)
         return self._optimizer_and_schedule(groups)
 
-    def lr_scheduler_step(self, scheduler, metric) -> None:
-        scheduler.step()
-
     def _optimizer_and_schedule(self, groups: list[dict]):
         opt = self.options
         optimizer = torch.optim.Adam(groups, betas=tuple(opt.betas))
