@@ -127,3 +127,14 @@ def test_unknown_preset():
 
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         make_synthetic_desed("/nonexistent", preset="huge")
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0, 2.7])
+def test_sounds_fill_their_labelled_extent(seconds):
+    """Repeated units (beeps, barks, syllables) start at the onset and end at the offset, no silent tail."""
+    sr = 16000
+    n = int(seconds * sr)
+    rng = np.random.default_rng(4)
+    for index in range(len(SOUNDS)):
+        active = np.flatnonzero(np.abs(make_sound(index, rng, n, sr)) > 0.01)
+        assert active[0] < 0.02 * sr and active[-1] > n - 0.06 * sr, SOUNDS[index].__name__

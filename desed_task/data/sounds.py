@@ -62,15 +62,29 @@ def harmonic_amplitudes(f0: float, sr: int, rolloff: float, f_max: float | None 
     return k ** (-rolloff)
 
 
+def plan_units(
+    rng: Generator, n: int, sr: int, length: tuple[float, float], gap: Callable[[], float]
+) -> list[tuple[int, int]]:
+    """(start, length) of repeated units (beeps, barks, syllables) filling ``n`` samples: the first starts at 0,
+    gaps are stretched so that the last one ends at ``n``, which keeps the labelled event and the sound aligned."""
+    units, pos = [], 0
+    shortest = max(int(length[0] * sr), 1)
+    while not units or n - pos >= shortest:  # no unit cut shorter than the shortest one
+        size = min(max(int(rng.uniform(*length) * sr), 1), n - pos)
+        units.append((pos, size))
+        pos += size + int(gap() * sr)
+    slack = n - sum(units[-1])
+    if len(units) == 1:
+        return [(0, n)]
+    return [(start + slack * i // (len(units) - 1), size) for i, (start, size) in enumerate(units)]
+
+
 def gate(rng: Generator, n: int, sr: int, on: tuple[float, float], off: tuple[float, float], ramp: float = 0.005
          ) -> np.ndarray:
-    """0/1 on-off pattern starting 'on' at sample 0 (random on/off lengths), with short linear ramps."""
+    """0/1 on-off pattern (random on/off lengths) from the first to the last sample, with short linear ramps."""
     env = np.zeros(n)
-    pos = 0
-    while pos < n:
-        length = int(rng.uniform(*on) * sr)
-        env[pos:pos + length] = 1.0
-        pos += length + int(rng.uniform(*off) * sr)
+    for start, size in plan_units(rng, n, sr, on, lambda: rng.uniform(*off)):
+        env[start:start + size] = 1.0
     r = max(int(ramp * sr), 1)
     csum = np.concatenate([np.zeros(r), np.cumsum(env)])
     return (csum[r:] - csum[:-r]) / r  # moving average over r samples
@@ -110,26 +124,24 @@ def blender_hum(rng: Generator, n: int, sr: int) -> np.ndarray:
 
 def cat_chirps(rng: Generator, n: int, sr: int) -> np.ndarray:
     out = np.zeros(n)
-    pos = 0
     table = wavetable(harmonic_amplitudes(1000, sr, 1.5, 6000))
-    while pos < n:
-        length = min(int(rng.uniform(0.3, 0.8) * sr), n - pos)
+    for pos, length in plan_units(rng, n, sr, (0.3, 0.8), lambda: rng.uniform(0.05, 0.2)):
         base, peak = rng.uniform(400, 600), rng.uniform(750, 1000)
         contour = base + (peak - base) * np.sin(np.pi * np.linspace(0, 1, length)) ** 0.7
         envelope = np.sin(np.pi * np.linspace(0, 1, length)) ** 0.5
         out[pos:pos + length] = oscillate(table, contour, length, sr) * envelope
-        pos += length + int(rng.uniform(0.1, 0.35) * sr)
     return out
 
 
 def dishes_clicks(rng: Generator, n: int, sr: int) -> np.ndarray:
     out = np.zeros(n)
-    t = np.arange(int(0.15 * sr)) / sr
-    times = [0] + list(rng.integers(0, n, max(int(n / sr * rng.uniform(4, 10)), 1)))
+    t = np.arange(int(0.3 * sr)) / sr
+    last = max(n - int(0.05 * sr), 0)  # a click at both ends of the event
+    times = [0, last] + list(rng.integers(0, n, max(int(n / sr * rng.uniform(8, 16)), 1)))
     for start in times:
         freqs = rng.uniform(2000, 7000, 3)
         ring = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in freqs)
-        ring *= np.exp(-t / rng.uniform(0.02, 0.06)) * rng.uniform(0.5, 1.0)
+        ring *= np.exp(-t / rng.uniform(0.05, 0.12)) * rng.uniform(0.5, 1.0)
         stop = min(start + len(t), n)
         out[start:stop] += ring[:stop - start]
     return out
@@ -137,15 +149,12 @@ def dishes_clicks(rng: Generator, n: int, sr: int) -> np.ndarray:
 
 def dog_barks(rng: Generator, n: int, sr: int) -> np.ndarray:
     out = np.zeros(n)
-    pos = 0
     table = wavetable(harmonic_amplitudes(600, sr, 0.8, 4000))
-    while pos < n:
-        length = min(int(rng.uniform(0.12, 0.25) * sr), n - pos)
+    for pos, length in plan_units(rng, n, sr, (0.15, 0.3), lambda: rng.uniform(0.08, 0.25)):
         t = np.arange(length) / sr
         f0 = rng.uniform(350, 600) * (1 - 0.35 * t / max(t[-1], 1e-3))
         bark = oscillate(table, f0, length, sr) + 0.6 * shaped_noise(rng, length, sr, band(500, 2000))
-        out[pos:pos + length] = bark * np.minimum(t / 0.01, 1) * np.exp(-t / 0.1)
-        pos += length + int(rng.uniform(0.15, 0.5) * sr)
+        out[pos:pos + length] = bark * np.minimum(t / 0.01, 1) * np.exp(-t / 0.15)
     return out
 
 
@@ -176,16 +185,14 @@ FORMANTS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [53
 def speech_voice(rng: Generator, n: int, sr: int) -> np.ndarray:
     out = np.zeros(n)
     pitch = rng.uniform(100, 240)
-    pos = 0
-    while pos < n:
-        length = min(int(rng.uniform(0.12, 0.3) * sr), n - pos)
+    pauses = lambda: rng.choice([rng.uniform(0.01, 0.05), rng.uniform(0.1, 0.3)], p=[0.8, 0.2])  # noqa: E731
+    for pos, length in plan_units(rng, n, sr, (0.12, 0.3), pauses):
         f0 = pitch * rng.uniform(0.85, 1.2)
         k = np.arange(1, int(4000 // f0) + 1) * f0
         formants = FORMANTS[rng.integers(len(FORMANTS))] * rng.uniform(0.9, 1.1)
         envelope = sum(1 / (1 + ((k - f) / (0.1 * f)) ** 2) for f in formants) * k ** -0.5
         syllable = oscillate(wavetable(envelope), np.linspace(f0, f0 * rng.uniform(0.9, 1.05), length), length, sr)
         out[pos:pos + length] = syllable * np.sin(np.pi * np.linspace(0, 1, length)) ** 0.6
-        pos += length + int(rng.choice([rng.uniform(0.01, 0.05), rng.uniform(0.1, 0.3)], p=[0.8, 0.2]) * sr)
     return out
 
 
