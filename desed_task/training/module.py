@@ -147,7 +147,11 @@ class SEDTask(pl.LightningModule):
 
     @property
     def epoch_len(self) -> int:
-        return max(1, int(self.trainer.estimated_stepping_batches) // max(1, self.trainer.max_epochs or 1))
+        """Optimiser steps per epoch (1 outside a trainer, e.g. when a loss is computed by hand)."""
+        trainer = self._trainer
+        if trainer is None:
+            return 1
+        return max(1, int(trainer.estimated_stepping_batches) // max(1, trainer.max_epochs or 1))
 
     @property
     def rampup_steps(self) -> int:
