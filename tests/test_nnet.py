@@ -1,0 +1,220 @@
+"""The ATST-SED network (SPEC §4): golden outputs, published key layout, and the mistakes the golden must catch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from desed_task.nnet import CRNN, FrameATST
+from desed_task.nnet.frame_atst import PatchEmbed
+from golden_weights import CRNN_KEYS_TSV, FRAMEATST_KEYS_TSV, read_key_table, recipe_state_dict
+
+SMALL = {"atst_embed_dim": 64, "atst_depth": 2, "atst_num_heads": 2}
+
+
+@pytest.fixture(scope="module")
+def encoder() -> FrameATST:
+    """Default-size FrameATST with the golden recipe weights, in eval mode."""
+    model = FrameATST()
+    model.load_state_dict(recipe_state_dict(FRAMEATST_KEYS_TSV), strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def crnn() -> CRNN:
+    """Default-size CRNN with the golden recipe weights, in eval mode."""
+    model = CRNN()
+    model.load_state_dict(recipe_state_dict(CRNN_KEYS_TSV), strict=True)
+    return model.eval()
+
+
+def _t(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).float()
+
+
+def _clip(golden: dict, index: int, *keys: str) -> list[torch.Tensor]:
+    """One clip (batch of 1): in eval mode the clips are independent, so mutation tests can run on one."""
+    return [_t(golden[k][index : index + 1]) for k in keys]
+
+
+def _max_diff(a: torch.Tensor, b: np.ndarray) -> float:
+    return float((a.detach() - _t(b)).abs().max())
+
+
+# ---------------------------------------------------------------------------------------------------- golden
+def test_frameatst_matches_golden(encoder, golden):
+    with torch.no_grad():
+        out = encoder(_t(golden["atst_feat"]))
+    assert out.shape == golden["frameatst_out"].shape == (3, 768, 250)
+    np.testing.assert_allclose(out.numpy(), golden["frameatst_out"], atol=1e-4, rtol=0)
+
+
+def test_crnn_matches_golden(crnn, golden):
+    with torch.no_grad():
+        strong, weak = crnn(_t(golden["sed_feat"]), _t(golden["atst_feat"]))
+    assert strong.shape == (3, 10, 156) and weak.shape == (3, 10)
+    assert strong.dtype == weak.dtype == torch.float32
+    np.testing.assert_allclose(strong.numpy(), golden["strong"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(weak.numpy(), golden["weak"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("model", "table"), [("encoder", FRAMEATST_KEYS_TSV), ("crnn", CRNN_KEYS_TSV)])
+def test_state_dict_keys_shapes_dtypes_in_published_order(request, model, table):
+    state = request.getfixturevalue(model).state_dict()
+    got = [(k, tuple(v.shape), v.dtype) for k, v in state.items()]
+    assert got == read_key_table(table)
+
+
+# ---------------------------------------------------------------------------------------------------- mutations
+def test_time_major_patch_flattening_breaks_the_golden(encoder, golden, monkeypatch):
+    (feat,) = _clip(golden, 0, "atst_feat")
+    with torch.no_grad():
+        right = encoder(feat)
+    assert _max_diff(right, golden["frameatst_out"][:1]) < 1e-4
+
+    def time_major(self: PatchEmbed, x: torch.Tensor) -> torch.Tensor:
+        b, f, t = x.shape
+        n = t // self.patch_frames
+        x = x[:, :, : n * self.patch_frames].reshape(b, f, n, self.patch_frames)  # (B, F, N, P)
+        x = x.permute(0, 2, 3, 1).reshape(b, n, f * self.patch_frames)  # index = frame·F + freq (wrong)
+        return self.patch_embed(x)
+
+    monkeypatch.setattr(PatchEmbed, "forward", time_major)
+    with torch.no_grad():
+        wrong = encoder(feat)
+    assert _max_diff(wrong, golden["frameatst_out"][:1]) > 1e-2
+
+
+def test_softmax_over_time_breaks_the_weak_golden(crnn, golden, monkeypatch):
+    # With the recipe's small weights the attention is nearly flat; clip 1 shows the difference best (~5e-4).
+    sed, atst = _clip(golden, 1, "sed_feat", "atst_feat")
+    softmax = torch.softmax
+
+    def over_time(x: torch.Tensor, dim: int, **kwargs) -> torch.Tensor:
+        return softmax(x, dim=1, **kwargs)  # (B, T, C): axis 1 is time
+
+    monkeypatch.setattr(torch, "softmax", over_time)
+    with torch.no_grad():
+        strong, weak = crnn(sed, atst)
+    assert _max_diff(strong, golden["strong"][1:2]) < 1e-5  # the frame outputs do not use the attention
+    assert _max_diff(weak, golden["weak"][1:2]) > 1e-4
+
+
+def test_max_pooling_of_the_encoder_breaks_the_golden(crnn, golden, monkeypatch):
+    sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
+    max_pool = F.adaptive_max_pool1d
+    monkeypatch.setattr(F, "adaptive_avg_pool1d", lambda x, size: max_pool(x, size))
+    with torch.no_grad():
+        strong, weak = crnn(sed, atst)
+    assert _max_diff(strong, golden["strong"][:1]) > 1e-4
+
+
+def test_swapped_heads_break_the_golden(golden):
+    state = recipe_state_dict(CRNN_KEYS_TSV)
+    for suffix in ("weight", "bias"):
+        state[f"dense.{suffix}"], state[f"dense_softmax.{suffix}"] = (
+            state[f"dense_softmax.{suffix}"], state[f"dense.{suffix}"],
+        )
+    model = CRNN()
+    model.load_state_dict(state)
+    sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
+    with torch.no_grad():
+        strong, weak = model.eval()(sed, atst)
+    assert _max_diff(strong, golden["strong"][:1]) > 1e-3
+    assert _max_diff(weak, golden["weak"][:1]) > 1e-3
+
+
+# ---------------------------------------------------------------------------------------------------- modes
+def test_train_and_eval_return_the_module_and_keep_a_frozen_encoder_in_eval():
+    model = CRNN(**SMALL)
+    assert model.eval() is model
+    assert model.train() is model
+    assert model.encoder.training and model.cnn.training  # trainable encoder follows train()
+
+    model.encoder.requires_grad_(False)
+    assert model.train() is model
+    assert model.training and model.cnn.training and model.rnn.training
+    assert not model.encoder.training
+    assert not any(m.training for m in model.encoder.modules())
+    assert model.train(False) is model and not model.training and not model.cnn.training
+
+
+# ---------------------------------------------------------------------------------------------------- small size
+@pytest.fixture(scope="module")
+def small_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(3, 128, 626, generator=g), torch.rand(3, 64, 1001, generator=g)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_small_network_output_shapes(small_inputs, batch):
+    model = CRNN(**SMALL).eval()
+    sed, atst = small_inputs
+    with torch.no_grad():
+        strong, weak = model(sed[:batch], atst[:batch])
+    assert strong.shape == (batch, 10, 156) and weak.shape == (batch, 10)
+    assert model.encoder(atst[:batch]).shape == (batch, 64, 250)
+    assert torch.all((strong > 0) & (strong < 1)) and torch.all((weak > 0) & (weak < 1))
+
+
+def test_every_trainable_parameter_gets_a_gradient(small_inputs):
+    model = CRNN(**SMALL).train()
+    sed, atst = small_inputs
+    strong, weak = model(sed[:2], atst[:2])
+    (strong.sum() + weak.sum()).backward()
+    for name, param in model.named_parameters():
+        if name == "atst_frame.atst.mask_embed":  # used by pre-training only (SPEC §4)
+            assert param.grad is None
+            continue
+        assert param.grad is not None, name
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_activation_checkpointing_gives_the_same_output_and_gradients():
+    g = torch.Generator().manual_seed(2)
+    feats = torch.rand(2, 64, 200, generator=g)
+    plain = FrameATST(embed_dim=64, depth=2, num_heads=2).train()
+    checkpointed = FrameATST(embed_dim=64, depth=2, num_heads=2, activation_checkpointing=True).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    outs = []
+    for model in (plain, checkpointed):
+        out = model(feats)
+        (out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum().backward()
+        outs.append(out.detach())
+    torch.testing.assert_close(outs[1], outs[0], rtol=0, atol=1e-6)
+    for (name, p), (_, q) in zip(plain.named_parameters(), checkpointed.named_parameters()):
+        if p.grad is None:
+            assert q.grad is None, name
+        else:
+            torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
+    assert CRNN(**SMALL, atst_activation_checkpointing=True).encoder.activation_checkpointing
+
+
+# ---------------------------------------------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    ("shape", "match"),
+    [((2, 63, 1001), r"\(B, 64, T\).*\(2, 63, 1001\)"), ((64, 1001), r"\(64, 1001\)"),
+     ((1, 64, 1004), "251 tokens.*1 to 250"), ((1, 64, 3), "0 tokens")],
+    ids=["mel_bins", "no_batch", "too_many_frames", "too_few_frames"],
+)
+def test_frameatst_rejects_wrong_feature_shapes(shape, match):
+    model = FrameATST(embed_dim=16, depth=1, num_heads=2)
+    with pytest.raises(ValueError, match=match):
+        model(torch.zeros(shape))
+
+
+def test_frameatst_accepts_the_most_frames():
+    model = FrameATST(embed_dim=16, depth=1, num_heads=2).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 64, 1003)).shape == (1, 16, 250)  # 1003 // 4 = 250; the rest is dropped
+
+
+def test_wrong_network_sizes_are_reported():
+    with pytest.raises(ValueError, match="nb_filters has 6 entries but net.pooling has 7"):
+        CRNN(nb_filters=(16, 32, 64, 128, 128, 128), **SMALL)
+    with pytest.raises(ValueError, match="not divisible"):
+        CRNN(atst_embed_dim=64, atst_depth=1, atst_num_heads=5)
+    model = CRNN(pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 1)), **SMALL).eval()
+    with pytest.raises(ValueError, match="leaves 2 frequency bins"):
+        model(torch.zeros(1, 128, 626), torch.zeros(1, 64, 1001))
