@@ -37,7 +37,9 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint path is not a file: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, KeyError) as err:
+    except (
+        pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, LookupError
+    ) as err:  # LookupError: the safe unpickler raises IndexError/KeyError on some non-pickle bytes (text files)
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"{path} is not a readable torch checkpoint ({first_line}). Is the file complete? "
