@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from typing import TYPE_CHECKING
+
 from torch.utils.data import Dataset
 
 from desed_task.data import (
@@ -18,7 +20,10 @@ from desed_task.data import (
 from desed_task.experiment.config import ATST_CHECKPOINT_HELP, ConfigError
 from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN, load_pretrained_atst
-from desed_task.training.module import EvaluationReference, SEDTask, Stage2SEDTask, TaskOptions
+from desed_task.training.options import EvaluationReference, TaskOptions
+
+if TYPE_CHECKING:
+    from desed_task.training.module import SEDTask
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +94,9 @@ def build_task(
     student: CRNN,
     teacher: CRNN | None = None,
     references: dict[str, EvaluationReference] | None = None,
-) -> SEDTask:
+) -> "SEDTask":
+    from desed_task.training.module import SEDTask, Stage2SEDTask  # Lightning: imported only to train or test
+
     sed_frontend, atst_frontend = build_frontends(config)
     cls = Stage2SEDTask if config["training"]["stage"] == 2 else SEDTask
     return cls(

@@ -1,7 +1,7 @@
 """From a stage checkpoint (and optionally a configuration) to the detector's parts.
 
-This is entry-point glue: it maps the validated configuration sections onto the library's constructors, like
-``desed_task.experiment.builders`` does for training, without importing the training stack (Lightning).
+Entry-point glue: the configuration is mapped onto constructors by ``desed_task.experiment.builders`` (which
+imports the training stack, Lightning, only when a training task is built).
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from desed_task.data.label_encoder import LabelEncoder
+from desed_task.experiment.builders import build_frontends, build_label_encoder, build_network
 from desed_task.experiment.config import load_config, resolve_config
 from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN, CheckpointError, load_state_dict_checked, read_checkpoint, stage_state_dict
@@ -66,19 +67,11 @@ def detector_parts(
             "train/train_stage1.py or train/train_stage2.py (or the published stage-2 checkpoint)"
         ) from err
     resolved = _config(config, checkpoint, path)
-    data, feats, ultra = resolved["data"], resolved["feats"], resolved["ultra"]
-    classes = list(data["classes"])
-    network = CRNN(n_classes=len(classes), **resolved["net"], atst_dropout=ultra["atst_dropout"])
+    network = build_network(resolved, load_encoder=False)
     load_state_dict_checked(network, weights, f"{path} ({model})")
-    encoder = LabelEncoder(
-        classes,
-        audio_len=data["audio_max_len"],
-        frame_hop=feats["hop_length"],
-        net_pooling=data["net_subsample"],
-        sample_rate=data["fs"],
-    )
+    sed_frontend, atst_frontend = build_frontends(resolved)
     # Per-clip top_db floor: a chunk's features must not depend on the other chunks of its batch.
     atst_frontend = ATSTFrontend(**{**resolved["atst_feats"], "top_db_scope": "clip"})
     return DetectorParts(
-        network, SEDFrontend(**feats), atst_frontend, encoder, resolved["training"]["median_window"]
+        network, sed_frontend, atst_frontend, build_label_encoder(resolved), resolved["training"]["median_window"]
     )
