@@ -1,6 +1,9 @@
 """The ATST-SED network (SPEC §4): golden outputs, published key layout, and the mistakes the golden must catch."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -110,6 +113,16 @@ def test_max_pooling_of_the_encoder_breaks_the_golden(crnn, golden, monkeypatch)
     assert _max_diff(strong, golden["strong"][:1]) > 1e-4
 
 
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_interpolating_the_encoder_output_breaks_the_golden(crnn, golden, monkeypatch, mode):
+    sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
+    monkeypatch.setattr(F, "adaptive_avg_pool1d", lambda x, size: F.interpolate(x, size=size, mode=mode))
+    with torch.no_grad():
+        strong, _ = crnn(sed, atst)
+    assert strong.shape == (1, 10, 156)
+    assert _max_diff(strong, golden["strong"][:1]) > 1e-4
+
+
 def test_swapped_heads_break_the_golden(golden):
     state = recipe_state_dict(CRNN_KEYS_TSV)
     for suffix in ("weight", "bias"):
@@ -191,6 +204,42 @@ def test_activation_checkpointing_gives_the_same_output_and_gradients():
     assert CRNN(**SMALL, atst_activation_checkpointing=True).encoder.activation_checkpointing
 
 
+def test_drop_path_rises_over_the_blocks_and_acts_in_training_only():
+    g = torch.Generator().manual_seed(3)
+    feats = torch.rand(8, 64, 40, generator=g)
+    plain = FrameATST(embed_dim=32, depth=3, num_heads=2)
+    dropping = FrameATST(embed_dim=32, depth=3, num_heads=2, drop_path=0.5)
+    dropping.load_state_dict(plain.state_dict())
+    assert [b.drop_path.rate for b in dropping.blocks] == pytest.approx([0.0, 0.25, 0.5])
+    with torch.no_grad():
+        torch.testing.assert_close(dropping.eval()(feats), plain.eval()(feats), rtol=0, atol=0)
+        first, second = dropping.train()(feats), dropping(feats)
+    assert (first - second).abs().max() > 1e-3  # different samples' branches dropped in each pass
+
+
+def test_outputs_stay_float32_and_close_under_autocast(small_inputs):
+    model = CRNN(**SMALL).eval()
+    sed, atst = small_inputs
+    with torch.no_grad():
+        ref_strong, ref_weak = model(sed[:2], atst[:2])
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            strong, weak = model(sed[:2], atst[:2])
+    assert strong.dtype == weak.dtype == torch.float32
+    assert torch.isfinite(strong).all() and torch.isfinite(weak).all()
+    torch.testing.assert_close(strong, ref_strong, rtol=0, atol=0.05)
+    torch.testing.assert_close(weak, ref_weak, rtol=0, atol=0.05)
+
+
+def test_importing_the_network_pulls_in_no_heavy_optional_packages():
+    code = (
+        "import sys, desed_task.nnet; "
+        "print(sorted(m for m in ('torchaudio', 'lightning', 'pytorch_lightning', 'dcase_util', 'sed_eval', "
+        "'sed_scores_eval', 'psds_eval') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 # ---------------------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     ("shape", "match"),
@@ -213,6 +262,8 @@ def test_frameatst_accepts_the_most_frames():
 def test_wrong_network_sizes_are_reported():
     with pytest.raises(ValueError, match="nb_filters has 6 entries but net.pooling has 7"):
         CRNN(nb_filters=(16, 32, 64, 128, 128, 128), **SMALL)
+    with pytest.raises(ValueError, match=r"net.pooling\[2\] is \[1, 2, 2\]: give a \(time, freq\) pair"):
+        CRNN(pooling=((2, 2), (2, 2), (1, 2, 2), (1, 2), (1, 2), (1, 2), (1, 2)), **SMALL)
     with pytest.raises(ValueError, match="not divisible"):
         CRNN(atst_embed_dim=64, atst_depth=1, atst_num_heads=5)
     model = CRNN(pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 1)), **SMALL).eval()

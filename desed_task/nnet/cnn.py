@@ -40,6 +40,9 @@ class CNN(nn.Module):
                 f"net.nb_filters has {len(nb_filters)} entries but net.pooling has {len(pooling)}: "
                 "give one pooling (time, freq) per convolution block"
             )
+        for i, pool in enumerate(pooling):
+            if len(pool) != 2 or any(int(p) < 1 for p in pool):
+                raise ValueError(f"net.pooling[{i}] is {list(pool)}: give a (time, freq) pair of positive integers")
         self.cnn = nn.Sequential()
         channels = n_in_channel
         for i, (filters, pool) in enumerate(zip(nb_filters, pooling)):

@@ -93,7 +93,11 @@ class PatchEmbed(nn.Module):
 
 
 class FrameATST(nn.Module):
-    """The frame-level ATST encoder: (B, n_mels, T) scaled features → (B, embed_dim, T // patch_frames)."""
+    """The frame-level ATST encoder: (B, n_mels, T) scaled features → (B, embed_dim, T // patch_frames).
+
+    ``drop_path`` is the stochastic-depth rate of the last block, rising linearly from 0 at the first (as in ViT).
+    ``activation_checkpointing`` recomputes each block in the backward pass (training only) to save memory.
+    """
 
     def __init__(
         self,
