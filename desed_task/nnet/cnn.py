@@ -1,4 +1,4 @@
-"""The CRNN's convolutional front (SPEC §4): 7 blocks of conv → BatchNorm → context gating → dropout → pooling."""
+"""The CRNN's convolutional front (SPEC §4): 7 blocks of conv → BatchNorm → context gating → dropout → pool."""
 from __future__ import annotations
 
 from typing import Sequence
