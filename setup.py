@@ -26,6 +26,8 @@ INSTALL_REQUIRES = [
     # 0.0.3 moved create_score_dataframe to sed_scores_eval.base_modules.scores, where we import it.
     "sed_scores_eval>=0.0.3",
     "psds_eval>=0.5.3",
+    # event- and segment-based F1 (desed_task.evaluation.f1) as computed by the DCASE tooling.
+    "sed_eval",
     # sed_scores_eval imports sed_eval -> dcase_util, which imports pkg_resources (gone in setuptools 81).
     "setuptools<81",
     "tensorboard",
