@@ -1,0 +1,39 @@
+"""The benchmark's FLOP count and measurements on a small network."""
+from __future__ import annotations
+
+import torch
+
+from desed_task.benchmark import format_table, matmul_gflops, network_flops, run_benchmark
+from desed_task.nnet import CRNN
+
+
+def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
+    net = CRNN(nb_filters=(4,) * 7, atst_embed_dim=64, atst_depth=2, atst_num_heads=2, n_rnn_cell=8).eval()
+    flops = network_flops(net, torch.randn(1, 128, 626), torch.randn(1, 64, 1001))
+    n, d = 250, 64
+    block = 2 * n * (d * 3 * d + d * d + 2 * d * 4 * d) + 4 * n * n * d
+    convs, t, f, c_in = 0, 626, 128, 1
+    for pt, pf in ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)):
+        convs += 2 * t * f * 4 * c_in * 9 + 2 * t * f * 4 * 4  # conv + context gating
+        t, f, c_in = t // pt, f // pf, 4
+    gru = 2 * 156 * 3 * 2 * ((4 + 8) * 8 + (16 + 8) * 8)
+    heads = 2 * 156 * (68 * 4 + 2 * 16 * 10)
+    expected = 2 * n * 256 * d + 2 * block + convs + gru + heads
+    assert flops == expected
+
+
+def test_run_benchmark_reports_every_key_on_a_small_network():
+    results = run_benchmark(
+        "cpu", train_batch=1, precisions=("32",), inference_batches=(1, 2), repeats=1, data_clips=4,
+        net_factory=lambda: CRNN(nb_filters=(4,) * 7, atst_embed_dim=32, atst_depth=1, atst_num_heads=2,
+                                 n_rnn_cell=8),
+    )
+    for key in ("matmul_gflops", "inference_rtf_bs1", "inference_clips_per_s_bs16",
+                "inference_limit_fraction_bs1", "train_step_s", "peak_memory_mb", "data_clips_per_s"):
+        assert results[key] > 0, key
+    assert 0 < results["inference_limit_fraction_bs1"] < 1.5
+    assert "matmul_gflops" in format_table(results)
+
+
+def test_matmul_gflops_is_positive_and_finite():
+    assert 0 < matmul_gflops(torch.device("cpu"), sizes=(256,), repeats=2) < 1e6
