@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="device to measure (default: cuda when available, else cpu)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--train-batch", type=int, default=None,
-                        help="clips per training step (default: 1 on cpu, 144 on cuda = the paper's [24, 24, 48, 48])")
+                        help="clips per training step (default: 1 on cpu; 144 = [24, 24, 48, 48] on cuda)")
     parser.add_argument("--precisions", nargs="+", default=["32", "bf16-mixed"],
                         choices=("32", "bf16-mixed", "16-mixed"), help="training-step precisions to measure")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (best is kept) for inference")
