@@ -68,8 +68,8 @@ def test_two_process_ddp_matches_a_single_process_validation(tiny_dataset, tmp_p
     teachers = [torch.load(tmp_path / f"teacher_{r}.pt", weights_only=True) for r in (0, 1)]
     for key, value in teachers[0].items():
         assert torch.equal(value, teachers[1][key]), f"teacher {key} differs between ranks"
-    gathered = [k for k in ranks[0]["metrics"] if "psds" in k or "f1" in k]  # computed on all ranks' scores
-    assert gathered
+    gathered = sorted(ranks[0]["metrics"])  # scores, losses and the objective: all computed on every rank's clips
+    assert any("psds" in k for k in gathered) and any("loss" in k for k in gathered) and "val/obj_metric" in gathered
     for key in gathered:
         assert ranks[0]["metrics"][key] == ranks[1]["metrics"][key], key
     checkpoints = sorted((tmp_path / "logs").glob("version_*/checkpoints/*.ckpt"))

@@ -30,6 +30,7 @@ from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN
 from desed_task.training.batch import BatchParts
 from desed_task.training.ema import ema_update, warmup_ema_alpha
+from desed_task.training.epoch_means import EpochMeans
 from desed_task.training.options import TaskOptions
 from desed_task.training.losses import ict_consistency, stage1_loss, stage2_consistency, stage2_supervised
 from desed_task.training.param_groups import stage1_param_groups, stage2_param_groups
@@ -71,7 +72,7 @@ class SEDTask(pl.LightningModule):
         self.augment_rng = torch.Generator().manual_seed(options.seed)
         self._val = {m: ScoreBuffer() for m in MODELS}
         self._test = {m: ScoreBuffer() for m in MODELS}
-        self._val_losses: dict[str, list[float]] = {}
+        self._val_losses = EpochMeans()
         self.test_metrics: dict[str, float] = {}
 
     # ---------------------------------------------------------------- features and predictions
@@ -196,18 +197,18 @@ class SEDTask(pl.LightningModule):
             strong, weak = strong.float(), weak.float()
             if parts.weak.numel():
                 loss = F.binary_cross_entropy(weak[parts.weak], weak_targets[parts.weak])
-                self._val_losses.setdefault(f"{model}/weak_loss", []).append(loss.item())
+                self._val_losses.add(f"{model}/weak_loss", loss.item(), parts.weak.numel())
             for subset in ("synth_val", "strong_val"):
                 index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=self.device)
                 if index.numel():
                     loss = F.binary_cross_entropy(strong[index], labels[index])
-                    self._val_losses.setdefault(f"{model}/{subset}_strong_loss", []).append(loss.item())
+                    self._val_losses.add(f"{model}/{subset}_strong_loss", loss.item(), index.numel())
             self._val[model].add(batch["clip_ids"], subsets, strong, weak, weak_targets)
 
     def on_validation_epoch_end(self) -> None:
         metrics = {}
-        for name, values in self._val_losses.items():
-            metrics[f"val/{name}"] = float(np.mean(values))
+        for name, value in self._val_losses.means().items():
+            metrics[f"val/{name}"] = value
         for model in MODELS:
             scores = self._val[model].gathered()
             metrics.update(self._validation_metrics(model, scores))
