@@ -269,3 +269,18 @@ def test_wrong_network_sizes_are_reported():
     model = CRNN(pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 1)), **SMALL).eval()
     with pytest.raises(ValueError, match="leaves 2 frequency bins"):
         model(torch.zeros(1, 128, 626), torch.zeros(1, 64, 1001))
+
+
+def test_cnn_runs_channels_last_and_matches_a_plain_layer_by_layer_pass():
+    from desed_task.nnet.cnn import CNN
+
+    torch.manual_seed(0)
+    cnn = CNN(nb_filters=(8, 16, 16), pooling=((2, 2), (2, 2), (1, 4))).eval()
+    x = torch.randn(2, 1, 40, 16)
+    with torch.no_grad():
+        plain = x
+        for layer in cnn.cnn:  # the nn.Sequential on contiguous tensors, as the original runs it
+            plain = layer(plain.contiguous())
+        out = cnn(x)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, plain, atol=1e-6, rtol=1e-5)

@@ -6,6 +6,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from desed_task.nnet.dropout import Dropout
+
 
 class ContextGating(nn.Module):
     """``x · sigmoid(Linear(x))`` with the linear layer acting on channels."""
@@ -49,10 +51,16 @@ class CNN(nn.Module):
             self.cnn.add_module(f"conv{i}", nn.Conv2d(channels, filters, kernel_size, padding=padding))
             self.cnn.add_module(f"batchnorm{i}", nn.BatchNorm2d(filters, eps=1e-3, momentum=0.99))
             self.cnn.add_module(f"cg{i}", ContextGating(filters))
-            self.cnn.add_module(f"dropout{i}", nn.Dropout(dropout))
+            self.cnn.add_module(f"dropout{i}", Dropout(dropout))
             self.cnn.add_module(f"pooling{i}", nn.AvgPool2d(tuple(pool)))
             channels = filters
         self.out_channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.cnn(x)
+        for layer in self.cnn:
+            x = layer(x)
+            if isinstance(layer, nn.Conv2d):
+                # Channels-last from the first block on (a no-op after it): the context gating's linear layer then
+                # reads its (B, T, F, C) view without a copy and every element-wise pass runs on dense memory.
+                x = x.contiguous(memory_format=torch.channels_last)
+        return x

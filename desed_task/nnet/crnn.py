@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from desed_task.nnet.cnn import CNN
+from desed_task.nnet.dropout import Dropout
 from desed_task.nnet.frame_atst import FrameATST
 from desed_task.nnet.rnn import BidirectionalGRU
 
@@ -49,7 +50,7 @@ class CRNN(nn.Module):
         # Registration order = the published state-dict key order.
         self.cnn = CNN(n_in_channel, nb_filters, pooling, kernel_size, padding, cnn_dropout)
         self.rnn = BidirectionalGRU(self.cnn.out_channels, n_rnn_cell, rnn_layers, rnn_dropout)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.dense = nn.Linear(2 * n_rnn_cell, n_classes)
         self.dense_softmax = nn.Linear(2 * n_rnn_cell, n_classes)
         self.cat_tf = nn.Linear(self.cnn.out_channels + atst_embed_dim, self.cnn.out_channels)
