@@ -3,8 +3,8 @@
 torch's CPU dropout draws one random number per element (``bernoulli_``) and was the costliest operation of a
 CPU training step: the CNN drops activations of its largest maps in every block, for student and teacher.
 This module draws 64-bit random words with torch's generator (so ``torch.manual_seed`` still fixes the masks)
-and splits each into four 16-bit uniforms: about ten times faster, with the keep probability rounded to a
-multiple of 1/65536. The surviving activations are scaled by 1/(1 - p), as ``nn.Dropout`` does. Other devices
+and splits each into four 16-bit uniforms: the mask is about ten times faster to draw and the whole dropout
+about three times faster, with the keep probability rounded to a multiple of 1/65536. The surviving activations are scaled by 1/(1 - p), as ``nn.Dropout`` does. Other devices
 use ``F.dropout``, which is already fast there.
 """
 from __future__ import annotations
@@ -22,12 +22,12 @@ def keep_mask(shape: torch.Size | tuple[int, ...], keep: float, device: torch.de
     """A boolean mask of ``shape`` whose elements are True independently with probability ``keep`` (to 2⁻¹⁶)."""
     if not 0.0 <= keep <= 1.0:
         raise ValueError(f"keep probability must lie in [0, 1], got {keep}")
-    n = math.prod(shape)
-    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)  # all 64 bits random
-    uniforms = words.view(torch.int16)[:n].view(shape)  # each uniform on [-32768, 32767]
     kept_levels = round(keep * _LEVELS)
     if kept_levels == 0:
         return torch.zeros(shape, dtype=torch.bool, device=device)
+    n = math.prod(shape)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)  # all 64 bits random
+    uniforms = words.view(torch.int16)[:n].view(shape)  # each uniform on [-32768, 32767]
     return uniforms >= (_LEVELS // 2 - kept_levels)
 
 

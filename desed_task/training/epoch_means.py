@@ -1,7 +1,7 @@
 """Clip-weighted means of per-batch values over an epoch, combined across processes before they are used."""
 from __future__ import annotations
 
-import torch.distributed as dist
+from desed_task.training.distributed import gather_from_all_ranks
 
 
 class EpochMeans:
@@ -21,12 +21,8 @@ class EpochMeans:
 
     def means(self) -> dict[str, float]:
         """name → mean over all clips added on all processes (a rank that saw no clip of a name adds nothing)."""
-        parts = [self._sums]
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            parts = [None] * dist.get_world_size()
-            dist.all_gather_object(parts, self._sums)
         merged: dict[str, tuple[float, int]] = {}
-        for part in parts:
+        for part in gather_from_all_ranks(self._sums):
             for name, (total, n) in part.items():
                 old_total, old_n = merged.get(name, (0.0, 0))
                 merged[name] = (old_total + total, old_n + n)

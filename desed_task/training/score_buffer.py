@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.distributed as dist
+
+from desed_task.training.distributed import gather_from_all_ranks
 
 
 @dataclass
@@ -35,11 +36,7 @@ class ScoreBuffer:
 
     def gathered(self) -> "ScoreBuffer":
         """All processes' clips (each clip once, in clip-id order); this buffer itself when not distributed."""
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            parts = [self]
-        else:
-            parts = [None] * dist.get_world_size()
-            dist.all_gather_object(parts, self)
+        parts = gather_from_all_ranks(self)
         merged: dict[str, tuple] = {}
         for part in parts:
             for row in zip(part.clip_ids, part.subsets, part.strong, part.weak, part.weak_targets):
