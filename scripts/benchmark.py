@@ -24,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="clips per training step (default: 1 on cpu; 144 = [24, 24, 48, 48] on cuda)")
     parser.add_argument("--precisions", nargs="+", default=["32", "bf16-mixed"],
                         choices=("32", "bf16-mixed", "16-mixed"), help="training-step precisions to measure")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repetitions (best is kept) for inference")
+    parser.add_argument("--repeats", type=int, default=10, help="timed repetitions (best is kept) for inference")
+    parser.add_argument("--window", type=float, default=10.0,
+                        help="seconds over which the matmul limit and batch-1 inference keep their best call "
+                             "(longer is steadier on a shared machine)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's setting)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     train_batch = args.train_batch or (1 if args.device == "cpu" else 144)
     results = run_benchmark(args.device, train_batch=train_batch, precisions=tuple(args.precisions),
-                            repeats=args.repeats)
+                            repeats=args.repeats, window_seconds=args.window)
     print(format_table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 """The benchmark's FLOP count and measurements on a small network."""
 from __future__ import annotations
 
+import time
+
 import torch
 
-from desed_task.benchmark import format_table, matmul_gflops, network_flops, run_benchmark
+from desed_task.benchmark import best_time, format_table, matmul_gflops, network_flops, run_benchmark
 from desed_task.nnet import CRNN
 
 
@@ -25,6 +27,7 @@ def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
 def test_run_benchmark_reports_every_key_on_a_small_network():
     results = run_benchmark(
         "cpu", train_batch=1, precisions=("32",), inference_batches=(1, 2), repeats=1, data_clips=4,
+        matmul_sizes=(256,), window_seconds=0.0,
         net_factory=lambda: CRNN(nb_filters=(4,) * 7, atst_embed_dim=32, atst_depth=1, atst_num_heads=2,
                                  n_rnn_cell=8),
     )
@@ -37,3 +40,15 @@ def test_run_benchmark_reports_every_key_on_a_small_network():
 
 def test_matmul_gflops_is_positive_and_finite():
     assert 0 < matmul_gflops(torch.device("cpu"), sizes=(256,), repeats=2) < 1e6
+
+
+def test_best_time_keeps_calling_until_the_window_has_passed():
+    calls = []
+
+    def fn() -> None:
+        calls.append(time.perf_counter())
+
+    best = best_time(fn, torch.device("cpu"), repeats=2, warmup=1, min_seconds=0.05)
+    assert calls[-1] - calls[1] >= 0.04  # timed calls span the window (the first call is the warm-up)
+    assert len(calls) > 3
+    assert 0 <= best < 0.05

@@ -284,3 +284,18 @@ def test_cnn_runs_channels_last_and_matches_a_plain_layer_by_layer_pass():
         out = cnn(x)
     assert out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, plain, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("make_input", [
+    lambda: torch.randn(2, 1, 30, 12),  # plain one-channel input
+    lambda: torch.randn(2, 12, 30).transpose(1, 2).unsqueeze(1),  # the CRNN's transposed features
+], ids=["contiguous", "transposed"])
+def test_one_channel_input_gets_channels_last_strides(make_input):
+    from desed_task.nnet.cnn import _channels_last
+
+    x = make_input()
+    out = _channels_last(x)
+    assert out.stride() == (30 * 12, 1, 12, 1)  # what selects oneDNN's channels-last kernel for conv0
+    assert torch.equal(out, x)
+    multi = _channels_last(torch.randn(2, 3, 5, 4))
+    assert multi.is_contiguous(memory_format=torch.channels_last)
