@@ -8,6 +8,7 @@ layers, attention products, GRU gates; 2 FLOPs per multiply-add; element-wise wo
 from __future__ import annotations
 
 import logging
+import platform
 import resource
 import sys
 import tempfile
@@ -58,6 +59,21 @@ def best_time(
         best = min(best, time.perf_counter() - start)
         calls += 1
     return best
+
+
+def describe_device(device: torch.device) -> str:
+    """The device in words: GPU name, or CPU model, vector extension torch uses, bf16 support and threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    bf16 = "native bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "no native bf16"
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}, {bf16}, {torch.get_num_threads()} threads"
 
 
 def matmul_gflops(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from desed_task.benchmark import format_table, run_benchmark
+from desed_task.benchmark import describe_device, format_table, run_benchmark
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,10 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     train_batch = args.train_batch or (1 if args.device == "cpu" else 144)
     results = run_benchmark(args.device, train_batch=train_batch, precisions=tuple(args.precisions),
                             repeats=args.repeats, window_seconds=args.window)
+    device = describe_device(torch.device(args.device))
+    print(f"device: {device}")
     print(format_table(results))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        args.json.write_text(json.dumps({"device": device, **results}, indent=2) + "\n")
     return 0
 
 

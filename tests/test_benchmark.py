@@ -5,7 +5,7 @@ import time
 
 import torch
 
-from desed_task.benchmark import best_time, format_table, matmul_gflops, network_flops, run_benchmark
+from desed_task.benchmark import best_time, describe_device, format_table, matmul_gflops, network_flops, run_benchmark
 from desed_task.nnet import CRNN
 
 
@@ -52,3 +52,10 @@ def test_best_time_keeps_calling_until_the_window_has_passed():
     assert calls[-1] - calls[1] >= 0.04  # timed calls span the window (the first call is the warm-up)
     assert len(calls) > 3
     assert 0 <= best < 0.05
+
+
+def test_describe_device_names_the_cpu_extension_bf16_support_and_threads():
+    text = describe_device(torch.device("cpu"))
+    assert torch.backends.cpu.get_cpu_capability() in text
+    assert "bf16" in text
+    assert text.endswith(f"{torch.get_num_threads()} threads")
