@@ -136,3 +136,15 @@ def test_weak_f1_macro():
         assert weak_f1_macro(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0
     with pytest.raises(ValueError, match="\\(N, C\\)"):
         weak_f1_macro(scores, targets[:, :2])
+
+
+def test_intersection_f1_names_classes_without_a_true_positive_and_averages_the_others(synthetic):
+    targets, clip_ids, truth, durations, timestamps = synthetic
+    detections = decode_batch(targets, clip_ids, 0.5, SYNTH_CLASSES, timestamps)
+    without_dog = detections[detections["event_label"] != "Dog"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # psds_eval's 0/0 for Dog stays inside
+        with pytest.warns(UserWarning, match="Dog had no true positive") as caught:
+            value = intersection_f1_macro(without_dog, truth, durations)
+    assert len(caught) == 1
+    assert value == pytest.approx(1.0)  # Cat and Speech are perfect; Dog is left out, not counted as 0

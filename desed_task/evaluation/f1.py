@@ -102,8 +102,15 @@ def intersection_f1_macro(
     if table.empty:
         warnings.warn("no detections at all: intersection-based F1 set to 0.0", stacklevel=2)
         return 0.0
-    with quiet_psds_eval():
-        value, _ = evaluator.compute_macro_f_score(table)
+    with quiet_psds_eval(), np.errstate(invalid="ignore", divide="ignore"):
+        value, per_class = evaluator.compute_macro_f_score(table)
+    left_out = sorted(name for name, f in per_class.items() if not math.isfinite(float(f)))
+    if left_out and len(left_out) < len(per_class):
+        warnings.warn(
+            f"intersection_f1_macro: {', '.join(left_out)} had no true positive; psds_eval leaves such classes out "
+            "of the macro mean (as in the published numbers), so the score is that of the other classes",
+            stacklevel=2,
+        )
     return _score(value, "intersection_f1_macro")
 
 
