@@ -31,6 +31,9 @@ class EnergyMeter:
                 warnings.simplefilter("ignore")
                 from codecarbon import OfflineEmissionsTracker
 
+                # Its constructor logs before it applies log_level ("offline tracker init", a note on
+                # allow_multiple_runs): quiet the logger first.
+                logging.getLogger("codecarbon").setLevel(logging.ERROR)
                 tracker = OfflineEmissionsTracker(
                     country_iso_code=self.country_iso_code,
                     measure_power_secs=self.measure_power_secs,

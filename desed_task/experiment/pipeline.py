@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -146,7 +147,10 @@ def run_experiment(
         write_resolved_config(config, exp_dir)
 
     meter = EnergyMeter()
-    with meter.measure():
+    with meter.measure(), warnings.catch_warnings():
+        # Lightning 2.6 asks torch 2.13's pytree a deprecated question at every fit/test: noise to our users.
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                category=FutureWarning)
         if not checkpoint_to_score:
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)
             best = checkpoint_cb.best_model_path
