@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from desed_task.experiment.config import DEFAULTS, ConfigError, load_config, resolve_config
-from desed_task.experiment.run import build_parser, parse_devices
+from desed_task.experiment.run import build_parser, check_gpus_visible, parse_devices
 
 CONFS = Path(__file__).parents[1] / "confs"
 
@@ -73,6 +73,23 @@ def test_parse_devices(text, expected):
 def test_parse_devices_rejects_garbage():
     with pytest.raises(ConfigError):
         parse_devices("first")
+
+
+def test_gpus_that_torch_does_not_see_are_reported_with_what_to_pass():
+    with pytest.raises(ConfigError, match="torch sees none.*--gpus cpu"):
+        check_gpus_visible([0], visible=0)
+    with pytest.raises(ConfigError, match=r"GPU\(s\) \[2\] but torch sees 2"):
+        check_gpus_visible([0, 2], visible=2)
+    check_gpus_visible([0, 1], visible=2)
+
+
+def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatch, capsys):
+    from desed_task.experiment.run import main
+
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
+    with pytest.raises(SystemExit) as stop:
+        main(1, ["--log_dir", str(tmp_path)])
+    assert "pass --gpus cpu" in str(stop.value)
 
 
 def test_stage2_parser_has_original_overrides():

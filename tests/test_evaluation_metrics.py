@@ -18,6 +18,7 @@ from desed_task.evaluation import (
     score_dataframes,
     weak_f1_macro,
 )
+from desed_task.evaluation.psds import PSDSScenario, without_cross_triggers
 
 SYNTH_CLASSES = ["Cat", "Dog", "Speech"]
 N_FRAMES = 156
@@ -148,3 +149,25 @@ def test_intersection_f1_names_classes_without_a_true_positive_and_averages_the_
             value = intersection_f1_macro(without_dog, truth, durations)
     assert len(caught) == 1
     assert value == pytest.approx(1.0)  # Cat and Speech are perfect; Dog is left out, not counted as 0
+
+
+def test_psds_of_a_single_class_drops_the_empty_cross_trigger_term(synthetic, rng):
+    """sed_scores_eval 0.0.4 crashes on a cttc threshold with one class; the project drops the (empty) term."""
+    targets, clip_ids, truth, durations, timestamps = synthetic
+    dog_truth = truth[truth["event_label"].isna() | (truth["event_label"] == "Dog")]
+    noisy = 0.3 * targets[:, 1:2] + 0.7 * rng.random((len(clip_ids), 1, N_FRAMES))
+    tables = score_dataframes(noisy, clip_ids, ["Dog"], timestamps)
+    with_ct = PSDSScenario(dtc_threshold=0.5, gtc_threshold=0.5, cttc_threshold=0.3, alpha_ct=0.5, alpha_st=1.0)
+    value = psds_sed_scores_eval(tables, dog_truth, durations, {"x": with_ct})["x"]
+    explicit = psds_sed_scores_eval(tables, dog_truth, durations, {"x": without_cross_triggers(with_ct)})["x"]
+    assert 0.05 < value < 0.95
+    assert value == explicit
+    assert set(psds_sed_scores_eval(tables, dog_truth, durations)) == {"psds1", "psds2"}  # the recipe's scenarios
+
+
+def test_psds_eval_of_a_single_class_warns_that_it_is_undefined(synthetic):
+    targets, clip_ids, truth, durations, timestamps = synthetic
+    dog_truth = truth[truth["event_label"].isna() | (truth["event_label"] == "Dog")]
+    points = {t: decode_batch(targets[:, 1:2], clip_ids, t, ["Dog"], timestamps) for t in (0.3, 0.6)}
+    with pytest.warns(UserWarning, match="one class.*sed_scores_eval"):
+        assert psds_from_operating_points(points, dog_truth, durations, SCENARIO_1) == 0.0

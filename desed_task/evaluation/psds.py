@@ -51,6 +51,15 @@ SCENARIO_2 = PSDSScenario(dtc_threshold=0.1, gtc_threshold=0.1, cttc_threshold=0
 SCENARIOS = {"psds1": SCENARIO_1, "psds2": SCENARIO_2}
 
 
+def without_cross_triggers(scenario: PSDSScenario) -> PSDSScenario:
+    """The scenario for a single class: no other class, so no cross-triggers (cttc None, alpha_ct 0).
+
+    The value is the same (the cross-trigger term averages over the other classes, of which there are none), and
+    sed_scores_eval 0.0.4 crashes on a cttc threshold with one class (its statistics of the other classes are empty).
+    """
+    return replace(scenario, cttc_threshold=None, alpha_ct=0.0)
+
+
 def psds_sed_scores_eval(
     scores: dict[str, pd.DataFrame],
     ground_truth: TableLike,
@@ -97,6 +106,8 @@ def psds_sed_scores_eval(
     intersection_based = sed_scores_eval().intersection_based
     out = {}
     for key, scenario in scenarios.items():
+        if len(keep) == 3:
+            scenario = without_cross_triggers(scenario)
         value, _, (etpr, efpr), _ = intersection_based.psds(
             scores={c: scores[c][keep] for c in clip_ids},
             ground_truth={c: events[c] for c in clip_ids},
@@ -169,6 +180,14 @@ def psds_from_operating_points(
             warnings.warn("no operating points given: PSDS set to 0.0", stacklevel=2)
         return 0.0
     evaluator, clip_ids = built
+    classes = [name for name in evaluator.class_names if name != psds_eval().psds.WORLD]
+    if len(classes) == 1:
+        warnings.warn(
+            f"psds_eval cannot score one class ({classes[0]}): its cross-trigger rates are NaN and "
+            "its PSDS 0 whatever the detections; PSDS set to 0.0, use the psds*_sed_scores_eval values",
+            stacklevel=2,
+        )
+        return 0.0
     with quiet_psds_eval():
         for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
             evaluator.add_operating_point(

@@ -64,6 +64,21 @@ def parse_devices(gpus: str | None) -> tuple[str, list[int] | int]:
     return "gpu", ids
 
 
+def check_gpus_visible(ids: list[int], visible: int) -> None:
+    """Stop with a message saying what to pass where ``--gpus`` asks for GPUs that torch does not see."""
+    if visible == 0:
+        raise ConfigError(
+            f"--gpus asks for CUDA GPU(s) {ids} (the default is '0,') but torch sees none (CPU-only torch, or no "
+            "driver): pass --gpus cpu to run on the CPU"
+        )
+    missing = [i for i in ids if not 0 <= i < visible]
+    if missing:
+        raise ConfigError(
+            f"--gpus asks for GPU(s) {missing} but torch sees {visible} (indices 0 to {visible - 1}; "
+            "CUDA_VISIBLE_DEVICES renumbers them)"
+        )
+
+
 def main(stage: int, argv: Sequence[str] | None = None) -> dict:
     """Run a stage from the command line; returns the test metrics (empty when no test ran)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -75,12 +90,17 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
                 overrides[dotted] = getattr(args, flag)
     try:
         config = load_config(args.conf_file, overrides)
+        devices = parse_devices(args.gpus)
+        if devices[0] == "gpu":
+            import torch
+
+            check_gpus_visible(devices[1], torch.cuda.device_count())
         from desed_task.experiment.pipeline import run_experiment
 
         metrics = run_experiment(
             config,
             log_dir=args.log_dir,
-            devices=parse_devices(args.gpus),
+            devices=devices,
             resume_from=args.resume_from_checkpoint,
             test_from=args.test_from_checkpoint,
             eval_from=args.eval_from_checkpoint,
