@@ -10,6 +10,9 @@ from typing import Sequence
 
 import yaml
 
+from desed_task.data.audio import AudioError
+from desed_task.data.folder import DataError
+from desed_task.data.metadata import MetadataError
 from desed_task.experiment.config import ConfigError, load_config
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
@@ -110,6 +113,8 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
         sys.exit(f"configuration error: {err}")
     except CheckpointError as err:
         sys.exit(f"checkpoint error: {err}")
+    except (MetadataError, DataError, AudioError) as err:
+        sys.exit(f"data error: {err}")
     model_metrics = {k: v for k, v in metrics.items() if k.startswith(("student/", "teacher/"))}
     if model_metrics:
         print(format_metrics_table(model_metrics, title="test metrics"))
