@@ -8,6 +8,20 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSamp
 from desed_task.data import ConcatBatchSampler, collate_clips
 
 
+class ReshuffleEachEpoch(pl.Callback):
+    """Gives the training batch sampler the epoch at each epoch's start, so that every epoch draws new batches.
+
+    Lightning calls ``set_epoch`` only on a loader's sampler and on its batch sampler's sampler; the
+    ConcatBatchSampler is the batch sampler itself, so without this every epoch would repeat epoch 0's batches.
+    The loader's iterator for epochs after the first is made after this hook.
+    """
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        sampler = getattr(trainer.train_dataloader, "batch_sampler", None)
+        if isinstance(sampler, ConcatBatchSampler):
+            sampler.set_epoch(trainer.current_epoch)
+
+
 class SEDDataModule(pl.LightningDataModule):
     """Training batches hold ``batch_sizes[i]`` clips of subset i; under DDP each rank draws its own shard.
 
@@ -44,6 +58,8 @@ class SEDDataModule(pl.LightningDataModule):
             [len(s) for s in self.train_sets], self.batch_sizes, shuffle=True, seed=self.seed,
             rank=rank, world_size=world_size,
         )
+        # A resumed run builds its loader (and its workers prefetch) before any epoch hook: start at its epoch.
+        sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return DataLoader(
             ConcatDataset(self.train_sets), batch_sampler=sampler, num_workers=self.num_workers,
             collate_fn=collate_clips, persistent_workers=self.num_workers > 0,

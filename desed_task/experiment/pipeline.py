@@ -19,7 +19,7 @@ from desed_task.experiment.builders import (
     build_train_sets,
 )
 from desed_task.experiment.config import ConfigError
-from desed_task.experiment.datamodule import SEDDataModule
+from desed_task.experiment.datamodule import ReshuffleEachEpoch, SEDDataModule
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.run import write_metrics, write_resolved_config
 from desed_task.nnet import CRNN, load_state_dict_checked, read_checkpoint, stage_state_dict
@@ -141,7 +141,7 @@ def run_experiment(
                               enable_version_counter=False)
     early_stop = EarlyStopping(monitor="val/obj_metric", mode=task.objective_mode,
                                patience=training["early_stop_patience"], check_on_train_epoch_end=False)
-    callbacks = [checkpoint_cb, last_cb, early_stop, *(extra_callbacks or [])]
+    callbacks = [checkpoint_cb, last_cb, early_stop, ReshuffleEachEpoch(), *(extra_callbacks or [])]
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
         write_resolved_config(config, exp_dir)

@@ -35,15 +35,19 @@ class ScoreBuffer:
         self.weak_targets.extend(weak_targets.detach().float().cpu().numpy())
 
     def gathered(self) -> "ScoreBuffer":
-        """All processes' clips (each clip once, in clip-id order); this buffer itself when not distributed."""
+        """All processes' clips, each (subset, clip) once, ordered by subset then clip id.
+
+        The distributed sampler pads the ranks' shares with repeated clips, hence the de-duplication; it keys on
+        the subset too, because one recording may sit in two validation subsets (AudioSet clips do).
+        """
         parts = gather_from_all_ranks(self)
-        merged: dict[str, tuple] = {}
+        merged: dict[tuple[str, str], tuple] = {}
         for part in parts:
             for row in zip(part.clip_ids, part.subsets, part.strong, part.weak, part.weak_targets):
-                merged.setdefault(row[0], row)
+                merged.setdefault((row[1], row[0]), row)
         out = ScoreBuffer()
-        for clip_id in sorted(merged):
-            _, subset, strong, weak, targets = merged[clip_id]
+        for key in sorted(merged):
+            clip_id, subset, strong, weak, targets = merged[key]
             out.clip_ids.append(clip_id)
             out.subsets.append(subset)
             out.strong.append(strong)
