@@ -19,8 +19,8 @@ log = logging.getLogger("desed_task.inference")
 
 DESCRIPTION = """\
 Detect sound events in audio files of any length, sample rate and channel count with an ATST-SED checkpoint.
-Each recording is cut into 10 s chunks (one every --hop seconds, the last zero-padded), scored with exactly
-the features and network of training, the chunks' frame scores averaged where they overlap, median-filtered
+Each recording is cut into 10 s chunks (one every --hop seconds, the last zero-padded), scored with the
+features and network of training, the chunks' frame scores averaged where they overlap, median-filtered
 per class and thresholded into events. Events of all files go into one DESED-format table
 (filename, onset, offset, event_label; seconds)."""
 

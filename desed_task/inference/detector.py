@@ -1,8 +1,9 @@
 """Sound event detection on a recording of any length with a trained ATST-SED network (SPEC §7).
 
-Each 10 s chunk goes through exactly the test-time path of training — ``SEDFrontend`` and ``ATSTFrontend``
-(with its scaling; the original inference script skipped it) into the network — then the chunks' frame scores
-are averaged on one frame grid, median-filtered per class and thresholded into events.
+Each 10 s chunk goes through the test-time path of training — ``SEDFrontend`` and ``ATSTFrontend`` (with its
+scaling; the original inference script skipped it) into the network — then the chunks' frame scores are averaged
+on one frame grid, median-filtered per class and thresholded into events. The ATST top_db floor is taken per
+chunk (the test stage takes it per batch, as the original), so results do not depend on the batch size.
 """
 from __future__ import annotations
 
