@@ -207,7 +207,11 @@ def test_truncated_text_and_unsafe_files(tmp_path, stage_weights):
 
     unsafe = tmp_path / "unsafe.ckpt"
     torch.save({"state_dict": {}, "callback": Path("x")}, unsafe)  # needs the full unpickler: refused
-    _unreadable(unsafe)
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(unsafe)
+    message = str(err.value)
+    assert str(unsafe) in message and "PosixPath" in message and "safe loader refuses" in message
+    assert "weights_only=False" in message  # what to do with a trusted file
 
 
 def test_non_dict_payload(tmp_path):

@@ -273,3 +273,14 @@ def test_errors_name_the_problem(tiny, detector, tmp_path):
     write_checkpoint(task, None, tmp_path / "bare.ckpt")
     with pytest.raises(CheckpointError, match="config"):
         SoundEventDetector.from_checkpoint(tmp_path / "bare.ckpt")
+
+
+def test_a_checkpoint_with_the_original_config_layout_asks_for_a_config(tiny, tmp_path):
+    task, config, _ = tiny
+    original_layout = {"feats": {"n_mels": 128, "n_filters": 2048, "n_window": 2048, "hop_length": 256},
+                       "net": {"nclass": 10, "n_RNN_cell": 256}}
+    path = write_checkpoint(task, original_layout, tmp_path / "original_layout.ckpt")
+    with pytest.raises(CheckpointError, match="cannot read.*--config"):
+        SoundEventDetector.from_checkpoint(path, device="cpu")
+    detector = SoundEventDetector.from_checkpoint(path, config=config, device="cpu")
+    assert detector.median_window is not None

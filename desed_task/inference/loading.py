@@ -12,7 +12,7 @@ from typing import Literal
 
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.experiment.builders import build_frontends, build_label_encoder, build_network
-from desed_task.experiment.config import load_config, resolve_config
+from desed_task.experiment.config import ConfigError, load_config, resolve_config
 from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN, CheckpointError, load_state_dict_checked, read_checkpoint, stage_state_dict
 
@@ -34,7 +34,14 @@ def checkpoint_config(checkpoint: Mapping, path: str | Path) -> dict:
             f"{path} stores no configuration (hyper_parameters); pass the training configuration "
             "(config=... or --config) so that the network can be built"
         )
-    return resolve_config(dict(hparams), source=f"{path} (hyper_parameters)")
+    try:
+        return resolve_config(dict(hparams), source=f"{path} (hyper_parameters)")
+    except ConfigError as err:
+        raise CheckpointError(
+            f"{path} stores a configuration this project cannot read ({err}); checkpoints of the original code "
+            "keep its own YAML layout. Pass the configuration the network was trained with: config=... or "
+            "--config (confs/stage2.yaml for the published stage-2 checkpoint)"
+        ) from err
 
 
 def _config(config: str | Path | Mapping | None, checkpoint: Mapping, path: str | Path) -> dict:

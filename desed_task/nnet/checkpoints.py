@@ -6,6 +6,7 @@ unexpected and mis-shaped keys by name.
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Literal, Mapping
@@ -24,6 +25,13 @@ class CheckpointError(RuntimeError):
     """A file that is not the checkpoint it should be; the message names the file and the keys at fault."""
 
 
+def _unreadable(path: Path, err: Exception) -> CheckpointError:
+    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return CheckpointError(
+        f"{path} is not a readable torch checkpoint ({first_line}). Is the file complete? Download or copy it again."
+    )
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict of a torch file, loaded on the CPU with ``weights_only=True``.
 
@@ -37,14 +45,20 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"checkpoint path is not a file: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, LookupError
-    ) as err:  # LookupError: the safe unpickler raises IndexError/KeyError on some non-pickle bytes (text files)
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except pickle.UnpicklingError as err:
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if refused is None:
+            raise _unreadable(path, err) from err
         raise CheckpointError(
-            f"{path} is not a readable torch checkpoint ({first_line}). Is the file complete? "
-            "Download or copy it again."
+            f"{path} holds a Python object ({refused.group(1)}) that torch's safe loader refuses to build, and this "
+            "project loads checkpoints only safely. If you trust the file's source, keep the tensors and plain "
+            "values: c = torch.load(path, weights_only=False), then torch.save({k: c[k] for k in ('state_dict', "
+            "'hyper_parameters', 'sed_student', 'sed_teacher') if k in c}, new_path)"
         ) from err
+    except (
+        zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, LookupError
+    ) as err:  # LookupError: the safe unpickler raises IndexError/KeyError on some non-pickle bytes (text files)
+        raise _unreadable(path, err) from err
     if not isinstance(payload, dict):
         raise CheckpointError(f"{path} holds a {type(payload).__name__}, not a checkpoint dict")
     return payload
