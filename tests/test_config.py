@@ -29,6 +29,36 @@ def test_paper_values():
         2e-4, 2e-3, 2e-4, 0.5)
     assert s2["opt"]["cosine"] and not s1["opt"]["cosine"]
     assert s1["net"]["atst_embed_dim"] == 768 and s1["net"]["atst_depth"] == 12
+    for config in (s1, s2):
+        training, opt, net = config["training"], config["opt"], config["net"]
+        assert (training["mixup_prob"], training["mixup_alpha"], training["weak_split"], training["seed"]) == (
+            0.5, 0.2, 0.9, 42)
+        assert (training["validation_interval"], training["early_stop_patience"], training["save_top_k"]) == (
+            10, 200, 5)
+        assert training["ema_factor"] == 0.999 and opt["betas"] == [0.9, 0.999]
+        assert (net["cnn_dropout"], net["dropout"]) == (0.5, 0.5)
+    assert (s1["opt"]["lr"], s1["opt"]["cnn_lr"], s1["training"]["median_window"]) == (1e-3, 1e-3, 7)
+    assert (s1["training"]["freq_warp_prob"], s2["training"]["freq_warp_prob"]) == (0.0, 0.5)
+    assert s2["opt"]["min_lr_scale"] == 0.1
+
+
+@pytest.mark.parametrize("name", ["stage1.yaml", "stage2.yaml"])
+def test_recipe_configs_build_the_golden_tested_frontends_and_network(name):
+    """The golden tests use the classes' defaults; a typo in a recipe YAML would escape them without this."""
+    import torch
+
+    from desed_task.experiment.builders import build_frontends, build_network
+    from desed_task.features import ATSTFrontend, SEDFrontend
+    from desed_task.nnet import CRNN
+
+    config = load_config(CONFS / name)
+    sed, atst = build_frontends(config)
+    audio = torch.randn(2, 16000)
+    assert torch.equal(sed(audio), SEDFrontend()(audio))
+    assert torch.equal(atst(audio), ATSTFrontend()(audio))
+    built = build_network(config, load_encoder=False).state_dict()
+    default = CRNN().state_dict()
+    assert [(k, v.shape) for k, v in built.items()] == [(k, v.shape) for k, v in default.items()]
 
 
 def test_unknown_key_is_named(tmp_path):
