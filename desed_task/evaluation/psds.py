@@ -103,10 +103,11 @@ def psds_sed_scores_eval(
             stacklevel=2,
         )
     keep = ["onset", "offset"] + [c for c in classes if c in present]
+    single_class = len(keep) == 3  # onset, offset and one class
     intersection_based = sed_scores_eval().intersection_based
     out = {}
     for key, scenario in scenarios.items():
-        if len(keep) == 3:
+        if single_class:
             scenario = without_cross_triggers(scenario)
         value, _, (etpr, efpr), _ = intersection_based.psds(
             scores={c: scores[c][keep] for c in clip_ids},
