@@ -18,7 +18,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["MixupParams", "draw_mixup", "frequency_warp", "mix", "mix_labels"]
+__all__ = [
+    "MixupParams",
+    "WarpBand",
+    "draw_mixup",
+    "draw_warp_band",
+    "frequency_warp",
+    "mix",
+    "mix_labels",
+    "warp_band",
+    "warp_band_height",
+]
 
 
 def _generator_device(generator: torch.Generator | None) -> torch.device:
@@ -80,6 +90,49 @@ def mix_labels(y: torch.Tensor, params: MixupParams) -> torch.Tensor:
     return torch.clamp(mix(y, params), 0.0, 1.0)
 
 
+@dataclass(frozen=True)
+class WarpBand:
+    """The band of mel bins ``start … start + height − 1`` that frequency warping stretches to the full height."""
+
+    start: int
+    height: int
+
+
+def warp_band_height(u: float, n_freq: int, min_ratio: float = 0.6, max_ratio: float = 1.0) -> int:
+    """Height of the band for a uniform draw ``u`` in [0, 1): ``int((min + (max − min)·u)·n_freq)``, at least 1."""
+    if not 0.0 < min_ratio <= max_ratio <= 1.0:
+        raise ValueError(f"frequency_warp needs 0 < min_ratio <= max_ratio <= 1, got {min_ratio} and {max_ratio}")
+    return min(n_freq, max(1, int((min_ratio + (max_ratio - min_ratio) * u) * n_freq)))
+
+
+def draw_warp_band(
+    n_freq: int, min_ratio: float = 0.6, max_ratio: float = 1.0, generator: torch.Generator | None = None
+) -> WarpBand:
+    """A random band: height from one uniform draw (``warp_band_height``), then a start uniform over the valid ones."""
+    device = _generator_device(generator)
+    u = torch.rand((), generator=generator, dtype=torch.float64, device=device).item()
+    height = warp_band_height(u, n_freq, min_ratio, max_ratio)
+    start = int(torch.randint(0, n_freq - height + 1, (), generator=generator, device=device).item())
+    return WarpBand(start=start, height=height)
+
+
+def warp_band(features: torch.Tensor, band: WarpBand) -> torch.Tensor:
+    """Stretch ``band`` of every clip of ``features`` (B, F, T) back to F bins; time is kept whole.
+
+    Resizing is bicubic with ``align_corners=True``, so a band of the full height returns the input unchanged
+    up to float error.
+    """
+    if features.dim() != 3:
+        raise ValueError(f"frequency_warp expects features (batch, freq, time), got shape {tuple(features.shape)}")
+    n_freq, n_time = features.shape[1], features.shape[2]
+    if not (0 <= band.start and 1 <= band.height and band.start + band.height <= n_freq):
+        raise ValueError(f"warp band {band} does not fit {n_freq} frequency bins")
+    piece = features[:, band.start : band.start + band.height, :].unsqueeze(1)  # (B, 1, height, T)
+    # Bicubic interpolation is not implemented for every half-precision device: compute in float32.
+    warped = F.interpolate(piece.float(), size=(n_freq, n_time), mode="bicubic", align_corners=True)  # (B, 1, F, T)
+    return warped.squeeze(1).to(features.dtype)  # (B, F, T)
+
+
 def frequency_warp(
     features: torch.Tensor,
     min_ratio: float = 0.6,
@@ -88,20 +141,8 @@ def frequency_warp(
 ) -> torch.Tensor:
     """Crop a random band of ``int(U(min_ratio, max_ratio)·F)`` bins and resize it back to F bins.
 
-    The band's height and start (uniform over the valid starts) are drawn once and shared by every clip of
-    ``features`` (B, F, T); time is kept whole. Resizing is bicubic with ``align_corners=True``, so a band of
-    the full height (ratio 1.0) returns the input unchanged up to float error.
+    The band (``draw_warp_band``) is shared by every clip of ``features`` (B, F, T).
     """
     if features.dim() != 3:
         raise ValueError(f"frequency_warp expects features (batch, freq, time), got shape {tuple(features.shape)}")
-    if not 0.0 < min_ratio <= max_ratio <= 1.0:
-        raise ValueError(f"frequency_warp needs 0 < min_ratio <= max_ratio <= 1, got {min_ratio} and {max_ratio}")
-    n_freq, n_time = features.shape[1], features.shape[2]
-    device = _generator_device(generator)
-    u = torch.rand((), generator=generator, dtype=torch.float64, device=device).item()
-    height = max(1, int((min_ratio + (max_ratio - min_ratio) * u) * n_freq))
-    start = int(torch.randint(0, n_freq - height + 1, (), generator=generator, device=device).item())
-    band = features[:, start : start + height, :].unsqueeze(1)  # (B, 1, height, T)
-    # Bicubic interpolation is not implemented for every half-precision device: compute in float32.
-    warped = F.interpolate(band.float(), size=(n_freq, n_time), mode="bicubic", align_corners=True)  # (B, 1, F, T)
-    return warped.squeeze(1).to(features.dtype)  # (B, F, T)
+    return warp_band(features, draw_warp_band(features.shape[1], min_ratio, max_ratio, generator))

@@ -31,6 +31,14 @@ def recipe_golden() -> dict:
     return json.loads((DATA_DIR / "golden" / "recipe_golden.json").read_text())
 
 
+@pytest.fixture(scope="session")
+def training_step_golden() -> dict:
+    """tests/data/golden/training_step_golden.json: three steps of each stage computed by the original code."""
+    import json
+
+    return json.loads((DATA_DIR / "golden" / "training_step_golden.json").read_text())
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -23,9 +23,10 @@ def read_key_table(path: Path) -> list[tuple[str, tuple[int, ...], torch.dtype]]
     return rows
 
 
-def recipe_tensor(key: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """The tensor that the golden recipe assigns to ``key``."""
-    g = torch.Generator().manual_seed(zlib.crc32(key.encode("utf-8")))
+def recipe_tensor(key: str, shape: tuple[int, ...], salt: str = "") -> torch.Tensor:
+    """The tensor that the golden recipe assigns to ``key``; a ``salt`` (e.g. ``"teacher:"``) prefixes the key in the
+    seed only, while the type rules still read ``key``."""
+    g = torch.Generator().manual_seed(zlib.crc32((salt + key).encode("utf-8")))
     if key.endswith("num_batches_tracked"):
         return torch.zeros(shape, dtype=torch.int64)
     if key.endswith("running_var"):

@@ -1,9 +1,10 @@
 """Mean-teacher exponential moving average (SPEC §5).
 
-After every optimiser step the teacher follows the student, ``θ_t ← α·θ_t + (1 − α)·θ_s``, over parameters
-only: buffers (BatchNorm running statistics) keep whatever the teacher's own forward passes put there.
-Stage 1 warms α up with the step (``warmup_ema_alpha``) so that the early teacher is not stuck near the
-random initialisation; stage 2 uses a fixed α.
+Once per optimiser step the teacher follows the student, ``θ_t ← α·θ_t + (1 − α)·θ_s``, over parameters only:
+buffers (BatchNorm running statistics) keep whatever the teacher's own forward passes put there. ``θ_s`` is the
+student of that step's forward pass, before the optimiser updates it (the training module calls this just before
+the optimiser step). Stage 1 warms α up with the scheduler's step counter (``warmup_ema_alpha``: 0.5 on the
+first step) so that the early teacher is not stuck near the random initialisation; stage 2 uses a fixed α.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def ema_update(teacher: nn.Module, student: nn.Module, alpha: float) -> None:
 
 
 def warmup_ema_alpha(step: int, max_alpha: float = 0.999) -> float:
-    """Stage-1 EMA factor ``min(1 − 1/(step + 1), max_alpha)``; step 0 copies the student."""
+    """Stage-1 EMA factor ``min(1 − 1/(step + 1), max_alpha)`` at the scheduler's step counter (1 on the first
+    optimiser step, so the first update averages teacher and student equally)."""
     if step < 0:
         raise ValueError(f"EMA warm-up needs a non-negative step, got {step}")
     return min(1.0 - 1.0 / (step + 1), max_alpha)

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from desed_task.augment import draw_mixup, frequency_warp, mix, mix_labels
+from desed_task.augment import mix, mix_labels, warp_band
 from desed_task.data import LabelEncoder
 from desed_task.evaluation import (
     median_filter_scores,
@@ -29,6 +29,7 @@ from desed_task.evaluation import (
 from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN
 from desed_task.training.batch import BatchParts
+from desed_task.training.draws import AugmentationDraws
 from desed_task.training.ema import ema_update, warmup_ema_alpha
 from desed_task.training.epoch_means import EpochMeans
 from desed_task.training.options import TaskOptions
@@ -40,6 +41,7 @@ from desed_task.training.score_buffer import ScoreBuffer
 log = logging.getLogger(__name__)
 
 MODELS = ("student", "teacher")
+FREQ_WARP_RATIOS = (0.6, 1.0)  # the warped band spans U(0.6, 1.0) of the mel bins
 
 
 class SEDTask(pl.LightningModule):
@@ -69,7 +71,7 @@ class SEDTask(pl.LightningModule):
         self.options = options
         self.output_dir = Path(output_dir)
         self.save_hyperparameters(config or {}, logger=False)
-        self.augment_rng = torch.Generator().manual_seed(options.seed)
+        self.draws = AugmentationDraws(options.seed)
         self._val = {m: ScoreBuffer() for m in MODELS}
         self._test = {m: ScoreBuffer() for m in MODELS}
         self._val_losses = EpochMeans()
@@ -86,16 +88,12 @@ class SEDTask(pl.LightningModule):
         sed_feats, atst_feats = self.features(self.sed_frontend.mel(audio), self.atst_frontend.mel(audio))
         return net(sed_feats, atst_feats)
 
-    def _coin(self, prob: float) -> bool:
-        return prob > 0 and torch.rand((), generator=self.augment_rng).item() < prob
-
     def _mixup_parts(self, parts: BatchParts) -> dict[str, object] | None:
         """One mixup draw (coefficient, permutation) per non-empty part, or None when mixup is skipped."""
-        if not self._coin(self.options.mixup_prob):
+        if not self.draws.mixup_applies(self.options.mixup_prob):
             return None
         return {
-            name: draw_mixup(index.numel(), self.options.mixup_alpha, generator=self.augment_rng)
-            for name, index in parts.named()
+            name: self.draws.mixup(name, index.numel(), self.options.mixup_alpha) for name, index in parts.named()
         }
 
     @staticmethod
@@ -123,8 +121,19 @@ class SEDTask(pl.LightningModule):
     def rampup_steps(self) -> int:
         return self.options.n_epochs_warmup * self.epoch_len
 
+    @property
+    def schedule_step(self) -> int:
+        """The scheduler's step counter during the current optimiser step: 1 on the first.
+
+        It is the count that set this step's learning rate; the consistency weight and the stage-1 EMA warm-up
+        read it too, as in the original. Lightning's ``global_step`` counts completed optimiser steps (0 during
+        the first), so the counter is ``global_step + 1``; with gradient accumulation it stays the same over the
+        batches of one optimiser step. A resumed run restores ``global_step``, so the counter continues.
+        """
+        return self.global_step + 1
+
     def consistency_weight(self) -> float:
-        return consistency_weight(self.global_step, self.rampup_steps, self.options.const_max)
+        return consistency_weight(self.schedule_step, self.rampup_steps, self.options.const_max)
 
     # ---------------------------------------------------------------- training
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -158,10 +167,17 @@ class SEDTask(pl.LightningModule):
 
     def ema_alpha(self) -> float:
         if self.options.ema_warmup:
-            return warmup_ema_alpha(self.global_step, self.options.ema_factor)
+            return warmup_ema_alpha(self.schedule_step, self.options.ema_factor)
         return self.options.ema_factor
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """The teacher averages in the student as it was in this step's forward passes, before the update.
+
+        The original does this in ``on_before_zero_grad`` (after the forward pass, before backward); the student
+        is the same until the optimiser steps, so this hook gives the same teacher. It also runs once per
+        optimiser step under gradient accumulation, after the last batch of the step, where Lightning calls
+        ``on_before_zero_grad`` at the first batch, which would change the teacher between accumulated batches.
+        """
         ema_update(self.sed_teacher, self.sed_student, self.ema_alpha())
 
     def configure_optimizers(self):
@@ -283,13 +299,13 @@ class SEDTask(pl.LightningModule):
         random states that make a resumed run continue exactly like an uninterrupted one."""
         checkpoint["sed_student"] = self.sed_student.state_dict()
         checkpoint["sed_teacher"] = self.sed_teacher.state_dict()
-        checkpoint["rng_states"] = {"torch": torch.get_rng_state(), "augment": self.augment_rng.get_state()}
+        checkpoint["rng_states"] = {"torch": torch.get_rng_state(), "augment": self.draws.get_state()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         states = checkpoint.get("rng_states")
         if states is not None:
             torch.set_rng_state(states["torch"])
-            self.augment_rng.set_state(states["augment"])
+            self.draws.set_state(states["augment"])
 
 
 class Stage2SEDTask(SEDTask):
@@ -311,9 +327,9 @@ class Stage2SEDTask(SEDTask):
             student_sed, student_atst = sed_mel, atst_mel
         sed_s, atst_s = self.features(student_sed, student_atst)
         sed_t, atst_t = self.features(sed_mel, atst_mel)
-        if self._coin(self.options.freq_warp_prob):
-            atst_s = self._warp_parts(atst_s, parts)
-            atst_t = self._warp_parts(atst_t, parts)
+        if self.draws.freq_warp_applies(self.options.freq_warp_prob):
+            atst_s = self._warp_parts(atst_s, parts, "student")
+            atst_t = self._warp_parts(atst_t, parts, "teacher")
         strong_s, weak_s = self.sed_student(sed_s, atst_s)
         with torch.no_grad():
             strong_t, weak_t = self.sed_teacher(sed_t, atst_t)
@@ -329,10 +345,12 @@ class Stage2SEDTask(SEDTask):
             consistency = stage2_consistency(strong_s, weak_s, strong_t, weak_t, w)
         return terms.with_consistency(consistency)
 
-    def _warp_parts(self, feats: torch.Tensor, parts: BatchParts) -> torch.Tensor:
+    def _warp_parts(self, feats: torch.Tensor, parts: BatchParts, role: str) -> torch.Tensor:
+        """Each part's features warped with its own band (SPEC: shared by the part's clips)."""
         out = feats.clone()
-        for _, index in parts.named():
-            out[index] = frequency_warp(feats[index], generator=self.augment_rng)
+        for name, index in parts.named():
+            band = self.draws.warp_band(name, role, feats.shape[1], *FREQ_WARP_RATIOS)
+            out[index] = warp_band(feats[index], band)
         return out
 
     def ema_alpha(self) -> float:
