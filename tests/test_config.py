@@ -9,11 +9,30 @@ from desed_task.experiment.run import build_parser, check_gpus_visible, parse_de
 CONFS = Path(__file__).parents[1] / "confs"
 
 
-@pytest.mark.parametrize("name", ["stage1.yaml", "stage2.yaml", "demo_stage1.yaml", "demo_stage2.yaml"])
+SHIPPED = sorted(p.name for p in CONFS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_are_valid(name):
     config = load_config(CONFS / name)
     assert config["training"]["stage"] == (2 if "stage2" in name else 1)
     assert Path(config["data"]["synth_tsv"]).is_absolute()
+
+
+@pytest.mark.parametrize("name,batch,accumulate", [
+    ("stage2_bs4.yaml", [4, 4, 8, 8], 1), ("stage2_bs4_accm6.yaml", [4, 4, 8, 8], 6),
+    ("stage2_bs12_accm2.yaml", [12, 12, 24, 24], 2), ("stage2_bs24.yaml", [24, 24, 48, 48], 1),
+])
+def test_batch_size_ablation_configs(name, batch, accumulate):
+    """The README's batch-size ablation rows: only batch size and accumulation differ from the recipe."""
+    config, recipe = load_config(CONFS / name), load_config(CONFS / "stage2.yaml")
+    training = config["training"]
+    assert (training["batch_size"], training["accumulate_batches"]) == (batch, accumulate)
+    assert (training["n_epochs"], training["n_epochs_warmup"]) == (250, 10)
+    differing = {k for k in training if training[k] != recipe["training"][k]}
+    assert differing <= {"batch_size", "accumulate_batches"}
+    assert {s: config[s] for s in config if s != "training"} == {s: recipe[s] for s in recipe if s != "training"}
+    assert name in SHIPPED
 
 
 def test_paper_values():
@@ -84,6 +103,9 @@ def test_bad_values_are_explained():
         resolve_config({"training": {"median_window": [1, 2]}})
     with pytest.raises(ConfigError, match="on_missing"):
         resolve_config({"data": {"on_missing": "ignore"}})
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="training.accumulate_batches must be a positive integer"):
+            resolve_config({"training": {"accumulate_batches": bad}})
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/config.yaml")
 

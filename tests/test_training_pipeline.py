@@ -33,9 +33,10 @@ def _write_conf(tmp_path: Path, dataset: Path, stage: int, **training) -> Path:
 
 def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
     conf = _write_conf(tmp_path, tiny_dataset, 1)
-    metrics = main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "", "--fast_dev_run"])
+    metrics = main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "", "--fast_dev_run",
+                       "--accm_grad", "2"])
     exp_dir = Path(metrics["experiment_dir"])
-    assert (exp_dir / "config.yaml").is_file()
+    assert yaml.safe_load((exp_dir / "config.yaml").read_text())["training"]["accumulate_batches"] == 2
     saved = json.loads((exp_dir / "metrics.json").read_text())
     assert "energy_kwh" in saved
     assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
@@ -101,9 +102,14 @@ def _weights(path: str) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize("stage", [1, 2])
-def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_path, stage):
-    overrides = {"training.n_epochs": 2, "training.validation_interval": 1, "training.limit_train_batches": 2}
+@pytest.mark.parametrize("stage,accumulate", [(1, 1), (2, 1), (1, 2), (2, 2)])
+def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_path, stage, accumulate):
+    """Weights, optimiser, scheduler, the step counter read by the consistency weight and the EMA warm-up, and
+    the random draws all continue; with accumulation over 2 of an epoch's 3 batches, the last step of each epoch
+    takes a single batch."""
+    overrides = {"training.n_epochs": 2, "training.validation_interval": 1,
+                 "training.limit_train_batches": 2 if accumulate == 1 else 3,
+                 "training.accumulate_batches": accumulate}
     if stage == 2:
         overrides["ultra.model_init"] = str(trained_checkpoint)
     config = tiny_config(tiny_dataset, stage, **overrides)
@@ -111,8 +117,9 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
     part = run_experiment(config, tmp_path / "part", run_test=False, extra_callbacks=[_StopAfterFirstEpoch()])
     resumed = run_experiment(config, tmp_path / "resumed", run_test=False, resume_from=part["last_checkpoint"])
     reference, result = _weights(full["last_checkpoint"]), _weights(resumed["last_checkpoint"])
-    assert torch.load(resumed["last_checkpoint"], weights_only=True)["global_step"] == torch.load(
-        full["last_checkpoint"], weights_only=True)["global_step"]
+    steps = torch.load(full["last_checkpoint"], weights_only=True)["global_step"]
+    assert steps == 2 * 2  # two epochs of two optimiser steps
+    assert torch.load(resumed["last_checkpoint"], weights_only=True)["global_step"] == steps
     first = _weights(part["last_checkpoint"])
     assert any(not torch.equal(first[k], reference[k]) for k in reference if reference[k].is_floating_point())
     for key in reference:
@@ -148,3 +155,36 @@ def test_labels_outside_the_class_list_stop_the_script_with_the_table_named(tiny
     message = str(stop.value)
     assert message.startswith("data error: ") and ".tsv uses labels outside the class list" in message
     assert "add them to data.classes" in message
+
+
+class _CaptureLoop(pl.Callback):
+    def on_fit_start(self, trainer, pl_module):
+        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+        self.check_every = trainer.check_val_every_n_epoch
+        self.sanity = trainer.num_sanity_val_steps
+        self.accumulate = trainer.accumulate_grad_batches
+        self.schedulers = [(c.interval, c.frequency) for c in trainer.lr_scheduler_configs]
+        self.checkpoints = [
+            (c.monitor, c.mode, c.save_top_k) for c in trainer.callbacks if isinstance(c, ModelCheckpoint)
+        ]
+        self.stops = [(c.monitor, c.mode, c.patience, c._check_on_train_epoch_end)
+                      for c in trainer.callbacks if isinstance(c, EarlyStopping)]
+        trainer.should_stop = True
+
+
+@pytest.mark.parametrize("stage,mode", [(1, "min"), (2, "max")])
+def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path, stage, mode):
+    """Scheduler stepped once per optimiser step; validation every validation_interval epochs without a sanity
+    run; best checkpoints and early stopping on val/obj_metric in the stage's direction, early stopping checked at
+    validation (so its patience counts validation runs, as Lightning counted it for the original)."""
+    overrides = {"training.validation_interval": 3, "training.early_stop_patience": 7, "training.save_top_k": 2,
+                 "training.accumulate_batches": 2}
+    if stage == 2:
+        overrides["ultra.model_init"] = str(trained_checkpoint)
+    capture = _CaptureLoop()
+    run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path, run_test=False, extra_callbacks=[capture])
+    assert (capture.check_every, capture.sanity, capture.accumulate) == (3, 0, 2)
+    assert capture.schedulers == [("step", 1)]
+    assert capture.checkpoints == [("val/obj_metric", mode, 2), (None, "min", 1)]  # best k, and "last"
+    assert capture.stops == [("val/obj_metric", mode, 7, False)]

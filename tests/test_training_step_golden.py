@@ -254,10 +254,11 @@ def close(ours: float, golden: float, rel: float, abs_: float = 0.0) -> bool:
 
 
 def test_inputs_rebuild_the_golden_audio(training_step_golden):
+    common = training_step_golden["common"]
     for stage in STAGES:
         for step in training_step_golden["stages"][stage]["inputs"]["steps"]:
             for clip in step["clips"]:
-                audio = clip_audio(clip, training_step_golden["common"]["n_samples"], training_step_golden["common"]["sample_rate"])
+                audio = clip_audio(clip, common["n_samples"], common["sample_rate"])
                 check = clip["audio_checksum"]
                 assert audio[:4].tolist() == check["first4"]
                 assert audio.double().sum().item() == pytest.approx(check["sum"], rel=1e-9, abs=1e-9)

@@ -20,6 +20,7 @@ from desed_task.data import (
 from desed_task.experiment.config import ATST_CHECKPOINT_HELP, ConfigError
 from desed_task.features import ATSTFrontend, SEDFrontend
 from desed_task.nnet import CRNN, load_pretrained_atst
+from desed_task.training.batch import EXTRA_STRONG_PREFIX, EXTRA_WEAK_PREFIX
 from desed_task.training.options import EvaluationReference, TaskOptions
 
 if TYPE_CHECKING:
@@ -130,9 +131,10 @@ def _dataset_kwargs(config: dict) -> dict:
 
 @dataclass
 class TrainSets:
-    """The four training subsets (in sampler order), the validation sets and their references."""
+    """The training subsets (in sampler order) with their batch shares, the validation sets and references."""
 
     train: list[Dataset]
+    batch_sizes: list[int]
     val: list[Dataset]
     references: dict[str, EvaluationReference]
 
@@ -150,7 +152,9 @@ def _reference(dataset: StrongSet, dur_path: str) -> EvaluationReference:
 
 
 def build_train_sets(config: dict, encoder: LabelEncoder) -> TrainSets:
-    """Training subsets [strong_real, synth, weak, unlabeled] and validation [weak_val, synth_val, strong_val]."""
+    """Training subsets [strong_real, synth, weak, unlabeled, extra strong…, extra weak…] and validation
+    [weak_val, synth_val, strong_val]. Extra subsets train exactly like strong_real or weak, with their own
+    batch share; validation and test do not use them."""
     data, training = config["data"], config["training"]
     kwargs = _dataset_kwargs(config)
     weak_df = pd.read_csv(_required(data, "weak_tsv"), sep="\t")
@@ -161,6 +165,13 @@ def build_train_sets(config: dict, encoder: LabelEncoder) -> TrainSets:
         WeakSet(_required(data, "weak_folder"), weak_train_df, encoder, "weak", **kwargs),
         UnlabeledSet(_required(data, "unlabeled_folder"), encoder, "unlabeled", **kwargs),
     ]
+    batch_sizes = list(training["batch_size"])
+    for extra in data["extra_strong"]:
+        train.append(StrongSet(extra["folder"], extra["tsv"], encoder, EXTRA_STRONG_PREFIX + extra["name"], **kwargs))
+        batch_sizes.append(extra["batch_size"])
+    for extra in data["extra_weak"]:
+        train.append(WeakSet(extra["folder"], extra["tsv"], encoder, EXTRA_WEAK_PREFIX + extra["name"], **kwargs))
+        batch_sizes.append(extra["batch_size"])
     synth_val = _strong_set(config, encoder, "synth_val_folder", "synth_val_tsv", "synth_val", False)
     strong_val = _strong_set(config, encoder, "strong_val_folder", "strong_val_tsv", "strong_val", False)
     weak_val = WeakSet(data["weak_folder"], weak_val_df, encoder, "weak_val", random_crop=False, **kwargs)
@@ -168,7 +179,7 @@ def build_train_sets(config: dict, encoder: LabelEncoder) -> TrainSets:
         "synth_val": _reference(synth_val, _required(data, "synth_val_dur")),
         "strong_val": _reference(strong_val, _required(data, "strong_val_dur")),
     }
-    return TrainSets(train, [weak_val, synth_val, strong_val], references)
+    return TrainSets(train, batch_sizes, [weak_val, synth_val, strong_val], references)
 
 
 def build_test_set(config: dict, encoder: LabelEncoder) -> tuple[Dataset, dict[str, EvaluationReference]]:

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "root": ".",
         "classes": list(DESED_CLASSES),
         **{key: None for key in _DATA_PATH_KEYS},
+        "extra_strong": [],
+        "extra_weak": [],
         "audio_max_len": 10.0,
         "fs": 16000,
         "net_subsample": 4,
@@ -55,6 +57,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "backend": "auto",
         "num_nodes": 1,
         "gradient_clip": 0.0,
+        "accumulate_batches": 1,
         "deterministic": False,
         "enable_progress_bar": True,
         "limit_train_batches": 1.0,
@@ -158,10 +161,47 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     data["root"] = str(root)
     for key in _DATA_PATH_KEYS:
         if data[key] is not None:
-            path = Path(data[key]).expanduser()
-            data[key] = str(path if path.is_absolute() else root / path)
+            data[key] = _under(root, data[key])
+    for kind in EXTRA_SUBSET_KINDS:
+        data[kind] = _extra_subsets(data[kind], kind, root, source)
     _check_values(config, source)
     return config
+
+
+def _under(root: Path, path: str) -> str:
+    resolved = Path(path).expanduser()
+    return str(resolved if resolved.is_absolute() else root / resolved)
+
+
+EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
+_EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
+
+
+def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dict]:
+    """Validated extra labelled subsets (``data.extra_strong`` / ``data.extra_weak``) with resolved paths.
+
+    Each entry is ``{name, folder, tsv, batch_size}``: a folder of clips, its label table (strong or weak
+    layout) and the number of its clips in every training batch.
+    """
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f"{source}: data.{kind} must be a list of subsets {{name, folder, tsv, batch_size}}, got "
+            f"{type(entries).__name__}"
+        )
+    resolved, names = [], set()
+    for i, entry in enumerate(entries):
+        where = f"data.{kind}[{i}]"
+        if not isinstance(entry, dict) or set(entry) != set(_EXTRA_SUBSET_KEYS):
+            got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+            raise ConfigError(f"{source}: {where} must have exactly the keys {list(_EXTRA_SUBSET_KEYS)}, got {got}")
+        name, size = entry["name"], entry["batch_size"]
+        if not isinstance(name, str) or not name or name in names:
+            raise ConfigError(f"{source}: {where}.name must be a non-empty name used once, got {name!r}")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ConfigError(f"{source}: {where}.batch_size must be a positive integer, got {size!r}")
+        names.add(name)
+        resolved.append({**entry, "folder": _under(root, entry["folder"]), "tsv": _under(root, entry["tsv"])})
+    return resolved
 
 
 def _check_values(config: dict, source: str) -> None:
@@ -173,6 +213,12 @@ def _check_values(config: dict, source: str) -> None:
         raise ConfigError(
             f"{source}: training.batch_size must be 4 non-negative integers "
             f"[strong_real, synthetic, weak, unlabeled], got {sizes!r}"
+        )
+    accumulate = training["accumulate_batches"]
+    if not (isinstance(accumulate, int) and not isinstance(accumulate, bool) and accumulate >= 1):
+        raise ConfigError(
+            f"{source}: training.accumulate_batches must be a positive integer (1 = no gradient accumulation), "
+            f"got {accumulate!r}"
         )
     if not data["classes"] or len(set(data["classes"])) != len(data["classes"]):
         raise ConfigError(f"{source}: data.classes must be a non-empty list of distinct class names")

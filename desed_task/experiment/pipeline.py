@@ -73,6 +73,7 @@ def _trainer(config: dict, exp_dir: Path, devices, fast_dev_run: bool, callbacks
         logger=TensorBoardLogger(save_dir=str(exp_dir.parent), name="", version=exp_dir.name,
                                  default_hp_metric=False),
         gradient_clip_val=training["gradient_clip"] or None,
+        accumulate_grad_batches=training["accumulate_batches"],
         deterministic=training["deterministic"],
         limit_train_batches=training["limit_train_batches"],
         enable_progress_bar=training["enable_progress_bar"],
@@ -127,6 +128,7 @@ def run_experiment(
     if not checkpoint_to_score:
         sets = build_train_sets(config, encoder)
         datamodule.train_sets, datamodule.val_sets = sets.train, sets.val
+        datamodule.batch_sizes = sets.batch_sizes
         references.update(sets.references)
     output_dir = exp_dir / ("eval" if eval_from else "test")
     task = build_task(config, output_dir, student, teacher, references)

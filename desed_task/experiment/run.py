@@ -49,6 +49,9 @@ def build_parser(stage: int) -> argparse.ArgumentParser:
                         help="skip training: score every clip of data.eval_folder with this checkpoint (no metrics)")
     parser.add_argument("--fast_dev_run", action="store_true",
                         help="one training, validation and test batch to check the set-up")
+    parser.add_argument("--accm_grad", type=int, default=None,
+                        help="override training.accumulate_batches: one optimiser step per N batches (gradient "
+                             "accumulation for small GPUs; schedules count optimiser steps)")
     if stage == 2:
         for flag, (_, kind, help_text) in STAGE2_OVERRIDES.items():
             parser.add_argument(f"--{flag}", type=kind, default=None, help=f"override {help_text}")
@@ -87,6 +90,8 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser(stage).parse_args(argv)
     overrides = {"training.stage": stage}
+    if args.accm_grad is not None:
+        overrides["training.accumulate_batches"] = args.accm_grad
     if stage == 2:
         for flag, (dotted, _, _) in STAGE2_OVERRIDES.items():
             if getattr(args, flag) is not None:

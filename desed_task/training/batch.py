@@ -9,6 +9,20 @@ import torch
 STRONG_SUBSETS = frozenset({"strong_real", "synth", "synth_val", "strong_val", "test"})
 WEAK_SUBSETS = frozenset({"weak", "weak_val"})
 UNLABELED_SUBSETS = frozenset({"unlabeled", "eval"})
+# Extra labelled training subsets (data.extra_strong / data.extra_weak) are named "<prefix><name>".
+EXTRA_STRONG_PREFIX = "strong_extra/"
+EXTRA_WEAK_PREFIX = "weak_extra/"
+
+
+def loss_part(subset: str) -> str | None:
+    """``strong``, ``weak`` or ``unlabeled``: which part of the loss a subset's clips belong to (None: unknown)."""
+    if subset in STRONG_SUBSETS or subset.startswith(EXTRA_STRONG_PREFIX):
+        return "strong"
+    if subset in WEAK_SUBSETS or subset.startswith(EXTRA_WEAK_PREFIX):
+        return "weak"
+    if subset in UNLABELED_SUBSETS:
+        return "unlabeled"
+    return None
 
 
 @dataclass(frozen=True)
@@ -21,14 +35,15 @@ class BatchParts:
 
     @classmethod
     def from_subsets(cls, subsets: Sequence[str], device: torch.device | str = "cpu") -> "BatchParts":
-        unknown = set(subsets) - STRONG_SUBSETS - WEAK_SUBSETS - UNLABELED_SUBSETS
+        parts = [loss_part(s) for s in subsets]
+        unknown = {s for s, part in zip(subsets, parts) if part is None}
         if unknown:
             raise ValueError(f"batch holds items of unknown subsets {sorted(unknown)}")
 
-        def where(names: frozenset) -> torch.Tensor:
-            return torch.tensor([i for i, s in enumerate(subsets) if s in names], dtype=torch.long, device=device)
+        def where(name: str) -> torch.Tensor:
+            return torch.tensor([i for i, p in enumerate(parts) if p == name], dtype=torch.long, device=device)
 
-        return cls(where(STRONG_SUBSETS), where(WEAK_SUBSETS), where(UNLABELED_SUBSETS))
+        return cls(where("strong"), where("weak"), where("unlabeled"))
 
     def named(self) -> list[tuple[str, torch.Tensor]]:
         """The non-empty parts, in loss order."""
