@@ -1,70 +1,40 @@
-"""The two feature streams of ATST-SED, in plain torch (no torchaudio).
+"""Mel front-ends in plain torch (no torchaudio): the base of every feature stream, and the CRNN's stream.
 
-Both streams are mel spectrograms of the same 16 kHz waveform (SPEC §2):
+A front-end turns a 16 kHz waveform into a mel spectrogram (``mel``), then log-compresses and scales it
+(``scale``); the two steps are apart because mixup acts between them. The numbers match torchaudio's
+``MelSpectrogram`` and ``AmplitudeToDB`` (HTK mel scale, no filter normalisation, STFT with ``center=True`` and
+reflect padding; golden tests). Autocast is disabled inside both steps: features are float32 whatever the
+training precision.
 
-- ``SEDFrontend`` feeds the CRNN: Hamming (symmetric) window, magnitude, 128 mels over 0–8 kHz, then
-  ``20·log10`` and a per-clip min-max scaling to [0, 1];
-- ``ATSTFrontend`` feeds the ATST encoder: Hann (periodic) window, power, 64 mels over 60–7800 Hz, then
-  ``10·log10`` with an 80 dB floor and a fixed min-max scaling to about [-1, 1].
-
-Each front-end splits into ``mel`` (waveform → mel spectrogram) and ``scale`` (log and scaling), because
-mixup is applied between the two steps. The numbers match torchaudio's ``MelSpectrogram`` and
-``AmplitudeToDB`` (HTK mel scale, no filter normalisation, STFT with ``center=True`` and reflect padding).
-Autocast is disabled inside both steps: features are float32 whatever the training precision.
+``SEDFrontend`` feeds the CRNN (docs/recipe.md §2): Hamming (symmetric) window, magnitude, 128 mels over
+0–8 kHz, then ``20·log10`` and a per-clip min-max scaling to [0, 1]. Each encoder unit brings its own front-end
+(``desed_task.nnet.encoders``).
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Literal
 
 import torch
 from torch import nn
 
-__all__ = ["ATSTFrontend", "SEDFrontend", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
-
-MelScale = Literal["htk", "slaney"]
-
-# Slaney's "auditory toolbox" scale: linear below 1 kHz, logarithmic above.
-_SLANEY_F_SP = 200.0 / 3.0
-_SLANEY_MIN_LOG_HZ = 1000.0
-_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
-_SLANEY_LOGSTEP = math.log(6.4) / 27.0
+__all__ = ["MelFrontend", "SEDFrontend", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
 
 
-def hz_to_mel(freq: float, mel_scale: MelScale = "htk") -> float:
-    """Frequency in Hz → mel. HTK: ``2595·log10(1 + f/700)``."""
-    if mel_scale == "htk":
-        return 2595.0 * math.log10(1.0 + freq / 700.0)
-    if mel_scale == "slaney":
-        if freq < _SLANEY_MIN_LOG_HZ:
-            return freq / _SLANEY_F_SP
-        return _SLANEY_MIN_LOG_MEL + math.log(freq / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
-    raise ValueError(f"mel_scale must be 'htk' or 'slaney', got {mel_scale!r}")
+def hz_to_mel(freq: float) -> float:
+    """Frequency in Hz → mel on the HTK scale: ``2595·log10(1 + f/700)``."""
+    return 2595.0 * math.log10(1.0 + freq / 700.0)
 
 
-def mel_to_hz(mels: torch.Tensor, mel_scale: MelScale = "htk") -> torch.Tensor:
-    """Mel → frequency in Hz (element-wise inverse of ``hz_to_mel``)."""
-    if mel_scale == "htk":
-        return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
-    if mel_scale == "slaney":
-        linear = _SLANEY_F_SP * mels
-        logarithmic = _SLANEY_MIN_LOG_HZ * torch.exp(_SLANEY_LOGSTEP * (mels - _SLANEY_MIN_LOG_MEL))
-        return torch.where(mels >= _SLANEY_MIN_LOG_MEL, logarithmic, linear)
-    raise ValueError(f"mel_scale must be 'htk' or 'slaney', got {mel_scale!r}")
+def mel_to_hz(mels: torch.Tensor) -> torch.Tensor:
+    """Mel (HTK scale) → frequency in Hz, element-wise."""
+    return 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
 
 
-def mel_filterbank(
-    n_freqs: int,
-    f_min: float,
-    f_max: float,
-    n_mels: int,
-    sample_rate: int,
-    mel_scale: MelScale = "htk",
-) -> torch.Tensor:
+def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> torch.Tensor:
     """Triangular mel filters without normalisation, as a (n_freqs, n_mels) float32 matrix.
 
-    ``n_mels + 2`` points equally spaced on the mel scale between ``f_min`` and ``f_max`` are mapped back
+    ``n_mels + 2`` points equally spaced on the HTK mel scale between ``f_min`` and ``f_max`` are mapped back
     to Hz; filter ``m`` rises linearly (in Hz) from point ``m`` to ``m + 1`` and falls to point ``m + 2``,
     peaking at 1. Computed in float32 in the same order as torchaudio's ``melscale_fbanks``.
     """
@@ -74,8 +44,8 @@ def mel_filterbank(
             f"sample_rate={sample_rate}"
         )
     all_freqs = torch.linspace(0, sample_rate // 2, n_freqs)  # (n_freqs,)
-    m_pts = torch.linspace(hz_to_mel(f_min, mel_scale), hz_to_mel(f_max, mel_scale), n_mels + 2)
-    f_pts = mel_to_hz(m_pts, mel_scale)  # (n_mels + 2,)
+    m_pts = torch.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2)
+    f_pts = mel_to_hz(m_pts)  # (n_mels + 2,)
     f_diff = f_pts[1:] - f_pts[:-1]  # (n_mels + 1,)
     slopes = f_pts.unsqueeze(0) - all_freqs.unsqueeze(1)  # (n_freqs, n_mels + 2)
     down = -slopes[:, :-2] / f_diff[:-1]  # (n_freqs, n_mels)
@@ -89,7 +59,7 @@ def _as_float32(x: torch.Tensor, what: str) -> torch.Tensor:
     return x.to(torch.float32)
 
 
-class _MelFrontend(nn.Module, ABC):
+class MelFrontend(nn.Module, ABC):
     """Waveform → mel spectrogram (torchaudio ``MelSpectrogram`` semantics); subclasses add ``scale``."""
 
     def __init__(
@@ -121,10 +91,6 @@ class _MelFrontend(nn.Module, ABC):
         self.register_buffer("window", window.to(torch.float32), persistent=False)  # (win_length,)
         fb = mel_filterbank(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate)
         self.register_buffer("fb", fb, persistent=False)  # (n_fft // 2 + 1, n_mels)
-
-    def n_frames(self, num_samples: int) -> int:
-        """Number of frames ``mel`` returns for ``num_samples`` samples (STFT with ``center=True``)."""
-        return 1 + num_samples // self.hop_length
 
     def _check_audio(self, audio: torch.Tensor) -> torch.Tensor:
         if audio.dim() not in (1, 2):
@@ -186,6 +152,11 @@ class _MelFrontend(nn.Module, ABC):
         """Features: audio (B, samples) or (samples,) → (B, n_mels, T), float32."""
         return self.scale(self.mel(audio))
 
+    def batch_independent(self) -> "MelFrontend":
+        """A front-end whose features of a clip do not depend on the other clips of its batch (inference cuts a
+        recording into chunks that are batched together). This one already scales clip by clip."""
+        return self
+
     def extra_repr(self) -> str:
         return (
             f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, win_length={self.win_length}, "
@@ -194,7 +165,7 @@ class _MelFrontend(nn.Module, ABC):
         )
 
 
-class SEDFrontend(_MelFrontend):
+class SEDFrontend(MelFrontend):
     """CRNN stream: magnitude mel spectrogram, ``20·log10`` clamped to [-50, 80], per-clip min-max to [0, 1]."""
 
     amin = 1e-5
@@ -221,52 +192,3 @@ class SEDFrontend(_MelFrontend):
             lo = x.amin(dim=(1, 2), keepdim=True)  # (B, 1, 1)
             hi = x.amax(dim=(1, 2), keepdim=True)  # (B, 1, 1)
             return (x - lo) / (hi - lo + self.eps)
-
-
-class ATSTFrontend(_MelFrontend):
-    """ATST stream: power mel spectrogram, dB with a ``top_db`` floor, clamped to [-50, 80], fixed min-max.
-
-    ``top_db_scope="batch"`` takes the floor's maximum over the whole (B, n_mels, T) tensor, as torchaudio's
-    ``AmplitudeToDB`` does on a 3-D batch and as the original recipe (and the golden data) did; ``"clip"``
-    takes it per clip, so a clip's features do not depend on the rest of its batch.
-    """
-
-    amin = 1e-10
-    db_min = -79.6482
-    db_max = 50.6842
-
-    def __init__(
-        self,
-        sample_rate: int = 16000,
-        n_fft: int = 1024,
-        win_length: int = 1024,
-        hop_length: int = 160,
-        f_min: float = 60.0,
-        f_max: float = 7800.0,
-        n_mels: int = 64,
-        top_db: float | None = 80.0,
-        top_db_scope: Literal["batch", "clip"] = "batch",
-    ) -> None:
-        if top_db_scope not in ("batch", "clip"):
-            raise ValueError(f"top_db_scope must be 'batch' or 'clip', got {top_db_scope!r}")
-        if top_db is not None and top_db < 0:
-            raise ValueError(f"top_db must be non-negative (or None to disable the floor), got {top_db}")
-        window = torch.hann_window(win_length, periodic=True)
-        super().__init__(sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels, window, power=2.0)
-        self.top_db = None if top_db is None else float(top_db)
-        self.top_db_scope = top_db_scope
-
-    def scale(self, spectrogram: torch.Tensor) -> torch.Tensor:
-        """dB, floor, clamp and fixed min-max scaling: (B, n_mels, T) → (B, n_mels, T) in about [-1, 1]."""
-        x = self._check_spectrogram(spectrogram)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            x = 10.0 * torch.log10(torch.clamp(x, min=self.amin))  # (B, F, T)
-            if self.top_db is not None:
-                dims = (0, 1, 2) if self.top_db_scope == "batch" else (1, 2)
-                floor = x.amax(dim=dims, keepdim=True) - self.top_db  # (1, 1, 1) or (B, 1, 1)
-                x = torch.maximum(x, floor)
-            x = x.clamp(-50.0, 80.0)
-            return (x - self.db_min) / (self.db_max - self.db_min) * 2.0 - 1.0
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, top_db={self.top_db}, top_db_scope={self.top_db_scope!r}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from desed_task.benchmark import describe_device, format_table, run_benchmark
+from desed_task.tools.benchmark import describe_device, format_table, run_benchmark
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,12 +5,12 @@ import time
 
 import torch
 
-from desed_task.benchmark import best_time, describe_device, format_table, matmul_gflops, network_flops, run_benchmark
-from desed_task.nnet import CRNN
+from desed_task.tools.benchmark import best_time, describe_device, format_table, matmul_gflops, network_flops, run_benchmark
+from desed_task.nnet import CRNN, FrameATSTEncoder
 
 
 def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
-    net = CRNN(nb_filters=(4,) * 7, atst_embed_dim=64, atst_depth=2, atst_num_heads=2, n_rnn_cell=8).eval()
+    net = CRNN(FrameATSTEncoder(embed_dim=64, depth=2, num_heads=2), nb_filters=(4,) * 7, n_rnn_cell=8).eval()
     flops = network_flops(net, torch.randn(1, 128, 626), torch.randn(1, 64, 1001))
     n, d = 250, 64
     block = 2 * n * (d * 3 * d + d * d + 2 * d * 4 * d) + 4 * n * n * d
@@ -28,7 +28,7 @@ def test_run_benchmark_reports_every_key_on_a_small_network():
     results = run_benchmark(
         "cpu", train_batch=1, precisions=("32",), inference_batches=(1, 2), repeats=1, data_clips=4,
         matmul_sizes=(256,), window_seconds=0.0,
-        net_factory=lambda: CRNN(nb_filters=(4,) * 7, atst_embed_dim=32, atst_depth=1, atst_num_heads=2,
+        net_factory=lambda: CRNN(FrameATSTEncoder(embed_dim=32, depth=1, num_heads=2), nb_filters=(4,) * 7,
                                  n_rnn_cell=8),
     )
     for key in ("matmul_gflops", "inference_rtf_bs1", "inference_clips_per_s_bs16",

@@ -1,5 +1,5 @@
-"""Checkpoint loaders (SPEC §4, "Checkpoint formats"): the three pretrained-encoder layouts, stage checkpoints,
-and errors that name the file and the keys at fault."""
+"""Checkpoint loaders (docs/recipe.md §4, "Checkpoint formats"): the three pretrained-encoder layouts, stage
+checkpoints through the one checkpoint-to-network path, and errors that name the file and the keys at fault."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,21 +7,31 @@ from pathlib import Path
 import pytest
 import torch
 
+from desed_task.experiment.config import resolve_config
+from desed_task.experiment.networks import networks_from_checkpoint
 from desed_task.nnet import (
     CRNN,
     CheckpointError,
-    FrameATST,
-    load_pretrained_atst,
-    load_stage_checkpoint,
+    FrameATSTEncoder,
+    load_pretrained_encoder,
     load_state_dict_checked,
-    pretrained_atst_state_dict,
     read_checkpoint,
     stage_state_dict,
 )
 from golden_weights import FRAMEATST_KEYS_TSV, read_key_table
 
 SMALL_ATST = {"embed_dim": 32, "depth": 2, "num_heads": 2}
-SMALL_CRNN = {"atst_embed_dim": 32, "atst_depth": 2, "atst_num_heads": 2}
+SMALL_CONFIG = {"encoder": {**SMALL_ATST, "random_init": True}}
+
+
+def small_crnn(n_classes: int = 10) -> CRNN:
+    return CRNN(FrameATSTEncoder(**SMALL_ATST), n_classes=n_classes)
+
+
+def load_role(path, role: str = "teacher", classes: int = 10) -> CRNN:
+    """The one checkpoint-to-network path, with a configuration that builds the small CRNN."""
+    config = resolve_config({**SMALL_CONFIG, "data": {"classes": [f"c{i}" for i in range(classes)]}})
+    return networks_from_checkpoint(path, config, roles=(role,)).networks[role]
 JUNK = {"head.linear.weight": torch.ones(3), "lr_scheduler.step": torch.tensor(7)}
 
 
@@ -60,54 +70,55 @@ def test_pure_remap_of_the_published_table_gives_exactly_its_keys():
     assert "norm_frame.weight" in keys and "cls_token" not in keys
     weights = {key: torch.full((1,), float(i)) for i, key in enumerate(keys)}  # placeholders, not real shapes
     for name, layout in LAYOUTS.items():
-        remapped = pretrained_atst_state_dict(layout(weights))
-        assert list(remapped) == keys, name
-        assert all(remapped[k] is weights[k] for k in keys), name
+        remapped = FrameATSTEncoder.pretrained_state_dict(layout(weights))
+        assert list(remapped) == [f"atst.{k}" for k in keys], name
+        assert all(remapped[f"atst.{k}"] is weights[k] for k in keys), name
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
-def test_load_pretrained_atst_accepts_every_layout(tmp_path, layout):
-    weights = _random_like(FrameATST(**SMALL_ATST).state_dict(), seed=3)
+def test_load_pretrained_encoder_accepts_every_layout(tmp_path, layout):
+    weights = _random_like(FrameATSTEncoder(**SMALL_ATST).atst.state_dict(), seed=3)
     path = tmp_path / "atst_as2M.ckpt"
     torch.save({"state_dict": LAYOUTS[layout](weights), "epoch": 4}, path)
-    encoder = FrameATST(**SMALL_ATST)
-    load_pretrained_atst(encoder, path)
-    loaded = encoder.state_dict()
+    encoder = FrameATSTEncoder(**SMALL_ATST)
+    load_pretrained_encoder(encoder, path)
+    loaded = encoder.atst.state_dict()
     assert list(loaded) == list(weights)
     for key, value in weights.items():
         assert torch.equal(loaded[key], value), key
 
 
-def test_load_pretrained_atst_takes_a_bare_state_dict(tmp_path):
-    weights = _random_like(FrameATST(**SMALL_ATST).state_dict(), seed=4)
+def test_load_pretrained_encoder_takes_a_bare_state_dict(tmp_path):
+    weights = _random_like(FrameATSTEncoder(**SMALL_ATST).atst.state_dict(), seed=4)
     path = tmp_path / "bare.ckpt"
     torch.save(_finetuned(weights), path)
-    encoder = FrameATST(**SMALL_ATST)
-    load_pretrained_atst(encoder, path)
-    assert torch.equal(encoder.pos_embed, weights["pos_embed"])
+    encoder = FrameATSTEncoder(**SMALL_ATST)
+    load_pretrained_encoder(encoder, path)
+    assert torch.equal(encoder.atst.pos_embed, weights["pos_embed"])
 
 
 def test_pretrained_without_encoder_keys_names_the_file_and_the_source(tmp_path):
     path = tmp_path / "not_atst.ckpt"
     torch.save({"state_dict": {"sed_student.cnn.cnn.conv0.weight": torch.zeros(1)}}, path)
     with pytest.raises(CheckpointError) as err:
-        load_pretrained_atst(FrameATST(**SMALL_ATST), path)
+        load_pretrained_encoder(FrameATSTEncoder(**SMALL_ATST), path)
     message = str(err.value)
-    assert str(path) in message and "no ATST encoder weights" in message
+    assert str(path) in message and "no frame_atst encoder weights" in message
     assert "sed_student.cnn.cnn.conv0.weight" in message and "atst_as2M.ckpt" in message
 
 
 def test_pretrained_with_the_wrong_size_names_the_keys(tmp_path):
     path = tmp_path / "big.ckpt"
-    torch.save({"state_dict": _finetuned(FrameATST(embed_dim=48, depth=2, num_heads=2).state_dict())}, path)
-    with pytest.raises(CheckpointError, match=r"keys of another shape: mask_embed \(1, 1, 48\) vs model \(1, 1, 32\)"):
-        load_pretrained_atst(FrameATST(**SMALL_ATST), path)
+    big = FrameATSTEncoder(embed_dim=48, depth=2, num_heads=2).atst.state_dict()
+    torch.save({"state_dict": _finetuned(big)}, path)
+    with pytest.raises(CheckpointError, match=r"another shape: atst.mask_embed \(1, 1, 48\) vs model \(1, 1, 32\)"):
+        load_pretrained_encoder(FrameATSTEncoder(**SMALL_ATST), path)
 
 
 # ---------------------------------------------------------------------------------------------------- stage
 @pytest.fixture(scope="module")
 def stage_weights() -> dict[str, dict[str, torch.Tensor]]:
-    state = CRNN(**SMALL_CRNN).state_dict()
+    state = small_crnn().state_dict()
     return {"student": _random_like(state, seed=1), "teacher": _random_like(state, seed=2)}
 
 
@@ -129,27 +140,24 @@ def _lightning(weights: dict, wrap: str = "") -> dict:
 def test_stage_checkpoint_selects_student_or_teacher(tmp_path, stage_weights, model):
     path = tmp_path / "stage.ckpt"
     torch.save(_lightning(stage_weights), path)
-    net = CRNN(**SMALL_CRNN)
-    hparams = load_stage_checkpoint(net, path, model)
-    _assert_loaded(net, stage_weights[model])
-    assert hparams == {"net": {"n_classes": 10}}
+    _assert_loaded(load_role(path, model), stage_weights[model])
 
 
-def test_stage_checkpoint_defaults_to_the_teacher(tmp_path, stage_weights):
+def test_stage_checkpoint_gives_both_networks_by_default(tmp_path, stage_weights):
     path = tmp_path / "stage.ckpt"
     torch.save(_lightning(stage_weights), path)
-    net = CRNN(**SMALL_CRNN)
-    load_stage_checkpoint(net, path)
-    _assert_loaded(net, stage_weights["teacher"])
+    config = resolve_config(SMALL_CONFIG)
+    loaded = networks_from_checkpoint(path, config)
+    assert loaded.config is config
+    for model in ("student", "teacher"):
+        _assert_loaded(loaded.networks[model], stage_weights[model])
 
 
 def test_stage_checkpoint_with_top_level_dicts_only(tmp_path, stage_weights):
     path = tmp_path / "top_level.ckpt"
     torch.save({"sed_student": stage_weights["student"], "sed_teacher": stage_weights["teacher"]}, path)
     for model in ("student", "teacher"):
-        net = CRNN(**SMALL_CRNN)
-        assert load_stage_checkpoint(net, path, model) == {}
-        _assert_loaded(net, stage_weights[model])
+        _assert_loaded(load_role(path, model), stage_weights[model])
 
 
 @pytest.mark.parametrize("wrap", ["_orig_mod.", "module.", "module._orig_mod."])
@@ -176,7 +184,7 @@ def test_missing_file_and_directory(tmp_path):
     with pytest.raises(CheckpointError, match=f"checkpoint not found: .*{tmp_path.name}.*nope.ckpt"):
         read_checkpoint(tmp_path / "nope.ckpt")
     with pytest.raises(CheckpointError, match="not a file"):
-        load_stage_checkpoint(CRNN(**SMALL_CRNN), tmp_path)
+        load_role(tmp_path)
 
 
 def _unreadable(path: Path) -> str:
@@ -218,7 +226,7 @@ def test_non_dict_payload(tmp_path):
     path = tmp_path / "list.ckpt"
     torch.save([torch.zeros(2)], path)
     with pytest.raises(CheckpointError, match=f"{path.name} holds a list, not a checkpoint dict"):
-        load_pretrained_atst(FrameATST(**SMALL_ATST), path)
+        load_pretrained_encoder(FrameATSTEncoder(**SMALL_ATST), path)
 
 
 def test_wrong_keys_name_the_file_and_the_first_keys(tmp_path, stage_weights):
@@ -230,7 +238,7 @@ def test_wrong_keys_name_the_file_and_the_first_keys(tmp_path, stage_weights):
     path = tmp_path / "wrong_keys.ckpt"
     torch.save({"state_dict": {f"sed_student.{k}": v for k, v in student.items()}}, path)
     with pytest.raises(CheckpointError) as err:
-        load_stage_checkpoint(CRNN(**SMALL_CRNN), path, "student")
+        load_role(path, "student")
     message = str(err.value)
     assert f"{path} (student) does not fit the model" in message
     assert "7 missing keys: " + ", ".join(dropped[:5]) + " (+2 more)" in message
@@ -240,10 +248,10 @@ def test_wrong_keys_name_the_file_and_the_first_keys(tmp_path, stage_weights):
 
 def test_wrong_shapes_are_named(tmp_path, stage_weights):
     path = tmp_path / "eleven_classes.ckpt"
-    bigger = _random_like(CRNN(n_classes=11, **SMALL_CRNN).state_dict(), seed=5)
+    bigger = _random_like(small_crnn(n_classes=11).state_dict(), seed=5)
     torch.save({"sed_teacher": bigger}, path)
     with pytest.raises(CheckpointError) as err:
-        load_stage_checkpoint(CRNN(**SMALL_CRNN), path)
+        load_role(path)
     message = str(err.value)
     assert "4 keys of another shape" in message
     assert "dense.weight (11, 256) vs model (10, 256)" in message
@@ -252,7 +260,7 @@ def test_wrong_shapes_are_named(tmp_path, stage_weights):
 
 
 def test_load_state_dict_checked_leaves_the_module_untouched_on_error(stage_weights):
-    net = CRNN(**SMALL_CRNN)
+    net = small_crnn()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     partial = dict(stage_weights["student"])
     partial.pop("cat_tf.bias")

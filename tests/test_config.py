@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from desed_task.experiment.config import DEFAULTS, ConfigError, load_config, resolve_config
+from desed_task.experiment.config import ConfigError, defaults, load_config, resolve_config
 from desed_task.experiment.run import build_parser, check_gpus_visible, parse_devices
 
 CONFS = Path(__file__).parents[1] / "confs"
@@ -47,7 +47,8 @@ def test_paper_values():
     assert (s2["opt"]["cnn_lr"], s2["opt"]["rnn_lr"], s2["opt"]["tfm_lr"], s2["opt"]["tfm_lr_scale"]) == (
         2e-4, 2e-3, 2e-4, 0.5)
     assert s2["opt"]["cosine"] and not s1["opt"]["cosine"]
-    assert s1["net"]["atst_embed_dim"] == 768 and s1["net"]["atst_depth"] == 12
+    assert (s1["encoder"]["embed_dim"], s1["encoder"]["depth"], s1["encoder"]["num_heads"]) == (768, 12, 12)
+    assert (s1["training"]["objective"], s2["training"]["objective"]) == ("val_loss", "synth_psds")
     for config in (s1, s2):
         training, opt, net = config["training"], config["opt"], config["net"]
         assert (training["mixup_prob"], training["mixup_alpha"], training["weak_split"], training["seed"]) == (
@@ -56,7 +57,7 @@ def test_paper_values():
             10, 200, 5)
         assert training["ema_factor"] == 0.999 and opt["betas"] == [0.9, 0.999]
         assert (net["cnn_dropout"], net["dropout"]) == (0.5, 0.5)
-    assert (s1["opt"]["lr"], s1["opt"]["cnn_lr"], s1["training"]["median_window"]) == (1e-3, 1e-3, 7)
+    assert (s1["opt"]["rnn_lr"], s1["opt"]["cnn_lr"], s1["training"]["median_window"]) == (1e-3, 1e-3, 7)
     assert (s1["training"]["freq_warp_prob"], s2["training"]["freq_warp_prob"]) == (0.0, 0.5)
     assert s2["opt"]["min_lr_scale"] == 0.1
 
@@ -66,25 +67,30 @@ def test_recipe_configs_build_the_golden_tested_frontends_and_network(name):
     """The golden tests use the classes' defaults; a typo in a recipe YAML would escape them without this."""
     import torch
 
-    from desed_task.experiment.builders import build_frontends, build_network
-    from desed_task.features import ATSTFrontend, SEDFrontend
-    from desed_task.nnet import CRNN
+    from desed_task.experiment.builders import build_network, build_sed_frontend
+    from desed_task.features import SEDFrontend
+    from desed_task.nnet import CRNN, FrameATSTEncoder
+    from desed_task.nnet.encoders import ATSTFrontend
 
     config = load_config(CONFS / name)
-    sed, atst = build_frontends(config)
+    network = build_network(config, load_encoder=False)
     audio = torch.randn(2, 16000)
-    assert torch.equal(sed(audio), SEDFrontend()(audio))
-    assert torch.equal(atst(audio), ATSTFrontend()(audio))
-    built = build_network(config, load_encoder=False).state_dict()
-    default = CRNN().state_dict()
+    assert torch.equal(build_sed_frontend(config)(audio), SEDFrontend()(audio))
+    assert torch.equal(network.encoder.frontend(audio), ATSTFrontend()(audio))
+    built = network.state_dict()
+    default = CRNN(FrameATSTEncoder()).state_dict()
     assert [(k, v.shape) for k, v in built.items()] == [(k, v.shape) for k, v in default.items()]
 
 
-def test_unknown_key_is_named(tmp_path):
+def test_unknown_key_is_named_with_the_closest_known_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump({"training": {"n_epoch": 3}}))
-    with pytest.raises(ConfigError, match=r"training\.n_epoch"):
+    with pytest.raises(ConfigError, match=r"training\.n_epoch'\. Did you mean 'training\.n_epochs'\?"):
         load_config(path)
+    with pytest.raises(ConfigError, match=r"unknown key 'encoder\.frontend\.topdb'. Did you mean"):
+        resolve_config({"encoder": {"frontend": {"topdb": 70}}})
+    with pytest.raises(ConfigError, match=r"encoder\.name: .*unknown encoder 'beats'.*frame_atst"):
+        resolve_config({"encoder": {"name": "beats"}})
 
 
 def test_base_file_and_relative_paths(tmp_path):
@@ -104,8 +110,27 @@ def test_bad_values_are_explained():
     with pytest.raises(ConfigError, match="on_missing"):
         resolve_config({"data": {"on_missing": "ignore"}})
     for bad in (0, 1.5, True, "2"):
-        with pytest.raises(ConfigError, match="training.accumulate_batches must be a positive integer"):
+        with pytest.raises(ConfigError, match="training.accumulate_batches must be (a positive integer|an integer)"):
             resolve_config({"training": {"accumulate_batches": bad}})
+
+
+@pytest.mark.parametrize("section,key,value,expected", [
+    ("training", "n_epochs", "one", "training.n_epochs must be an integer, got 'one'"),
+    ("training", "n_epochs", 0, "training.n_epochs must be a positive integer"),
+    ("training", "ema_factor", 1.5, "training.ema_factor must be a number in \\[0, 1\\]"),
+    ("training", "ema_warmup", "yes", "training.ema_warmup must be true or false"),
+    ("training", "objective", "psds", "training.objective must be one of val_loss, synth_psds"),
+    ("training", "precision", "fp32", "training.precision must be one of"),
+    ("training", "batch_size", [2, 2, 0, 2], "training.batch_size must be 4 positive integers"),
+    ("opt", "betas", [0.9], "opt.betas must be two numbers"),
+    ("opt", "cnn_lr", "1e-3", "opt.cnn_lr must be a number"),
+    ("data", "fs", 16000.5, "data.fs must be an integer"),
+    ("data", "test_tsv", 3, "data.test_tsv must be a path"),
+    ("net", "pooling", [[2, 2], [1]], "net.pooling must be a list of \\[time, freq\\] pairs"),
+])
+def test_types_and_ranges_are_checked_at_load(section, key, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        resolve_config({section: {key: value}})
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/config.yaml")
 
@@ -113,7 +138,7 @@ def test_bad_values_are_explained():
 def test_defaults_are_not_mutated():
     config = resolve_config({"data": {"classes": ["a", "b"]}})
     config["net"]["nb_filters"].append(1)
-    assert DEFAULTS["net"]["nb_filters"] == [16, 32, 64, 128, 128, 128, 128]
+    assert defaults()["net"]["nb_filters"] == [16, 32, 64, 128, 128, 128, 128]
 
 
 @pytest.mark.parametrize("text,expected", [("0,", ("gpu", [0])), ("0,1", ("gpu", [0, 1])), ("", ("cpu", 1)),

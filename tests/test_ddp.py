@@ -78,13 +78,15 @@ def test_two_process_ddp_matches_a_single_process_validation(tiny_dataset, tmp_p
     # The same weights validated by one process on the whole validation set.
     import lightning.pytorch as pl
 
-    from desed_task.experiment.builders import build_label_encoder, build_task, build_train_sets
+    from desed_task.experiment.builders import build_label_encoder, build_task
     from desed_task.experiment.datamodule import SEDDataModule
-    from desed_task.experiment.pipeline import _networks_from_checkpoint
+    from desed_task.experiment.datasets import build_train_sets
+    from desed_task.experiment.networks import networks_from_checkpoint
 
     config = tiny_config(tiny_dataset, 1)
     last = next(c for c in checkpoints if c.name == "last.ckpt")
-    student, teacher = _networks_from_checkpoint(config, str(last))
+    networks = networks_from_checkpoint(last, config).networks
+    student, teacher = networks["student"], networks["teacher"]
     for key, value in teacher.state_dict().items():
         assert torch.equal(value, teachers[0][key])
     sets = build_train_sets(config, build_label_encoder(config))

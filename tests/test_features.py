@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from desed_task.features import ATSTFrontend, SEDFrontend, mel_filterbank
+from desed_task.features import SEDFrontend, mel_filterbank
+from desed_task.nnet.encoders import ATSTFrontend
 
 MEL_RTOL = 1e-4
 FEAT_ATOL = 1e-4
@@ -68,14 +69,34 @@ def test_symmetric_hann_for_atst_would_be_caught(audio, golden) -> None:
     assert (per_clip_relative_error(frontend.mel(audio), torch.from_numpy(golden["atst_mel"])) > MEL_RTOL).all()
 
 
+def _slaney_filterbank(frontend) -> torch.Tensor:
+    """Triangular filters between points equally spaced on Slaney's mel scale (linear below 1 kHz, logarithmic
+    above): the other common mel scale, which the recipe does not use."""
+    step = np.log(6.4) / 27.0
+
+    def to_mel(hz):
+        hz = np.asarray(hz, dtype=np.float64)
+        return np.where(hz < 1000.0, hz * 3.0 / 200.0, 15.0 + np.log(np.maximum(hz, 1e-9) / 1000.0) / step)
+
+    def to_hz(mel):
+        return np.where(mel < 15.0, mel * 200.0 / 3.0, 1000.0 * np.exp(step * (mel - 15.0)))
+
+    freqs = np.linspace(0, frontend.sample_rate // 2, frontend.n_fft // 2 + 1)
+    points = to_hz(np.linspace(to_mel(frontend.f_min), to_mel(frontend.f_max), frontend.n_mels + 2))
+    up = (freqs[:, None] - points[None, :-2]) / (points[1:-1] - points[:-2])
+    down = (points[None, 2:] - freqs[:, None]) / (points[2:] - points[1:-1])
+    return torch.from_numpy(np.clip(np.minimum(up, down), 0, None)).float()
+
+
 @pytest.mark.parametrize("kind", ["sed", "atst"])
-def test_slaney_mel_scale_would_be_caught(kind, audio, golden) -> None:
+def test_slaney_mel_scale_or_normalised_filters_would_be_caught(kind, audio, golden) -> None:
+    expected = torch.from_numpy(golden[f"{kind}_mel"])
     frontend = SEDFrontend() if kind == "sed" else ATSTFrontend()
-    frontend.fb = mel_filterbank(
-        frontend.n_fft // 2 + 1, frontend.f_min, frontend.f_max, frontend.n_mels, frontend.sample_rate, "slaney"
-    )
-    error = per_clip_relative_error(frontend.mel(audio), torch.from_numpy(golden[f"{kind}_mel"]))
-    assert (error > MEL_RTOL).all()
+    frontend.fb = _slaney_filterbank(frontend)
+    assert (per_clip_relative_error(frontend.mel(audio), expected) > MEL_RTOL).all()
+    frontend = SEDFrontend() if kind == "sed" else ATSTFrontend()
+    frontend.fb = frontend.fb / frontend.fb.sum(dim=0, keepdim=True)  # area-normalised filters
+    assert (per_clip_relative_error(frontend.mel(audio), expected) > MEL_RTOL).all()
 
 
 @pytest.mark.parametrize(("kind", "wrong_power"), [("sed", 2.0), ("atst", 1.0)])
@@ -127,16 +148,27 @@ def test_forward_is_scale_of_mel_and_1d_input_is_one_clip(frontend_cls, audio) -
     frontend = frontend_cls()
     clip = audio[1, :40000]  # 2.5 s
     out = frontend(clip)
-    assert out.shape == (1, frontend.n_mels, frontend.n_frames(clip.numel()))
+    assert out.shape == (1, frontend.n_mels, 1 + clip.numel() // frontend.hop_length)  # STFT with center=True
     torch.testing.assert_close(out, frontend.scale(frontend.mel(clip)), atol=0, rtol=0)
     torch.testing.assert_close(frontend.mel(clip), frontend.mel(clip.unsqueeze(0)), atol=0, rtol=0)
 
 
 def test_frame_counts() -> None:
-    assert SEDFrontend().n_frames(160000) == 626
-    assert ATSTFrontend().n_frames(160000) == 1001
-    frontend = ATSTFrontend()
-    assert frontend.mel(torch.randn(16001)).shape[-1] == frontend.n_frames(16001)
+    assert SEDFrontend().mel(torch.randn(160000)).shape[-1] == 626
+    assert ATSTFrontend().mel(torch.randn(160000)).shape[-1] == 1001
+    assert ATSTFrontend().mel(torch.randn(16001)).shape[-1] == 101
+
+
+def test_batch_independent_front_ends() -> None:
+    """Inference batches chunks of a recording: the encoder's features of a chunk must not depend on the others."""
+    sed, atst = SEDFrontend(), ATSTFrontend()
+    assert sed.batch_independent() is sed  # per-clip min-max already
+    clip_scoped = atst.batch_independent()
+    assert clip_scoped.top_db_scope == "clip" and atst.top_db_scope == "batch"  # a copy; the original unchanged
+    quiet, loud = 1e-3 * torch.randn(1, 16000), torch.randn(1, 16000)
+    alone = clip_scoped(quiet)
+    torch.testing.assert_close(clip_scoped(torch.cat([quiet, loud]))[:1], alone, atol=1e-6, rtol=0)
+    assert (atst(torch.cat([quiet, loud]))[:1] - alone).abs().max() > 1e-2  # the batch floor would differ
 
 
 @pytest.mark.parametrize("frontend_cls", [SEDFrontend, ATSTFrontend])

@@ -16,11 +16,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from desed_task.data import LabelEncoder
-from desed_task.features import ATSTFrontend, SEDFrontend
-from desed_task.nnet import CRNN
+from desed_task.features import SEDFrontend
+from desed_task.nnet import CRNN, FrameATSTEncoder
 from desed_task.training.module import SEDTask, Stage2SEDTask
 from desed_task.training.options import TaskOptions
-from desed_task.training.param_groups import set_encoder_trainable_layers
 
 SUBSETS = ["strong_real", "synth", "weak", "weak", "unlabeled", "unlabeled"]
 N_SAMPLES = 32000  # 2 s clips
@@ -67,15 +66,15 @@ class Record(pl.Callback):
 
 def _train(stage: int, net: CRNN, batches: list[dict], accumulate: int, tmp_path) -> tuple[SEDTask, Record]:
     student = copy.deepcopy(net)
-    set_encoder_trainable_layers(student.named_parameters(), 4 if stage == 2 else 0, len(student.encoder.blocks))
+    student.encoder.set_trainable_groups(4 if stage == 2 else 0)
     options = TaskOptions(
         n_epochs=4, n_epochs_warmup=1, const_max=2.0 if stage == 1 else 70.0, ema_factor=0.999,
-        ema_warmup=stage == 1, mixup_prob=0.0, freq_warp_prob=0.0, lr=1e-3, cnn_lr=1e-3, rnn_lr=2e-3,
+        ema_warmup=stage == 1, mixup_prob=0.0, freq_warp_prob=0.0, cnn_lr=1e-3, rnn_lr=2e-3,
         tfm_lr=1e-3, tfm_trainable_layers=4 if stage == 2 else 0, cosine=stage == 2,
     )
     cls = Stage2SEDTask if stage == 2 else SEDTask
     encoder = LabelEncoder([str(i) for i in range(10)], audio_len=2.0, frame_hop=256, net_pooling=4)
-    task = cls(student, SEDFrontend(), ATSTFrontend(top_db_scope="clip"), encoder, options, tmp_path)
+    task = cls(student, SEDFrontend(), encoder, options, tmp_path)
     record = Record()
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=4, accumulate_grad_batches=accumulate, logger=False,
@@ -89,8 +88,9 @@ def _train(stage: int, net: CRNN, batches: list[dict], accumulate: int, tmp_path
 @pytest.mark.parametrize("stage", [1, 2])
 def test_accumulated_batches_train_like_one_large_batch(stage, tmp_path):
     torch.manual_seed(0)
-    net = CRNN(nb_filters=(8, 8, 8, 8, 8, 8, 8), n_rnn_cell=16, rnn_layers=1, cnn_dropout=0.0, dropout=0.0,
-               atst_embed_dim=16, atst_depth=2, atst_num_heads=2)
+    encoder = FrameATSTEncoder(embed_dim=16, depth=2, num_heads=2)
+    encoder.frontend = encoder.frontend.batch_independent()  # the top_db floor per clip, not per batch
+    net = CRNN(encoder, nb_filters=(8, 8, 8, 8, 8, 8, 8), n_rnn_cell=16, rnn_layers=1, cnn_dropout=0.0, dropout=0.0)
     k, micro = 2, _micro_batches(6)
     accumulated, acc_record = _train(stage, net, micro, k, tmp_path / "accumulated")
     joined, joined_record = _train(stage, net, _joined(micro, k), 1, tmp_path / "joined")

@@ -130,7 +130,7 @@ def test_10s_scores_equal_the_training_test_step(tiny, detector, clip_10s):
     result = detector(clip_10s, sample_rate=SR)
     assert result.scores.shape == teacher.shape == (10, 156)
     assert np.abs(result.scores - teacher).max() < 1e-5
-    np.testing.assert_array_equal(result.timestamps, task.encoder.timestamps())
+    np.testing.assert_array_equal(result.timestamps, task.label_encoder.timestamps())
     windows = config["training"]["median_window"]
     np.testing.assert_allclose(result.smoothed, median_filter_scores(result.scores, windows))
     from_file = detector(AUDIO_10S)

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from desed_task.nnet import CRNN
+from desed_task.nnet import CRNN, FrameATSTEncoder
 from golden_weights import CRNN_KEYS_TSV, recipe_state_dict
 
 
 @pytest.mark.slow
 def test_bf16_autocast_changes_golden_outputs_by_less_than_1e_2(golden):
-    net = CRNN().eval()
+    net = CRNN(FrameATSTEncoder()).eval()
     net.load_state_dict(recipe_state_dict(CRNN_KEYS_TSV))
     sed, atst = (torch.from_numpy(golden[k][:1]) for k in ("sed_feat", "atst_feat"))
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):

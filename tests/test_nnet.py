@@ -1,4 +1,5 @@
-"""The ATST-SED network (SPEC §4): golden outputs, published key layout, and the mistakes the golden must catch."""
+"""The ATST-SED network (docs/recipe.md §4): golden outputs, published key layout, and the mistakes the golden
+must catch; the CRNN with a second, test-only encoder unit."""
 from __future__ import annotations
 
 import subprocess
@@ -9,11 +10,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from desed_task.nnet import CRNN, FrameATST
-from desed_task.nnet.frame_atst import PatchEmbed
+from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.nnet.encoders.atst_transformer import FrameATST, PatchEmbed
 from golden_weights import CRNN_KEYS_TSV, FRAMEATST_KEYS_TSV, read_key_table, recipe_state_dict
+from toy_encoder import ToyEncoder
 
-SMALL = {"atst_embed_dim": 64, "atst_depth": 2, "atst_num_heads": 2}
+
+def small_crnn(**kwargs) -> CRNN:
+    encoder = FrameATSTEncoder(embed_dim=64, depth=2, num_heads=2,
+                               activation_checkpointing=kwargs.pop("activation_checkpointing", False))
+    return CRNN(encoder, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +33,7 @@ def encoder() -> FrameATST:
 @pytest.fixture(scope="module")
 def crnn() -> CRNN:
     """Default-size CRNN with the golden recipe weights, in eval mode."""
-    model = CRNN()
+    model = CRNN(FrameATSTEncoder())
     model.load_state_dict(recipe_state_dict(CRNN_KEYS_TSV), strict=True)
     return model.eval()
 
@@ -89,38 +95,34 @@ def test_time_major_patch_flattening_breaks_the_golden(encoder, golden, monkeypa
     assert _max_diff(wrong, golden["frameatst_out"][:1]) > 1e-2
 
 
-def test_softmax_over_time_breaks_the_weak_golden(crnn, golden, monkeypatch):
-    # With the recipe's small weights the attention is nearly flat; clip 1 shows the difference best (~5e-4).
-    sed, atst = _clip(golden, 1, "sed_feat", "atst_feat")
-    softmax = torch.softmax
-
-    def over_time(x: torch.Tensor, dim: int, **kwargs) -> torch.Tensor:
-        return softmax(x, dim=1, **kwargs)  # (B, T, C): axis 1 is time
-
-    monkeypatch.setattr(torch, "softmax", over_time)
+def test_attention_softmax_runs_over_the_class_axis(crnn, golden):
+    """With attention logits equal for every class, softmax over classes gives each class 1/C in every frame, so
+    the clip output is the time mean of the frame outputs; a softmax over time would weight the frames."""
+    model = CRNN(FrameATSTEncoder())
+    model.load_state_dict(crnn.state_dict())
     with torch.no_grad():
-        strong, weak = crnn(sed, atst)
-    assert _max_diff(strong, golden["strong"][1:2]) < 1e-5  # the frame outputs do not use the attention
-    assert _max_diff(weak, golden["weak"][1:2]) > 1e-4
+        model.dense_softmax.weight.copy_(model.dense_softmax.weight[:1].expand_as(model.dense_softmax.weight))
+        model.dense_softmax.bias.fill_(0.3)
+        sed, atst = _clip(golden, 1, "sed_feat", "atst_feat")
+        strong, weak = model.eval()(sed, atst)
+    torch.testing.assert_close(weak, strong.mean(dim=-1), rtol=0, atol=1e-6)
+    assert (strong.max(-1).values - strong.min(-1).values).max() > 1e-3  # frames differ: the test can fail
 
 
-def test_max_pooling_of_the_encoder_breaks_the_golden(crnn, golden, monkeypatch):
-    sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
-    max_pool = F.adaptive_max_pool1d
-    monkeypatch.setattr(F, "adaptive_avg_pool1d", lambda x, size: max_pool(x, size))
+def test_encoder_output_is_average_pooled_to_the_cnn_frames():
+    """The fusion layer sees the CNN features, then the encoder's embeddings averaged over each CNN frame (a test
+    encoder with 8-frame embeddings: 78 of them over the CNN's 156 frames, 39 over 19 frames)."""
+    torch.manual_seed(0)
+    model = CRNN(ToyEncoder(width=6), nb_filters=(4,) * 7).eval()
+    seen = {}
+    model.cat_tf.register_forward_hook(lambda module, inputs, out: seen.update(x=inputs[0]))
+    features = torch.rand(1, 32, 626)
     with torch.no_grad():
-        strong, weak = crnn(sed, atst)
-    assert _max_diff(strong, golden["strong"][:1]) > 1e-4
-
-
-@pytest.mark.parametrize("mode", ["nearest", "linear"])
-def test_interpolating_the_encoder_output_breaks_the_golden(crnn, golden, monkeypatch, mode):
-    sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
-    monkeypatch.setattr(F, "adaptive_avg_pool1d", lambda x, size: F.interpolate(x, size=size, mode=mode))
-    with torch.no_grad():
-        strong, _ = crnn(sed, atst)
-    assert strong.shape == (1, 10, 156)
-    assert _max_diff(strong, golden["strong"][:1]) > 1e-4
+        embeddings = model.encoder(features)  # (1, 6, 78)
+        model(torch.rand(1, 128, 626), features)
+    expected = F.adaptive_avg_pool1d(embeddings, 156).transpose(1, 2)  # (1, 156, 6)
+    assert embeddings.shape == (1, 6, 78)
+    torch.testing.assert_close(seen["x"][..., 4:], expected, rtol=0, atol=1e-6)
 
 
 def test_swapped_heads_break_the_golden(golden):
@@ -129,7 +131,7 @@ def test_swapped_heads_break_the_golden(golden):
         state[f"dense.{suffix}"], state[f"dense_softmax.{suffix}"] = (
             state[f"dense_softmax.{suffix}"], state[f"dense.{suffix}"],
         )
-    model = CRNN()
+    model = CRNN(FrameATSTEncoder())
     model.load_state_dict(state)
     sed, atst = _clip(golden, 0, "sed_feat", "atst_feat")
     with torch.no_grad():
@@ -140,7 +142,7 @@ def test_swapped_heads_break_the_golden(golden):
 
 # ---------------------------------------------------------------------------------------------------- modes
 def test_train_and_eval_return_the_module_and_keep_a_frozen_encoder_in_eval():
-    model = CRNN(**SMALL)
+    model = small_crnn()
     assert model.eval() is model
     assert model.train() is model
     assert model.encoder.training and model.cnn.training  # trainable encoder follows train()
@@ -162,22 +164,23 @@ def small_inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("batch", [1, 3])
 def test_small_network_output_shapes(small_inputs, batch):
-    model = CRNN(**SMALL).eval()
+    model = small_crnn().eval()
     sed, atst = small_inputs
     with torch.no_grad():
         strong, weak = model(sed[:batch], atst[:batch])
     assert strong.shape == (batch, 10, 156) and weak.shape == (batch, 10)
     assert model.encoder(atst[:batch]).shape == (batch, 64, 250)
+    assert model.encoder.frame_rate == 25.0 and model.time_pooling == 4
     assert torch.all((strong > 0) & (strong < 1)) and torch.all((weak > 0) & (weak < 1))
 
 
 def test_every_trainable_parameter_gets_a_gradient(small_inputs):
-    model = CRNN(**SMALL).train()
+    model = small_crnn().train()
     sed, atst = small_inputs
     strong, weak = model(sed[:2], atst[:2])
     (strong.sum() + weak.sum()).backward()
     for name, param in model.named_parameters():
-        if name == "atst_frame.atst.mask_embed":  # used by pre-training only (SPEC §4)
+        if name == "atst_frame.atst.mask_embed":  # used by pre-training only (docs/recipe.md §4)
             assert param.grad is None
             continue
         assert param.grad is not None, name
@@ -201,7 +204,7 @@ def test_activation_checkpointing_gives_the_same_output_and_gradients():
             assert q.grad is None, name
         else:
             torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
-    assert CRNN(**SMALL, atst_activation_checkpointing=True).encoder.activation_checkpointing
+    assert small_crnn(activation_checkpointing=True).encoder.atst.activation_checkpointing
 
 
 def test_drop_path_rises_over_the_blocks_and_acts_in_training_only():
@@ -218,7 +221,7 @@ def test_drop_path_rises_over_the_blocks_and_acts_in_training_only():
 
 
 def test_outputs_stay_float32_and_close_under_autocast(small_inputs):
-    model = CRNN(**SMALL).eval()
+    model = small_crnn().eval()
     sed, atst = small_inputs
     with torch.no_grad():
         ref_strong, ref_weak = model(sed[:2], atst[:2])
@@ -261,12 +264,14 @@ def test_frameatst_accepts_the_most_frames():
 
 def test_wrong_network_sizes_are_reported():
     with pytest.raises(ValueError, match="nb_filters has 6 entries but net.pooling has 7"):
-        CRNN(nb_filters=(16, 32, 64, 128, 128, 128), **SMALL)
+        small_crnn(nb_filters=(16, 32, 64, 128, 128, 128))
     with pytest.raises(ValueError, match=r"net.pooling\[2\] is \[1, 2, 2\]: give a \(time, freq\) pair"):
-        CRNN(pooling=((2, 2), (2, 2), (1, 2, 2), (1, 2), (1, 2), (1, 2), (1, 2)), **SMALL)
+        small_crnn(pooling=((2, 2), (2, 2), (1, 2, 2), (1, 2), (1, 2), (1, 2), (1, 2)))
     with pytest.raises(ValueError, match="not divisible"):
-        CRNN(atst_embed_dim=64, atst_depth=1, atst_num_heads=5)
-    model = CRNN(pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 1)), **SMALL).eval()
+        FrameATSTEncoder(embed_dim=64, depth=1, num_heads=5)
+    with pytest.raises(TypeError, match="needs an encoder unit"):
+        CRNN(FrameATST(embed_dim=64, depth=1, num_heads=2))  # the bare transformer is not a unit
+    model = small_crnn(pooling=((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 1))).eval()
     with pytest.raises(ValueError, match="leaves 2 frequency bins"):
         model(torch.zeros(1, 128, 626), torch.zeros(1, 64, 1001))
 

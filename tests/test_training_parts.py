@@ -17,16 +17,9 @@ from torch import nn
 
 from desed_task.training.ema import ema_update, warmup_ema_alpha
 from desed_task.training.losses import ict_consistency, stage1_loss, stage2_consistency, stage2_supervised
-from desed_task.training.param_groups import (
-    set_encoder_trainable_layers,
-    stage1_param_groups,
-    stage2_param_groups,
-)
+from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.training.param_groups import param_groups
 from desed_task.training.scheduler import RampUpCosineLR, consistency_weight, exp_rampup
-from golden_weights import CRNN_KEYS_TSV, read_key_table
-
-BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
-
 
 # ---------------------------------------------------------------------------------------------------- EMA
 def _tiny_net() -> nn.Module:
@@ -158,22 +151,29 @@ def test_consistency_weight_matches_the_original_per_scheduler_step(training_ste
 
 
 # ------------------------------------------------------------------------------------------ param groups
-def _placeholder_parameters() -> list[tuple[str, nn.Parameter]]:
-    """Tiny parameters named like the CRNN's trainable state-dict entries (buffers filtered out)."""
-    keys = [key for key, _, _ in read_key_table(CRNN_KEYS_TSV) if not key.endswith(BUFFER_SUFFIXES)]
-    return [(key, nn.Parameter(torch.zeros(1))) for key in keys]
+@pytest.fixture(scope="module")
+def golden_width_crnn():
+    """The recipe's CRNN with a 12-block encoder of width 64: the published parameter names, small tensors."""
+    return CRNN(FrameATSTEncoder(embed_dim=64, depth=12, num_heads=4))
 
 
-def test_stage2_param_groups_match_golden(recipe_golden):
+def _fresh(net: CRNN) -> CRNN:
+    net = copy.deepcopy(net)
+    net.requires_grad_(True)
+    return net
+
+
+def test_stage2_param_groups_match_golden(recipe_golden, golden_width_crnn):
     golden = recipe_golden["stage2_param_groups"]
     opt = golden["opt"]
-    named = _placeholder_parameters()
-    groups = stage2_param_groups(
-        named, cnn_lr=opt["cnn_lr"], rnn_lr=opt["rnn_lr"], tfm_lr=opt["tfm_lr"],
-        tfm_lr_scale=opt["tfm_lr_scale"], tfm_trainable_layers=opt["tfm_trainable_layers"], depth=12,
+    net = _fresh(golden_width_crnn)
+    net.encoder.set_trainable_groups(opt["tfm_trainable_layers"])
+    groups = param_groups(
+        net, cnn_lr=opt["cnn_lr"], rnn_lr=opt["rnn_lr"], tfm_lr=opt["tfm_lr"],
+        tfm_lr_scale=opt["tfm_lr_scale"], tfm_trainable_layers=opt["tfm_trainable_layers"],
     )
     assert len(groups) == len(golden["groups"]) == 16
-    by_name = dict(named)
+    by_name = dict(net.named_parameters())
     for group, expected in zip(groups, golden["groups"]):
         assert group["lr"] == pytest.approx(expected["lr"], rel=1e-12)
         assert group["param_names"] == expected["params"]
@@ -183,55 +183,60 @@ def test_stage2_param_groups_match_golden(recipe_golden):
     torch.optim.Adam(groups)  # valid optimiser groups
 
 
-def test_encoder_trainable_layers_select_top_groups():
-    named = _placeholder_parameters()
-    set_encoder_trainable_layers(named, 3, depth=12)
-    trainable = {n for n, p in named if p.requires_grad and n.startswith("atst_frame.")}
-    assert trainable == {n for n, _ in named if n.startswith(("atst_frame.atst.norm_frame.",
-                                                               "atst_frame.atst.blocks.11.",
-                                                               "atst_frame.atst.blocks.10."))}
-    assert all(p.requires_grad for n, p in named if not n.startswith("atst_frame."))
-    groups = stage2_param_groups(named, 1e-3, 1e-3, 2e-4, 0.5, 3, depth=12)
+def test_encoder_trainable_groups_select_the_top_groups(golden_width_crnn):
+    net = _fresh(golden_width_crnn)
+    net.encoder.set_trainable_groups(3)
+    trainable = {n for n, p in net.named_parameters() if p.requires_grad and n.startswith("atst_frame.")}
+    assert trainable == {n for n, _ in net.named_parameters() if n.startswith((
+        "atst_frame.atst.norm_frame.", "atst_frame.atst.blocks.11.", "atst_frame.atst.blocks.10."))}
+    assert all(p.requires_grad for n, p in net.named_parameters() if not n.startswith("atst_frame."))
+    groups = param_groups(net, 1e-3, 1e-3, 2e-4, 0.5, 3)
     assert [g["name"] for g in groups] == ["cnn", "rnn", "encoder.norm_frame", "encoder.block11", "encoder.block10"]
     assert groups[-1]["lr"] == pytest.approx(2e-4 * 0.25)
-    with pytest.raises(ValueError, match="mask_embed.*embeddings is below the top 3"):
-        stage2_param_groups(_placeholder_parameters(), 1e-3, 1e-3, 2e-4, 0.5, 3, depth=12)
-    with pytest.raises(ValueError, match="tfm_trainable_layers"):
-        set_encoder_trainable_layers(named, 15, depth=12)
+    net.encoder.atst.mask_embed.requires_grad_(True)
+    with pytest.raises(ValueError, match="mask_embed.*encoder group embeddings, below the top 3"):
+        param_groups(net, 1e-3, 1e-3, 2e-4, 0.5, 3)
+    with pytest.raises(ValueError, match=r"layer groups: the number of trainable ones must lie in \[0, 14\]"):
+        net.encoder.set_trainable_groups(15)
+    with pytest.raises(ValueError, match=r"tfm_trainable_layers must lie in \[0, 14\]"):
+        param_groups(net, 1e-3, 1e-3, 2e-4, 0.5, 15)
 
 
-def test_stage1_param_groups_exclude_the_frozen_encoder():
-    named = _placeholder_parameters()
+def test_stage1_groups_leave_the_frozen_encoder_out(golden_width_crnn):
+    net = _fresh(golden_width_crnn)
     with pytest.raises(ValueError, match="atst_frame.atst.mask_embed"):
-        stage1_param_groups(named, cnn_lr=1e-3, lr=2e-3)
-    set_encoder_trainable_layers(named, 0, depth=12)
-    named[0][1].requires_grad_(False)  # a frozen CNN parameter is simply left out
-    groups = stage1_param_groups(named, cnn_lr=1e-3, lr=2e-3)
+        param_groups(net, cnn_lr=1e-3, rnn_lr=2e-3)  # stage 1 with a trainable encoder
+    net.encoder.set_trainable_groups(0)
+    net.cnn.cnn.conv0.weight.requires_grad_(False)  # a frozen CNN parameter is simply left out
+    groups = param_groups(net, cnn_lr=1e-3, rnn_lr=2e-3)
     assert [(g["name"], g["lr"], len(g["params"])) for g in groups] == [("cnn", 1e-3, 41), ("rnn", 2e-3, 22)]
     assert groups[1]["param_names"][-2:] == ["cat_tf.weight", "cat_tf.bias"]
 
 
-def test_unknown_parameter_names_are_reported():
-    extra = [("post_norm.weight", nn.Parameter(torch.zeros(1)))]
+def test_unknown_parameter_names_are_reported(golden_width_crnn):
+    net = _fresh(golden_width_crnn)
+    net.post_norm = nn.LayerNorm(4)
+    net.encoder.set_trainable_groups(0)
     with pytest.raises(ValueError, match="post_norm.weight"):
-        stage1_param_groups(extra, 1e-3, 1e-3)
-    extra = [("atst_frame.atst.cls_token", nn.Parameter(torch.zeros(1)))]
+        param_groups(net, 1e-3, 1e-3)
+    net = _fresh(golden_width_crnn)
+    net.encoder.atst.cls_token = nn.Parameter(torch.zeros(1))
     with pytest.raises(ValueError, match="cls_token"):
-        stage2_param_groups(extra, 1e-3, 1e-3, 1e-3, 0.5, 14, depth=12)
+        param_groups(net, 1e-3, 1e-3, 1e-3, 0.5, 14)
 
 
-def test_groups_cover_every_parameter_of_a_tiny_crnn():
-    from desed_task.nnet import CRNN
+def test_groups_follow_the_encoder_units_own_layer_groups():
+    """A second encoder unit brings its own groups; the grouping code does not know it."""
+    from toy_encoder import ToyEncoder
 
-    net = CRNN(nb_filters=(4, 4, 4, 4, 4, 4, 4), n_rnn_cell=4, atst_embed_dim=8, atst_depth=2, atst_num_heads=2)
-    depth = len(net.encoder.blocks)
-    set_encoder_trainable_layers(net.named_parameters(), depth + 2, depth)
-    groups = stage2_param_groups(net.named_parameters(), 1e-3, 1e-3, 1e-3, 0.5, depth + 2, depth)
+    net = CRNN(ToyEncoder(), nb_filters=(4,) * 7, n_rnn_cell=4)
+    net.encoder.set_trainable_groups(2)
+    groups = param_groups(net, 1e-3, 1e-3, 1e-2, 0.1, 2)
+    assert [(g["name"], g["lr"]) for g in groups][2:] == [("encoder.proj", 1e-2), ("encoder.embed", pytest.approx(1e-3))]
     assert sorted(n for g in groups for n in g["param_names"]) == sorted(n for n, _ in net.named_parameters())
-    set_encoder_trainable_layers(net.named_parameters(), 0, depth)
-    groups = stage1_param_groups(net.named_parameters(), 1e-3, 1e-3)
-    assert sum(len(g["params"]) for g in groups) == sum(
-        1 for n, _ in net.named_parameters() if not n.startswith("atst_frame.")
+    net.encoder.set_trainable_groups(0)
+    assert sum(len(g["params"]) for g in param_groups(net, 1e-3, 1e-3)) == sum(
+        1 for n, _ in net.named_parameters() if not n.startswith("toy_encoder.")
     )
 
 

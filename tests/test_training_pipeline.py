@@ -14,7 +14,6 @@ from desed_task.experiment.builders import build_network, build_task
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.experiment.run import main
 from desed_task.training.batch import BatchParts
-from desed_task.training.param_groups import set_encoder_trainable_layers
 
 pytestmark = pytest.mark.slow
 
@@ -128,11 +127,12 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
 
 def test_stage2_every_trainable_parameter_gets_a_gradient(tiny_dataset, tmp_path):
     from desed_task.data import collate_clips
-    from desed_task.experiment.builders import build_label_encoder, build_train_sets
+    from desed_task.experiment.builders import build_label_encoder
+    from desed_task.experiment.datasets import build_train_sets
 
     config = tiny_config(tiny_dataset, 2, **{"training.mixup_prob": 1.0, "training.freq_warp_prob": 1.0})
     student = build_network(config)
-    set_encoder_trainable_layers(student.named_parameters(), 4, len(student.encoder.blocks))
+    student.encoder.set_trainable_groups(4)
     task = build_task(config, tmp_path, student)
     sets = build_train_sets(config, build_label_encoder(config))
     batch = collate_clips([s[i] for s in sets.train for i in range(2)])
@@ -141,7 +141,7 @@ def test_stage2_every_trainable_parameter_gets_a_gradient(tiny_dataset, tmp_path
     terms = task.training_loss(batch["audio"], batch["labels"], parts)
     terms.total.backward()
     missing = [n for n, p in task.sed_student.named_parameters() if p.requires_grad and p.grad is None]
-    assert missing == ["atst_frame.atst.mask_embed"]  # used by the encoder's pre-training only (SPEC §4)
+    assert missing == ["atst_frame.atst.mask_embed"]  # used by the encoder's pre-training only (docs/recipe.md §4)
     assert all(p.grad is None for p in task.sed_teacher.parameters())
 
 
@@ -159,7 +159,7 @@ def test_labels_outside_the_class_list_stop_the_script_with_the_table_named(tiny
 
 class _CaptureLoop(pl.Callback):
     def on_fit_start(self, trainer, pl_module):
-        from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+        from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 
         self.check_every = trainer.check_val_every_n_epoch
         self.sanity = trainer.num_sanity_val_steps
@@ -170,6 +170,10 @@ class _CaptureLoop(pl.Callback):
         ]
         self.stops = [(c.monitor, c.mode, c.patience, c._check_on_train_epoch_end)
                       for c in trainer.callbacks if isinstance(c, EarlyStopping)]
+        self.lr_logging = [c.logging_interval for c in trainer.callbacks if isinstance(c, LearningRateMonitor)]
+
+    def on_train_start(self, trainer, pl_module):
+        self.groups = [g["name"] for g in trainer.optimizers[0].param_groups]  # LearningRateMonitor's names
         trainer.should_stop = True
 
 
@@ -177,7 +181,8 @@ class _CaptureLoop(pl.Callback):
 def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path, stage, mode):
     """Scheduler stepped once per optimiser step; validation every validation_interval epochs without a sanity
     run; best checkpoints and early stopping on val/obj_metric in the stage's direction, early stopping checked at
-    validation (so its patience counts validation runs, as Lightning counted it for the original)."""
+    validation (so its patience counts validation runs, as Lightning counted it for the original); the learning
+    rate of every named parameter group logged."""
     overrides = {"training.validation_interval": 3, "training.early_stop_patience": 7, "training.save_top_k": 2,
                  "training.accumulate_batches": 2}
     if stage == 2:
@@ -188,3 +193,7 @@ def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path,
     assert capture.schedulers == [("step", 1)]
     assert capture.checkpoints == [("val/obj_metric", mode, 2), (None, "min", 1)]  # best k, and "last"
     assert capture.stops == [("val/obj_metric", mode, 7, False)]
+    assert capture.lr_logging == ["step"]  # every named group's learning rate, logged as lr-Adam/<group>
+    assert capture.groups == (["cnn", "rnn"] if stage == 1 else
+                              ["cnn", "rnn", "encoder.norm_frame", "encoder.block1", "encoder.block0",
+                               "encoder.embeddings"])

@@ -23,11 +23,10 @@ from torch.utils.data import DataLoader
 
 from desed_task.augment import MixupParams, WarpBand, warp_band_height
 from desed_task.data import LabelEncoder
-from desed_task.features import ATSTFrontend, SEDFrontend
-from desed_task.nnet import CRNN
+from desed_task.features import SEDFrontend
+from desed_task.nnet import CRNN, FrameATSTEncoder
 from desed_task.training.module import SEDTask, Stage2SEDTask
 from desed_task.training.options import TaskOptions
-from desed_task.training.param_groups import set_encoder_trainable_layers
 from golden_weights import recipe_tensor
 
 STAGES = ("1", "2")
@@ -195,24 +194,21 @@ def build_task(golden: dict, stage: str, tmp_path) -> SEDTask:
     params, buffers = golden["stages"][stage]["params"], golden["stages"][stage]["buffers"]
 
     def crnn() -> CRNN:
-        return CRNN(
-            n_classes=len(common["classes"]), cnn_dropout=0.0, dropout=0.0, atst_dropout=0.0,
-            atst_embed_dim=network["atst_embed_dim"], atst_depth=network["atst_depth"],
-            atst_num_heads=network["atst_num_heads"],
-        )
+        encoder = FrameATSTEncoder(embed_dim=network["atst_embed_dim"], depth=network["atst_depth"],
+                                   num_heads=network["atst_num_heads"], dropout=0.0)
+        return CRNN(encoder, n_classes=len(common["classes"]), cnn_dropout=0.0, dropout=0.0)
 
     student, teacher = crnn(), crnn()
     keys, shapes = params["keys"] + buffers["keys"], params["shapes"] + buffers["shapes"]
     student.load_state_dict(salted_state_dict(keys, shapes), strict=True)
     teacher.load_state_dict(salted_state_dict(keys, shapes, "" if stage == "1" else "teacher:"), strict=True)
-    depth = network["atst_depth"]
-    set_encoder_trainable_layers(student.named_parameters(), conf["opt.tfm_trainable_layers"], depth)
+    student.encoder.set_trainable_groups(conf["opt.tfm_trainable_layers"])
     options = TaskOptions(
         n_epochs=conf["training.n_epochs"], n_epochs_warmup=conf["training.n_epochs_warmup"],
         const_max=float(conf["training.const_max"]), ema_factor=conf["training.ema_factor"],
         ema_warmup=stage == "1", mixup_prob=0.5, mixup_alpha=conf["mixup_beta_params"][0],
         freq_warp_prob=0.5 if stage == "2" else 0.0,
-        lr=conf["opt.rnn_lr"], cnn_lr=conf["opt.cnn_lr"], rnn_lr=conf["opt.rnn_lr"], tfm_lr=conf["opt.tfm_lr"],
+        cnn_lr=conf["opt.cnn_lr"], rnn_lr=conf["opt.rnn_lr"], tfm_lr=conf["opt.tfm_lr"],
         tfm_lr_scale=conf["opt.tfm_lr_scale"], tfm_trainable_layers=conf["opt.tfm_trainable_layers"],
         betas=tuple(golden["stages"][stage]["optimizer"]["betas"]), cosine=conf["scheduler"]["cos_down"],
         min_lr_scale=conf["scheduler"]["min_lr_scaler"],
@@ -220,7 +216,7 @@ def build_task(golden: dict, stage: str, tmp_path) -> SEDTask:
     cls = Stage2SEDTask if stage == "2" else SEDTask
     encoder = LabelEncoder(common["classes"], audio_len=common["clip_seconds"], frame_hop=256, net_pooling=4,
                            sample_rate=common["sample_rate"])
-    return cls(student, SEDFrontend(), ATSTFrontend(), encoder, options, tmp_path, teacher=teacher)
+    return cls(student, SEDFrontend(), encoder, options, tmp_path, teacher=teacher)
 
 
 def run_three_steps(golden: dict, stage: str, tmp_path) -> tuple[SEDTask, list[StepRecord], PlannedDraws]:

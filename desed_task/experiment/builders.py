@@ -1,92 +1,76 @@
-"""Maps validated configuration sections onto the library's constructors (the entry points' glue)."""
+"""From a validated configuration to the parts of an experiment, in one pass (the entry points' glue).
+
+``build_experiment`` builds the label encoder, the networks (fresh, or from a checkpoint), the datasets and the
+training task once and returns them together; ``pipeline.run_experiment`` then only runs them.
+"""
 from __future__ import annotations
 
-import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
-from typing import TYPE_CHECKING
-
-from torch.utils.data import Dataset
-
-from desed_task.data import (
-    LabelEncoder,
-    StrongSet,
-    UnlabeledSet,
-    WeakSet,
-    weak_split,
-)
-from desed_task.experiment.config import ATST_CHECKPOINT_HELP, ConfigError
-from desed_task.features import ATSTFrontend, SEDFrontend
-from desed_task.nnet import CRNN, load_pretrained_atst
-from desed_task.training.batch import EXTRA_STRONG_PREFIX, EXTRA_WEAK_PREFIX
+from desed_task.data import LabelEncoder
+from desed_task.experiment.config import ConfigError, encoder_kwargs
+from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets
+from desed_task.features import SEDFrontend
+from desed_task.nnet import CRNN, FrameEncoder, encoder_class, load_pretrained_encoder
 from desed_task.training.options import EvaluationReference, TaskOptions
 
 if TYPE_CHECKING:
+    from desed_task.experiment.datamodule import SEDDataModule
     from desed_task.training.module import SEDTask
 
-log = logging.getLogger(__name__)
+Mode = Literal["train", "test", "eval"]
+
+
+def time_pooling(config: dict) -> int:
+    """Output frames are this many CRNN front-end frames: the product of ``net.pooling``'s time factors."""
+    return math.prod(int(pool[0]) for pool in config["net"]["pooling"])
 
 
 def build_label_encoder(config: dict) -> LabelEncoder:
-    data, feats = config["data"], config["feats"]
+    data = config["data"]
     return LabelEncoder(
-        config["data"]["classes"],
+        data["classes"],
         audio_len=data["audio_max_len"],
-        frame_hop=feats["hop_length"],
-        net_pooling=data["net_subsample"],
+        frame_hop=config["feats"]["hop_length"],
+        net_pooling=time_pooling(config),
         sample_rate=data["fs"],
     )
 
 
-def build_frontends(config: dict) -> tuple[SEDFrontend, ATSTFrontend]:
-    return SEDFrontend(**config["feats"]), ATSTFrontend(**config["atst_feats"])
+def build_sed_frontend(config: dict) -> SEDFrontend:
+    return SEDFrontend(sample_rate=config["data"]["fs"], **config["feats"])
+
+
+def build_encoder(config: dict, load_pretrained: bool = True) -> FrameEncoder:
+    """The encoder unit of ``encoder``; with ``load_pretrained`` its weights come from ``encoder.init`` (or stay
+    random where the config asks with ``encoder.random_init``). Without it the caller loads a stage checkpoint."""
+    section = config["encoder"]
+    cls = encoder_class(section["name"])
+    try:
+        frontend = cls.frontend_class(sample_rate=config["data"]["fs"], n_mels=cls.n_mels, **section["frontend"])
+        encoder = cls(frontend=frontend, **encoder_kwargs(config))
+    except ValueError as err:
+        raise ConfigError(f"encoder: {err}") from err
+    if load_pretrained:
+        if section["init"]:
+            load_pretrained_encoder(encoder, section["init"])
+        elif not section["random_init"]:
+            raise ConfigError(
+                f"encoder.init is not set. Set it to the pretrained encoder checkpoint: {cls.pretrained_source}. "
+                "Only a toy or test configuration may set encoder.random_init: true to start from random weights."
+            )
+    return encoder
 
 
 def build_network(config: dict, load_encoder: bool = True) -> CRNN:
-    """The CRNN of ``net``; with ``load_encoder`` the encoder comes from ``ultra.atst_init`` (or is random where
-    the config asks with ``ultra.atst_random_init``). Without it the caller loads a whole stage checkpoint."""
-    ultra = config["ultra"]
-    net = CRNN(
-        n_classes=len(config["data"]["classes"]),
-        **config["net"],
-        atst_dropout=ultra["atst_dropout"],
-        atst_activation_checkpointing=ultra["activation_checkpointing"],
-    )
-    if load_encoder:
-        if ultra["atst_init"]:
-            load_pretrained_atst(net.encoder, ultra["atst_init"])
-        elif not ultra["atst_random_init"]:
-            raise ConfigError(f"ultra.atst_init is not set. {ATST_CHECKPOINT_HELP}")
-    return net
-
-
-def task_options(config: dict, references: dict[str, EvaluationReference]) -> TaskOptions:
-    training, opt = config["training"], config["opt"]
-    return TaskOptions(
-        n_epochs=training["n_epochs"],
-        n_epochs_warmup=training["n_epochs_warmup"],
-        const_max=training["const_max"],
-        ema_factor=training["ema_factor"],
-        ema_warmup=training["ema_warmup"],
-        mixup_prob=training["mixup_prob"],
-        mixup_alpha=training["mixup_alpha"],
-        freq_warp_prob=training["freq_warp_prob"],
-        median_window=training["median_window"],
-        n_test_thresholds=training["n_test_thresholds"],
-        lr=opt["lr"],
-        cnn_lr=opt["cnn_lr"],
-        rnn_lr=opt["rnn_lr"],
-        tfm_lr=opt["tfm_lr"],
-        tfm_lr_scale=opt["tfm_lr_scale"],
-        tfm_trainable_layers=opt["tfm_trainable_layers"],
-        betas=tuple(opt["betas"]),
-        cosine=opt["cosine"],
-        min_lr_scale=opt["min_lr_scale"],
-        seed=training["seed"],
-        references=references,
-    )
+    """The CRNN of ``net`` around the encoder unit of ``encoder`` (see ``build_encoder``)."""
+    try:
+        return CRNN(build_encoder(config, load_encoder), n_classes=len(config["data"]["classes"]), **config["net"])
+    except ValueError as err:
+        raise ConfigError(f"net: {err}") from err
 
 
 def build_task(
@@ -98,98 +82,68 @@ def build_task(
 ) -> "SEDTask":
     from desed_task.training.module import SEDTask, Stage2SEDTask  # Lightning: imported only to train or test
 
-    sed_frontend, atst_frontend = build_frontends(config)
     cls = Stage2SEDTask if config["training"]["stage"] == 2 else SEDTask
     return cls(
         student=student,
         teacher=teacher,
-        sed_frontend=sed_frontend,
-        atst_frontend=atst_frontend,
-        encoder=build_label_encoder(config),
-        options=task_options(config, references or {}),
+        sed_frontend=build_sed_frontend(config),
+        label_encoder=build_label_encoder(config),
+        options=TaskOptions.from_config(config),
         output_dir=output_dir,
+        references=references,
         config=config,
     )
 
 
-# ---------------------------------------------------------------- data
-def _required(data: dict, key: str) -> str:
-    if not data.get(key):
-        raise ConfigError(f"data.{key} is not set; point it at your data (see docs/data.md)")
-    return data[key]
-
-
-def _dataset_kwargs(config: dict) -> dict:
-    data = config["data"]
-    return {
-        "sample_rate": data["fs"],
-        "clip_duration": data["audio_max_len"],
-        "on_missing": data["on_missing"],
-        "on_sample_rate": data["on_sample_rate"],
-    }
-
-
 @dataclass
-class TrainSets:
-    """The training subsets (in sampler order) with their batch shares, the validation sets and references."""
+class ExperimentParts:
+    """What a run needs, built once: the task (networks inside) and its data."""
 
-    train: list[Dataset]
-    batch_sizes: list[int]
-    val: list[Dataset]
-    references: dict[str, EvaluationReference]
+    task: "SEDTask"
+    datamodule: "SEDDataModule"
 
 
-def _strong_set(config, encoder, folder_key, tsv_key, subset, random_crop):
-    data = config["data"]
-    return StrongSet(
-        _required(data, folder_key), _required(data, tsv_key), encoder, subset,
-        random_crop=random_crop, **_dataset_kwargs(config),
+def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, CRNN | None]:
+    from desed_task.experiment.networks import networks_from_checkpoint
+
+    if checkpoint is not None:
+        nets = networks_from_checkpoint(checkpoint, config).networks
+        return nets["student"], nets["teacher"]
+    if config["training"]["stage"] == 2:
+        init = config["ultra"]["model_init"]
+        if not init:
+            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set ultra.model_init to its path")
+        nets = networks_from_checkpoint(init, config).networks
+        return nets["student"], nets["teacher"]
+    return build_network(config), None
+
+
+def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
+                     checkpoint: str | None = None) -> ExperimentParts:
+    """Networks, datasets and task of a run: ``train`` (stage 1 from the pretrained encoder, stage 2 from
+    ``ultra.model_init``), ``test`` a checkpoint on ``data.test_*``, or ``eval``: score ``data.eval_folder``."""
+    from desed_task.experiment.datamodule import SEDDataModule  # Lightning: imported only to train or test
+
+    training = config["training"]
+    label_encoder = build_label_encoder(config)
+    student, teacher = _networks(config, mode, checkpoint)
+    try:
+        student.encoder.set_trainable_groups(config["opt"]["tfm_trainable_layers"])
+    except ValueError as err:
+        raise ConfigError(f"opt.tfm_trainable_layers: {err}") from err
+    datamodule = SEDDataModule(
+        batch_sizes=training["batch_size"], batch_size_val=training["batch_size_val"],
+        num_workers=training["num_workers"], seed=training["seed"],
     )
-
-
-def _reference(dataset: StrongSet, dur_path: str) -> EvaluationReference:
-    return EvaluationReference(dataset.ground_truth, dataset.durations(dur_path))
-
-
-def build_train_sets(config: dict, encoder: LabelEncoder) -> TrainSets:
-    """Training subsets [strong_real, synth, weak, unlabeled, extra strong…, extra weak…] and validation
-    [weak_val, synth_val, strong_val]. Extra subsets train exactly like strong_real or weak, with their own
-    batch share; validation and test do not use them."""
-    data, training = config["data"], config["training"]
-    kwargs = _dataset_kwargs(config)
-    weak_df = pd.read_csv(_required(data, "weak_tsv"), sep="\t")
-    weak_train_df, weak_val_df = weak_split(weak_df, training["weak_split"], training["seed"])
-    train = [
-        _strong_set(config, encoder, "strong_folder", "strong_tsv", "strong_real", True),
-        _strong_set(config, encoder, "synth_folder", "synth_tsv", "synth", True),
-        WeakSet(_required(data, "weak_folder"), weak_train_df, encoder, "weak", **kwargs),
-        UnlabeledSet(_required(data, "unlabeled_folder"), encoder, "unlabeled", **kwargs),
-    ]
-    batch_sizes = list(training["batch_size"])
-    for extra in data["extra_strong"]:
-        train.append(StrongSet(extra["folder"], extra["tsv"], encoder, EXTRA_STRONG_PREFIX + extra["name"], **kwargs))
-        batch_sizes.append(extra["batch_size"])
-    for extra in data["extra_weak"]:
-        train.append(WeakSet(extra["folder"], extra["tsv"], encoder, EXTRA_WEAK_PREFIX + extra["name"], **kwargs))
-        batch_sizes.append(extra["batch_size"])
-    synth_val = _strong_set(config, encoder, "synth_val_folder", "synth_val_tsv", "synth_val", False)
-    strong_val = _strong_set(config, encoder, "strong_val_folder", "strong_val_tsv", "strong_val", False)
-    weak_val = WeakSet(data["weak_folder"], weak_val_df, encoder, "weak_val", random_crop=False, **kwargs)
-    references = {
-        "synth_val": _reference(synth_val, _required(data, "synth_val_dur")),
-        "strong_val": _reference(strong_val, _required(data, "strong_val_dur")),
-    }
-    return TrainSets(train, batch_sizes, [weak_val, synth_val, strong_val], references)
-
-
-def build_test_set(config: dict, encoder: LabelEncoder) -> tuple[Dataset, dict[str, EvaluationReference]]:
-    """The dev-test set (DESED real validation) and its reference."""
-    test = _strong_set(config, encoder, "test_folder", "test_tsv", "test", False)
-    return test, {"test": _reference(test, _required(config["data"], "test_dur"))}
-
-
-def build_eval_set(config: dict, encoder: LabelEncoder) -> Dataset:
-    """Evaluation mode: every clip of ``data.eval_folder``, scored without ground truth."""
-    return UnlabeledSet(
-        _required(config["data"], "eval_folder"), encoder, "eval", random_crop=False, **_dataset_kwargs(config)
-    )
+    references: dict[str, EvaluationReference] = {}
+    if mode == "eval":
+        datamodule.test_set = build_eval_set(config, label_encoder)
+    else:
+        datamodule.test_set, references = build_test_set(config, label_encoder)
+    if mode == "train":
+        sets = build_train_sets(config, label_encoder)
+        datamodule.train_sets, datamodule.val_sets = sets.train, sets.val
+        datamodule.batch_sizes = sets.batch_sizes
+        references.update(sets.references)
+    task = build_task(config, output_dir, student, teacher, references)
+    return ExperimentParts(task, datamodule)

@@ -1,171 +1,138 @@
-"""The recipe's YAML configuration: defaults, validation and path resolution.
+"""The YAML configuration: its layout, its defaults, validation and path resolution.
 
-This module is the only place that knows the configuration's layout (sections ``data``, ``training``, ``opt``,
-``feats``, ``atst_feats``, ``net``, ``ultra``). Library classes take plain arguments; ``builders.py`` maps the
-validated sections onto them. Every key a user writes must be known here: a misspelt key is an error that names
-it, never silently ignored.
+Sections: ``data`` (classes, data paths, sample rate ``fs``), ``training`` (the run and the task), ``opt``
+(optimiser groups and schedule), ``feats`` (the CRNN's front-end), ``encoder`` (the encoder unit by ``name``,
+its sizes, its pretrained checkpoint ``init`` and its front-end), ``net`` (CNN, RNN and heads) and ``ultra``
+(``model_init``: the stage-1 checkpoint stage 2 starts from).
+
+Every default has one home: the constructor or dataclass that takes the value (``SEDFrontend``, ``CRNN``, the
+encoder unit and its front-end, ``TaskOptions``), read here by introspection; keys without a constructor (data
+paths, trainer settings) default here. Derived values are not configured: the sample rate is ``data.fs`` for every
+stream, the network's time subsampling is the product of the time factors of ``net.pooling``, the encoder's mel
+bins are the encoder's. Every key a user writes must be known: a misspelt key is an error that names it and the
+closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``).
 """
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from desed_task.data import DESED_CLASSES
+from desed_task.experiment.layout import drop_derived_copies, upgrade_keys
+from desed_task.experiment.values import check_values
+from desed_task.features import SEDFrontend
+from desed_task.nnet import CRNN, encoder_class
+from desed_task.training.options import TaskOptions
 
-_DATA_PATH_KEYS = (
+DATA_PATH_KEYS = (
     "synth_folder", "synth_tsv", "strong_folder", "strong_tsv", "weak_folder", "weak_tsv", "unlabeled_folder",
     "synth_val_folder", "synth_val_tsv", "synth_val_dur", "strong_val_folder", "strong_val_tsv", "strong_val_dur",
     "test_folder", "test_tsv", "test_dur", "eval_folder",
 )
+EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
+_EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
+_ENCODER_OWN_KEYS = ("name", "init", "random_init", "frontend")
+DEFAULT_ENCODER = "frame_atst"
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {
-        "root": ".",
-        "classes": list(DESED_CLASSES),
-        **{key: None for key in _DATA_PATH_KEYS},
-        "extra_strong": [],
-        "extra_weak": [],
-        "audio_max_len": 10.0,
-        "fs": 16000,
-        "net_subsample": 4,
-        "on_missing": "skip",
-        "on_sample_rate": "resample",
-    },
-    "training": {
-        "stage": 1,
-        "batch_size": [12, 12, 24, 48],
-        "batch_size_val": 24,
-        "num_workers": 4,
-        "n_epochs": 200,
-        "n_epochs_warmup": 50,
-        "const_max": 2.0,
-        "ema_factor": 0.999,
-        "ema_warmup": True,
-        "mixup_prob": 0.5,
-        "mixup_alpha": 0.2,
-        "freq_warp_prob": 0.0,
-        "validation_interval": 10,
-        "early_stop_patience": 200,
-        "weak_split": 0.9,
-        "seed": 42,
-        "precision": "32",
-        "median_window": 7,
-        "n_test_thresholds": 50,
-        "backend": "auto",
-        "num_nodes": 1,
-        "gradient_clip": 0.0,
-        "accumulate_batches": 1,
-        "deterministic": False,
-        "enable_progress_bar": True,
-        "limit_train_batches": 1.0,
-        "save_top_k": 5,
-    },
-    "opt": {
-        "lr": 1e-3,
-        "cnn_lr": 1e-3,
-        "rnn_lr": 2e-3,
-        "tfm_lr": 2e-4,
-        "tfm_lr_scale": 0.5,
-        "tfm_trainable_layers": 0,
-        "betas": [0.9, 0.999],
-        "cosine": False,
-        "min_lr_scale": 0.1,
-    },
-    "feats": {
-        "sample_rate": 16000,
-        "n_fft": 2048,
-        "win_length": 2048,
-        "hop_length": 256,
-        "f_min": 0.0,
-        "f_max": 8000.0,
-        "n_mels": 128,
-    },
-    "atst_feats": {
-        "sample_rate": 16000,
-        "n_fft": 1024,
-        "win_length": 1024,
-        "hop_length": 160,
-        "f_min": 60.0,
-        "f_max": 7800.0,
-        "n_mels": 64,
-        "top_db": 80.0,
-        "top_db_scope": "batch",
-    },
-    "net": {
-        "n_in_channel": 1,
-        "nb_filters": [16, 32, 64, 128, 128, 128, 128],
-        "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
-        "kernel_size": 3,
-        "padding": 1,
-        "cnn_dropout": 0.5,
-        "n_rnn_cell": 128,
-        "rnn_layers": 2,
-        "rnn_dropout": 0.0,
-        "dropout": 0.5,
-        "atst_embed_dim": 768,
-        "atst_depth": 12,
-        "atst_num_heads": 12,
-    },
-    "ultra": {
-        "atst_init": None,
-        "atst_random_init": False,
-        "atst_dropout": 0.0,
-        "model_init": None,
-        "activation_checkpointing": False,
-    },
+_DATA_DEFAULTS: dict[str, Any] = {
+    "root": ".",
+    "classes": list(DESED_CLASSES),
+    **{key: None for key in DATA_PATH_KEYS},
+    "extra_strong": [],
+    "extra_weak": [],
+    "audio_max_len": 10.0,
+    "fs": 16000,
+    "on_missing": "skip",
+    "on_sample_rate": "resample",
 }
-
-ATST_CHECKPOINT_HELP = (
-    "Set ultra.atst_init to the pretrained encoder checkpoint atst_as2M.ckpt (ATST-Frame fine-tuned on "
-    "AudioSet-2M), distributed with the ATST-SED authors' release (github.com/Audio-WestlakeU/ATST-SED, "
-    "see its README for the download link). Only a toy or test configuration may set "
-    "ultra.atst_random_init: true to start from random encoder weights."
-)
+_TRAINER_DEFAULTS: dict[str, Any] = {
+    "stage": 1,
+    "batch_size": [12, 12, 24, 48],
+    "batch_size_val": 24,
+    "num_workers": 4,
+    "validation_interval": 10,
+    "early_stop_patience": 200,
+    "weak_split": 0.9,
+    "precision": "32",
+    "backend": "auto",
+    "num_nodes": 1,
+    "gradient_clip": 0.0,
+    "accumulate_batches": 1,
+    "deterministic": False,
+    "enable_progress_bar": True,
+    "limit_train_batches": 1.0,
+    "save_top_k": 5,
+}
 
 
 class ConfigError(ValueError):
     """A configuration that can't be used; the message names the file and key."""
 
 
-def _merge(defaults: dict, user: dict, where: str, source: str) -> dict:
-    merged = copy.deepcopy(defaults)
+def _yaml_value(value: Any) -> Any:
+    """Tuples (constructor defaults) as the lists YAML gives."""
+    if isinstance(value, (tuple, list)):
+        return [_yaml_value(v) for v in value]
+    return value
+
+
+def signature_defaults(fn: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The keyword defaults of a constructor, as a configuration section."""
+    return {
+        name: _yaml_value(param.default)
+        for name, param in inspect.signature(fn).parameters.items()
+        if name not in exclude and param.default is not inspect.Parameter.empty
+    }
+
+
+def encoder_defaults(name: str) -> dict[str, Any]:
+    """The ``encoder`` section of the encoder unit called ``name``."""
+    cls = encoder_class(name)
+    return {
+        "name": name,
+        "init": None,
+        "random_init": False,
+        **signature_defaults(cls, exclude=("frontend",)),
+        "frontend": signature_defaults(cls.frontend_class, exclude=("sample_rate", "n_mels")),
+    }
+
+
+def defaults(encoder: str = DEFAULT_ENCODER) -> dict[str, dict[str, Any]]:
+    """Every section with its default values (a new dict each call)."""
+    return copy.deepcopy({
+        "data": _DATA_DEFAULTS,
+        "training": {**_TRAINER_DEFAULTS, **TaskOptions.section_defaults("training")},
+        "opt": TaskOptions.section_defaults("opt"),
+        "feats": signature_defaults(SEDFrontend, exclude=("sample_rate",)),
+        "encoder": encoder_defaults(encoder),
+        "net": signature_defaults(CRNN, exclude=("encoder", "n_classes")),
+        "ultra": {"model_init": None},
+    })
+
+
+def _unknown_key(where: str, key: str, known: list[str], source: str) -> ConfigError:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" Did you mean '{where}{close[0]}'?" if close else ""
+    return ConfigError(f"{source}: unknown key '{where}{key}'.{hint} Known keys here: {', '.join(sorted(known))}")
+
+
+def _merge(base: dict, user: dict, where: str, source: str) -> dict:
+    merged = copy.deepcopy(base)
     for key, value in user.items():
-        if key not in defaults:
-            known = ", ".join(sorted(defaults))
-            raise ConfigError(f"{source}: unknown key '{where}{key}'. Known keys here: {known}")
-        if isinstance(defaults[key], dict):
+        if key not in base:
+            raise _unknown_key(where, key, list(base), source)
+        if isinstance(base[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: '{where}{key}' must be a mapping, got {type(value).__name__}")
-            merged[key] = _merge(defaults[key], value, f"{where}{key}.", source)
+            merged[key] = _merge(base[key], value, f"{where}{key}.", source)
         else:
             merged[key] = value
     return merged
-
-
-def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None = None) -> dict:
-    """Validate a user configuration against the defaults and resolve data paths.
-
-    ``data.root`` is taken relative to ``base_dir`` (the YAML file's folder) when relative; the data paths are
-    taken relative to ``data.root`` when relative.
-    """
-    if not isinstance(user, dict):
-        raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
-    config = _merge(DEFAULTS, user, "", source)
-    data = config["data"]
-    root = Path(data["root"]).expanduser()
-    if not root.is_absolute() and base_dir is not None:
-        root = (base_dir / root).resolve()
-    data["root"] = str(root)
-    for key in _DATA_PATH_KEYS:
-        if data[key] is not None:
-            data[key] = _under(root, data[key])
-    for kind in EXTRA_SUBSET_KINDS:
-        data[kind] = _extra_subsets(data[kind], kind, root, source)
-    _check_values(config, source)
-    return config
 
 
 def _under(root: Path, path: str) -> str:
@@ -173,8 +140,33 @@ def _under(root: Path, path: str) -> str:
     return str(resolved if resolved.is_absolute() else root / resolved)
 
 
-EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
-_EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
+def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None = None) -> dict:
+    """Upgrade, validate against the defaults, and resolve the data paths of a user configuration.
+
+    ``data.root`` is taken relative to ``base_dir`` (the YAML file's folder) when relative; the data paths are
+    taken relative to ``data.root`` when relative.
+    """
+    if not isinstance(user, dict):
+        raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
+    user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
+    encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
+    try:
+        base = defaults(encoder)
+    except KeyError as err:
+        raise ConfigError(f"{source}: encoder.name: {err.args[0]}") from None
+    config = _merge(base, user, "", source)
+    check_values(config, base, source, ConfigError)
+    data = config["data"]
+    root = Path(data["root"]).expanduser()
+    if not root.is_absolute() and base_dir is not None:
+        root = (base_dir / root).resolve()
+    data["root"] = str(root)
+    for key in DATA_PATH_KEYS:
+        if data[key] is not None:
+            data[key] = _under(root, data[key])
+    for kind in EXTRA_SUBSET_KINDS:
+        data[kind] = _extra_subsets(data[kind], kind, root, source)
+    return config
 
 
 def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dict]:
@@ -204,33 +196,9 @@ def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dic
     return resolved
 
 
-def _check_values(config: dict, source: str) -> None:
-    training, data = config["training"], config["data"]
-    if training["stage"] not in (1, 2):
-        raise ConfigError(f"{source}: training.stage must be 1 or 2, got {training['stage']!r}")
-    sizes = training["batch_size"]
-    if not (isinstance(sizes, list) and len(sizes) == 4 and all(isinstance(s, int) and s >= 0 for s in sizes)):
-        raise ConfigError(
-            f"{source}: training.batch_size must be 4 non-negative integers "
-            f"[strong_real, synthetic, weak, unlabeled], got {sizes!r}"
-        )
-    accumulate = training["accumulate_batches"]
-    if not (isinstance(accumulate, int) and not isinstance(accumulate, bool) and accumulate >= 1):
-        raise ConfigError(
-            f"{source}: training.accumulate_batches must be a positive integer (1 = no gradient accumulation), "
-            f"got {accumulate!r}"
-        )
-    if not data["classes"] or len(set(data["classes"])) != len(data["classes"]):
-        raise ConfigError(f"{source}: data.classes must be a non-empty list of distinct class names")
-    window = training["median_window"]
-    if isinstance(window, list) and len(window) != len(data["classes"]):
-        raise ConfigError(
-            f"{source}: training.median_window has {len(window)} entries but data.classes has "
-            f"{len(data['classes'])}; give one window per class or a single integer"
-        )
-    for key, options in (("on_missing", ("skip", "error")), ("on_sample_rate", ("resample", "error"))):
-        if data[key] not in options:
-            raise ConfigError(f"{source}: data.{key} must be one of {options}, got {data[key]!r}")
+def encoder_kwargs(config: dict) -> dict[str, Any]:
+    """The encoder unit's own constructor arguments (its section without name, init, random_init, frontend)."""
+    return {k: v for k, v in config["encoder"].items() if k not in _ENCODER_OWN_KEYS}
 
 
 def _deep_update(base: dict, update: dict) -> dict:
@@ -258,19 +226,29 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     base = user.pop("base", None)
+    user = upgrade_keys(user, str(path), ConfigError)
     if base is None:
         return user
     return _deep_update(read_yaml(path.parent / base, _seen + (path,)), user)
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read, merge with defaults, validate and resolve a YAML configuration file.
+def set_dotted(user: dict, dotted: str, value: Any) -> None:
+    """``user["a"]["b"]["c"] = value`` for ``"a.b.c"``, creating the mappings on the way."""
+    *sections, key = dotted.split(".")
+    node = user
+    for section in sections:
+        node = node.setdefault(section, {})
+    node[key] = value
 
-    ``overrides`` maps dotted keys (``"training.n_epochs"``) to values that replace the file's.
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read, upgrade, merge with defaults, validate and resolve a YAML configuration file.
+
+    ``overrides`` maps dotted keys (``"training.n_epochs"``, ``"encoder.frontend.top_db"``) to values that
+    replace the file's.
     """
     path = Path(path)
     user = read_yaml(path)
     for dotted, value in (overrides or {}).items():
-        section, key = dotted.split(".", 1)
-        user.setdefault(section, {})[key] = value
+        set_dotted(user, dotted, value)
     return resolve_config(user, source=str(path), base_dir=path.parent)

@@ -1,4 +1,4 @@
-"""One experiment: build data, network and task from a validated config, then train, test or evaluate."""
+"""One experiment: its parts are built once (``builders.build_experiment``), then trained, tested or evaluated."""
 from __future__ import annotations
 
 import logging
@@ -7,23 +7,13 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from desed_task.experiment.builders import (
-    build_eval_set,
-    build_label_encoder,
-    build_network,
-    build_task,
-    build_test_set,
-    build_train_sets,
-)
-from desed_task.experiment.config import ConfigError
-from desed_task.experiment.datamodule import ReshuffleEachEpoch, SEDDataModule
+from desed_task.experiment.builders import build_experiment
+from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
-from desed_task.experiment.run import write_metrics, write_resolved_config
-from desed_task.nnet import CRNN, load_state_dict_checked, read_checkpoint, stage_state_dict
-from desed_task.training.param_groups import set_encoder_trainable_layers
+from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +30,6 @@ def _experiment_version(log_dir: Path) -> str:
         version = f"version_{max(existing, default=-1) + 1}"
         os.environ[_VERSION_ENV] = f"{key}|{version}"
     return version
-
-
-def _networks_from_checkpoint(config: dict, path: str) -> tuple[CRNN, CRNN]:
-    """Student and teacher from a stage checkpoint; weights come from the file, never from its stored paths."""
-    checkpoint = read_checkpoint(path)
-    nets = []
-    for model in ("student", "teacher"):
-        net = build_network(config, load_encoder=False)
-        load_state_dict_checked(net, stage_state_dict(checkpoint, model), source=f"{path} ({model})")
-        nets.append(net)
-    return nets[0], nets[1]
 
 
 def _trainer(config: dict, exp_dir: Path, devices, fast_dev_run: bool, callbacks: list) -> pl.Trainer:
@@ -102,36 +81,10 @@ def run_experiment(
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
     exp_dir = log_dir / _experiment_version(log_dir)
-    encoder = build_label_encoder(config)
     checkpoint_to_score = test_from or eval_from
-    if checkpoint_to_score:
-        student, teacher = _networks_from_checkpoint(config, checkpoint_to_score)
-    elif training["stage"] == 2:
-        init = config["ultra"]["model_init"]
-        if not init:
-            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set ultra.model_init to its path")
-        student, teacher = _networks_from_checkpoint(config, init)
-    else:
-        student, teacher = build_network(config), None
-    set_encoder_trainable_layers(
-        student.named_parameters(), config["opt"]["tfm_trainable_layers"], len(student.encoder.blocks)
-    )
-    datamodule = SEDDataModule(
-        batch_sizes=training["batch_size"], batch_size_val=training["batch_size_val"],
-        num_workers=training["num_workers"], seed=training["seed"],
-    )
-    references = {}
-    if eval_from:
-        datamodule.test_set = build_eval_set(config, encoder)
-    else:
-        datamodule.test_set, references = build_test_set(config, encoder)
-    if not checkpoint_to_score:
-        sets = build_train_sets(config, encoder)
-        datamodule.train_sets, datamodule.val_sets = sets.train, sets.val
-        datamodule.batch_sizes = sets.batch_sizes
-        references.update(sets.references)
-    output_dir = exp_dir / ("eval" if eval_from else "test")
-    task = build_task(config, output_dir, student, teacher, references)
+    mode = "eval" if eval_from else "test" if test_from else "train"
+    parts = build_experiment(config, exp_dir / ("eval" if eval_from else "test"), mode, checkpoint_to_score)
+    task, datamodule = parts.task, parts.datamodule
 
     checkpoint_cb = ModelCheckpoint(
         dirpath=exp_dir / "checkpoints", filename="epoch={epoch}-obj={val/obj_metric:.4f}",
@@ -144,6 +97,8 @@ def run_experiment(
     early_stop = EarlyStopping(monitor="val/obj_metric", mode=task.objective_mode,
                                patience=training["early_stop_patience"], check_on_train_epoch_end=False)
     callbacks = [checkpoint_cb, last_cb, early_stop, ReshuffleEachEpoch(), *(extra_callbacks or [])]
+    if not checkpoint_to_score:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))  # every named parameter group
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
         write_resolved_config(config, exp_dir)
@@ -153,22 +108,21 @@ def run_experiment(
         # Lightning 2.6 asks torch 2.13's pytree a deprecated question at every fit/test: noise to our users.
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                                 category=FutureWarning)
+        best = last = None
         if not checkpoint_to_score:
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)
-            best = checkpoint_cb.best_model_path
-            if best and not fast_dev_run and run_test:
-                log.info("testing the best checkpoint %s", best)
-                best_student, best_teacher = _networks_from_checkpoint(config, best)
-                task.sed_student.load_state_dict(best_student.state_dict())
-                task.sed_teacher.load_state_dict(best_teacher.state_dict())
+            # Read before testing: loading a checkpoint for the test restores the callbacks' states as saved.
+            best, last = checkpoint_cb.best_model_path or None, last_cb.best_model_path or None
         if run_test:
-            trainer.test(task, datamodule=datamodule)
+            if best and not fast_dev_run:
+                log.info("testing the best checkpoint %s", best)
+            trainer.test(task, datamodule=datamodule, ckpt_path=best if best and not fast_dev_run else None)
     metrics = dict(task.test_metrics)
     metrics["energy_kwh"] = meter.kwh
     if not checkpoint_to_score:
-        metrics["best_checkpoint"] = checkpoint_cb.best_model_path or None
-        metrics["last_checkpoint"] = last_cb.best_model_path or None
+        metrics["best_checkpoint"] = best
+        metrics["last_checkpoint"] = last
     metrics["experiment_dir"] = str(exp_dir)
     if trainer.is_global_zero:
-        write_metrics(exp_dir, metrics)
+        write_run_metrics(exp_dir, metrics)
     return metrics

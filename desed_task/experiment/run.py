@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Sequence
-
-import yaml
 
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
@@ -125,13 +122,3 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
         print(format_metrics_table(model_metrics, title="test metrics"))
     print(f"experiment folder: {metrics['experiment_dir']}")
     return metrics
-
-
-def write_resolved_config(config: dict, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-
-
-def write_metrics(folder: Path, metrics: dict) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -1,9 +1,10 @@
-"""Sound event detection on a recording of any length with a trained ATST-SED network (SPEC §7).
+"""Sound event detection on a recording of any length with a trained ATST-SED network (docs/recipe.md §7).
 
-Each 10 s chunk goes through the test-time path of training — ``SEDFrontend`` and ``ATSTFrontend`` (with its
-scaling; the original inference script skipped it) into the network — then the chunks' frame scores are averaged
-on one frame grid, median-filtered per class and thresholded into events. The ATST top_db floor is taken per
-chunk (the test stage takes it per batch, as the original), so results do not depend on the batch size.
+Each 10 s chunk goes through the test-time path of training — the CRNN's front-end and the encoder unit's own
+front-end (with its scaling; the original inference script skipped the ATST scaling) into the network — then the
+chunks' frame scores are averaged on one frame grid, median-filtered per class and thresholded into events. The
+encoder's features are made batch-independent (for ATST: the top_db floor per chunk, where the test stage takes
+it per batch, as the original), so results do not depend on the batch size.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import torch
 from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.evaluation.decoding import decode_events, median_filter_scores
-from desed_task.features import ATSTFrontend, SEDFrontend
+from desed_task.features import SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
 from desed_task.inference.source import file_blocks, waveform_blocks
 from desed_task.nnet import CRNN
@@ -70,25 +71,20 @@ class SoundEventDetector:
         self,
         network: CRNN,
         sed_frontend: SEDFrontend,
-        atst_frontend: ATSTFrontend,
-        encoder: LabelEncoder,
+        label_encoder: LabelEncoder,
         median_window: int | Sequence[int] = 7,
         threshold: Thresholds = 0.5,
         hop: float = 3.0,
         batch_size: int = 8,
         device: str | torch.device = "cpu",
     ) -> None:
-        if atst_frontend.top_db_scope != "clip":
-            raise ValueError(
-                "the detector needs ATSTFrontend(top_db_scope='clip') so that a chunk's features do not depend on "
-                "the other chunks of its batch"
-            )
-        rates = {sed_frontend.sample_rate, atst_frontend.sample_rate, encoder.sample_rate}
+        encoder_frontend = network.encoder.frontend.batch_independent()
+        rates = {sed_frontend.sample_rate, encoder_frontend.sample_rate, label_encoder.sample_rate}
         if len(rates) != 1:
             raise ValueError(f"front-ends and label encoder disagree on the sample rate: {sorted(rates)}")
-        if encoder.frame_hop != sed_frontend.hop_length:
+        if label_encoder.frame_hop != sed_frontend.hop_length:
             raise ValueError(
-                f"label encoder frame_hop ({encoder.frame_hop}) differs from the SED front-end's hop_length "
+                f"label encoder frame_hop ({label_encoder.frame_hop}) differs from the SED front-end's hop_length "
                 f"({sed_frontend.hop_length})"
             )
         if batch_size < 1:
@@ -96,20 +92,20 @@ class SoundEventDetector:
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
         self.sed_frontend = sed_frontend.to(self.device).eval()
-        self.atst_frontend = atst_frontend.to(self.device).eval()
-        self.encoder = encoder
-        self.classes = list(encoder.labels)
-        self.sample_rate = encoder.sample_rate
+        self.encoder_frontend = encoder_frontend.to(self.device).eval()
+        self.label_encoder = label_encoder
+        self.classes = list(label_encoder.labels)
+        self.sample_rate = label_encoder.sample_rate
         self.batch_size = int(batch_size)
         self.median_window = median_window
         median_filter_scores(np.zeros((len(self.classes), 1), dtype=np.float32), median_window)  # validates
         self.threshold = self._check_threshold(threshold)
         self.grid = ChunkGrid.from_seconds(
             hop,
-            chunk_duration=encoder.audio_len,
+            chunk_duration=label_encoder.audio_len,
             sample_rate=self.sample_rate,
-            frame_samples=encoder.frame_hop * encoder.net_pooling,
-            chunk_frames=encoder.n_frames,
+            frame_samples=label_encoder.frame_hop * label_encoder.net_pooling,
+            chunk_frames=label_encoder.n_frames,
         )
         actual_hop = self.grid.hop_samples / self.sample_rate
         if abs(actual_hop - hop) > 1e-9:
@@ -138,7 +134,7 @@ class SoundEventDetector:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return cls(
-            parts.network, parts.sed_frontend, parts.atst_frontend, parts.encoder, parts.median_window,
+            parts.network, parts.sed_frontend, parts.label_encoder, parts.median_window,
             threshold=threshold, hop=hop, batch_size=batch_size, device=device,
         )
 
@@ -203,10 +199,10 @@ class SoundEventDetector:
     def _score_batch(self, chunks: list[np.ndarray], keep_mel: bool) -> tuple[np.ndarray, np.ndarray | None]:
         audio = torch.from_numpy(np.stack(chunks)).to(self.device)  # (B, samples)
         sed_mel = self.sed_frontend.mel(audio)  # (B, 128, 626)
-        strong, _ = self.network(self.sed_frontend.scale(sed_mel), self.atst_frontend(audio))  # (B, C, 156)
+        strong, _ = self.network(self.sed_frontend.scale(sed_mel), self.encoder_frontend(audio))  # (B, C, 156)
         mels = None
         if keep_mel:
-            pooling = self.encoder.net_pooling
+            pooling = self.label_encoder.net_pooling
             frames = self.grid.chunk_frames * pooling
             pooled = sed_mel[..., :frames].unflatten(-1, (self.grid.chunk_frames, pooling)).mean(-1)  # (B, F, 156)
             mels = (20.0 * torch.log10(pooled.clamp(min=SEDFrontend.amin))).cpu().numpy()

@@ -1,24 +1,23 @@
-"""The ATST-SED network (FrameATST encoder + CRNN) and its checkpoint loaders."""
+"""The ATST-SED network (an encoder unit + CRNN) and its checkpoint loaders."""
 from desed_task.nnet.checkpoints import (
     CheckpointError,
-    load_pretrained_atst,
-    load_stage_checkpoint,
+    load_pretrained_encoder,
     load_state_dict_checked,
-    pretrained_atst_state_dict,
     read_checkpoint,
     stage_state_dict,
 )
 from desed_task.nnet.crnn import CRNN
-from desed_task.nnet.frame_atst import FrameATST
+from desed_task.nnet.encoders import ENCODERS, FrameATSTEncoder, FrameEncoder, encoder_class
 
 __all__ = [
     "CRNN",
+    "ENCODERS",
     "CheckpointError",
-    "FrameATST",
-    "load_pretrained_atst",
-    "load_stage_checkpoint",
+    "FrameATSTEncoder",
+    "FrameEncoder",
+    "encoder_class",
+    "load_pretrained_encoder",
     "load_state_dict_checked",
-    "pretrained_atst_state_dict",
     "read_checkpoint",
     "stage_state_dict",
 ]

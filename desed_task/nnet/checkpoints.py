@@ -1,4 +1,4 @@
-"""Reading published and project checkpoints (SPEC §4, "Checkpoint formats").
+"""Reading published and project checkpoints (docs/recipe.md §4, "Checkpoint formats").
 
 Key remapping is done by pure ``state_dict -> state_dict`` functions; loading is strict and reports missing,
 unexpected and mis-shaped keys by name.
@@ -14,10 +14,8 @@ from typing import Literal, Mapping
 import torch
 from torch import nn
 
-ATST_SOURCE = (
-    "The pretrained encoder is atst_as2M.ckpt (ATST-Frame fine-tuned on AudioSet-2M) from the ATST-SED authors' "
-    "release (github.com/Audio-WestlakeU/ATST-SED)."
-)
+from desed_task.nnet.encoders.base import FrameEncoder
+
 _SHOWN = 5
 
 
@@ -64,38 +62,6 @@ def read_checkpoint(path: str | Path) -> dict:
     return payload
 
 
-def _strip(state_dict: Mapping[str, torch.Tensor], prefix: str, skip: str | None = None) -> dict:
-    return {
-        key[len(prefix):]: value
-        for key, value in state_dict.items()
-        if key.startswith(prefix) and not (skip and key.startswith(skip))
-    }
-
-
-def pretrained_atst_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The FrameATST weights of a pretrained checkpoint's ``state_dict``, from any of the three published layouts:
-    ``encoder.encoder.frame_encoder.<key>`` (C2F), ``encoder.encoder.<key>`` (AudioSet fine-tuned) and
-    ``model.teacher.encoder.<key>`` (self-supervised; ``norm.*`` → ``norm_frame.*``, ``cls_token`` dropped)."""
-    c2f = _strip(state_dict, "encoder.encoder.frame_encoder.")
-    if c2f:
-        return c2f
-    finetuned = _strip(state_dict, "encoder.encoder.", skip="encoder.encoder.teacher_module.")
-    if finetuned:
-        return finetuned
-    pretrained = _strip(state_dict, "model.teacher.encoder.")
-    if pretrained:
-        return {
-            ("norm_frame." + key[len("norm."):] if key.startswith("norm.") else key): value
-            for key, value in pretrained.items()
-            if key != "cls_token"
-        }
-    found = ", ".join(list(state_dict)[:_SHOWN])
-    raise CheckpointError(
-        "no ATST encoder weights found: expected keys starting with 'encoder.encoder.', "
-        f"'encoder.encoder.frame_encoder.' or 'model.teacher.encoder.'; found {found or 'no keys'}"
-    )
-
-
 def _names(keys: list[str]) -> str:
     more = f" (+{len(keys) - _SHOWN} more)" if len(keys) > _SHOWN else ""
     return ", ".join(keys[:_SHOWN]) + more
@@ -126,14 +92,18 @@ def load_state_dict_checked(module: nn.Module, state_dict: Mapping[str, torch.Te
     module.load_state_dict(dict(state_dict), strict=True)
 
 
-def load_pretrained_atst(encoder: nn.Module, path: str | Path) -> None:
-    """Load the pretrained encoder of ``path`` (any published layout) into ``encoder``, strictly."""
+def load_pretrained_encoder(encoder: FrameEncoder, path: str | Path) -> None:
+    """Load an encoder unit's pretrained weights from ``path`` (any of its published layouts), strictly."""
     checkpoint = read_checkpoint(path)
     state_dict = checkpoint.get("state_dict", checkpoint)
-    try:
-        weights = pretrained_atst_state_dict(state_dict)
-    except CheckpointError as err:
-        raise CheckpointError(f"{path}: {err}. {ATST_SOURCE}") from err
+    weights = encoder.pretrained_state_dict(state_dict)
+    if not weights:
+        found = ", ".join(list(state_dict)[:_SHOWN])
+        raise CheckpointError(
+            f"{path}: no {encoder.name} encoder weights found: expected keys starting with "
+            f"{' or '.join(repr(p) for p in encoder.pretrained_prefixes)}; found {found or 'no keys'}. "
+            f"The pretrained encoder is {encoder.pretrained_source}."
+        )
     load_state_dict_checked(encoder, weights, f"pretrained encoder {path}")
 
 
@@ -173,17 +143,3 @@ def stage_state_dict(
         f"no {model} weights: expected 'state_dict' keys starting with '{prefix}' or a top-level 'sed_{model}'; "
         f"found {found or 'nothing'}"
     )
-
-
-def load_stage_checkpoint(
-    net: nn.Module, path: str | Path, model: Literal["teacher", "student"] = "teacher"
-) -> dict:
-    """Load the student or teacher of a stage checkpoint into ``net``; returns its ``hyper_parameters`` (or {})."""
-    checkpoint = read_checkpoint(path)
-    try:
-        weights = stage_state_dict(checkpoint, model)
-    except CheckpointError as err:
-        raise CheckpointError(f"{path}: {err}") from err
-    load_state_dict_checked(net, weights, f"{path} ({model})")
-    hparams = checkpoint.get("hyper_parameters") or {}
-    return dict(hparams) if isinstance(hparams, Mapping) else {}

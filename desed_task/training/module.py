@@ -1,62 +1,67 @@
-"""The mean-teacher LightningModule of both ATST-SED stages (SPEC §5, §6).
+"""The mean-teacher LightningModule of both ATST-SED stages (docs/recipe.md §5, §6).
 
-Stage 1 and stage 2 share everything but the training loss and the optimiser: ``SEDTask`` is stage 1 and
-``Stage2SEDTask`` overrides exactly those two methods (and the checkpoint-selection objective).
+The stages differ by configuration (trainable encoder groups and their learning rates, EMA warm-up, schedules,
+frequency warping, the checkpoint objective) and by one loss: ``SEDTask.training_loss`` is stage 1's,
+``Stage2SEDTask`` overrides it with stage 2's interpolation consistency. Validation and test steps live in
+``EvaluationSteps``.
 """
 from __future__ import annotations
 
 import copy
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import lightning.pytorch as pl
-import numpy as np
-import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from desed_task.augment import mix, mix_labels, warp_band
+from desed_task.augment import MixupParams, mix, mix_labels, warp_band
 from desed_task.data import LabelEncoder
-from desed_task.evaluation import (
-    median_filter_scores,
-    psds_sed_scores_eval,
-    score_dataframes,
-    weak_f1_macro,
-    write_scores_only,
-    write_test_outputs,
-)
-from desed_task.features import ATSTFrontend, SEDFrontend
+from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.nnet import CRNN
 from desed_task.training.batch import BatchParts
 from desed_task.training.draws import AugmentationDraws
 from desed_task.training.ema import ema_update, warmup_ema_alpha
-from desed_task.training.epoch_means import EpochMeans
-from desed_task.training.options import TaskOptions
+from desed_task.training.evaluation_steps import EvaluationSteps, weak_targets_of
 from desed_task.training.losses import ict_consistency, stage1_loss, stage2_consistency, stage2_supervised
-from desed_task.training.param_groups import stage1_param_groups, stage2_param_groups
+from desed_task.training.objectives import OBJECTIVES
+from desed_task.training.options import EvaluationReference, TaskOptions
+from desed_task.training.param_groups import param_groups
 from desed_task.training.scheduler import RampUpCosineLR, consistency_weight
-from desed_task.training.score_buffer import ScoreBuffer
 
-log = logging.getLogger(__name__)
-
-MODELS = ("student", "teacher")
 FREQ_WARP_RATIOS = (0.6, 1.0)  # the warped band spans U(0.6, 1.0) of the mel bins
 
 
-class SEDTask(pl.LightningModule):
-    """Stage 1: frozen encoder, mixup on the CRNN stream, mean-teacher consistency with warm-up EMA."""
+@dataclass
+class AugmentedInputs:
+    """The shared opening of both losses: mel spectrograms, clean and as the student sees them, and targets."""
 
-    objective_mode: Literal["min", "max"] = "min"
+    sed_mel: torch.Tensor  # (B, F_sed, T_sed), un-mixed
+    encoder_mel: torch.Tensor  # (B, F_enc, T_enc), un-mixed
+    student_sed_mel: torch.Tensor
+    student_encoder_mel: torch.Tensor
+    labels: torch.Tensor  # (B, C, T_out), mixed where the inputs were
+    weak_targets: torch.Tensor  # (B, C)
+    mixing: dict[str, MixupParams] | None
+
+
+class SEDTask(EvaluationSteps, pl.LightningModule):
+    """Mean-teacher training of a CRNN and its EMA teacher, with stage 1's loss.
+
+    The encoder's features come from the student's encoder unit (``student.encoder.frontend``); stage 1 mixes
+    only the CRNN stream (``mixes_encoder_stream``) and shows student and teacher the same input.
+    """
+
+    mixes_encoder_stream = False
 
     def __init__(
         self,
         student: CRNN,
         sed_frontend: SEDFrontend,
-        atst_frontend: ATSTFrontend,
-        encoder: LabelEncoder,
+        label_encoder: LabelEncoder,
         options: TaskOptions,
         output_dir: str | Path,
+        references: dict[str, EvaluationReference] | None = None,
         config: dict | None = None,
         teacher: CRNN | None = None,
     ) -> None:
@@ -66,48 +71,32 @@ class SEDTask(pl.LightningModule):
         for param in self.sed_teacher.parameters():
             param.requires_grad_(False)
         self.sed_frontend = sed_frontend
-        self.atst_frontend = atst_frontend
-        self.encoder = encoder
+        self.label_encoder = label_encoder
         self.options = options
+        self.references = dict(references or {})
         self.output_dir = Path(output_dir)
+        self.objective = OBJECTIVES[options.objective]
         self.save_hyperparameters(config or {}, logger=False)
         self.draws = AugmentationDraws(options.seed)
-        self._val = {m: ScoreBuffer() for m in MODELS}
-        self._test = {m: ScoreBuffer() for m in MODELS}
-        self._val_losses = EpochMeans()
-        self.test_metrics: dict[str, float] = {}
+        self._init_buffers()
+
+    @property
+    def objective_mode(self) -> Literal["min", "max"]:
+        return self.objective.mode
+
+    @property
+    def encoder_frontend(self) -> MelFrontend:
+        return self.sed_student.encoder.frontend
 
     # ---------------------------------------------------------------- features and predictions
-    def features(self, sed_mel: torch.Tensor, atst_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(self, sed_mel: torch.Tensor, encoder_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled features of both streams from their mel spectrograms."""
-        return self.sed_frontend.scale(sed_mel), self.atst_frontend.scale(atst_mel)
+        return self.sed_frontend.scale(sed_mel), self.encoder_frontend.scale(encoder_mel)
 
     def predict_scores(self, audio: torch.Tensor, model: Literal["student", "teacher"] = "teacher"):
         """Test-time path: waveform (B, samples) → strong (B, C, T), weak (B, C)."""
         net = self.sed_student if model == "student" else self.sed_teacher
-        sed_feats, atst_feats = self.features(self.sed_frontend.mel(audio), self.atst_frontend.mel(audio))
-        return net(sed_feats, atst_feats)
-
-    def _mixup_parts(self, parts: BatchParts) -> dict[str, object] | None:
-        """One mixup draw (coefficient, permutation) per non-empty part, or None when mixup is skipped."""
-        if not self.draws.mixup_applies(self.options.mixup_prob):
-            return None
-        return {
-            name: self.draws.mixup(name, index.numel(), self.options.mixup_alpha) for name, index in parts.named()
-        }
-
-    @staticmethod
-    def _mix_parts(x: torch.Tensor, parts: BatchParts, mixing: dict, labels: bool = False) -> torch.Tensor:
-        out = x.clone()
-        for name, index in parts.named():
-            params = mixing[name]
-            out[index] = mix_labels(x[index], params) if labels else mix(x[index], params)
-        return out
-
-    @staticmethod
-    def _weak_targets(labels: torch.Tensor) -> torch.Tensor:
-        """Clip labels (B, C): a class is present when any frame is active (weak clips use frame 0)."""
-        return (labels > 0).any(dim=-1).to(labels.dtype)
+        return net(*self.features(self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio)))
 
     @property
     def epoch_len(self) -> int:
@@ -139,29 +128,46 @@ class SEDTask(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         parts = BatchParts.from_subsets(batch["subsets"], device=self.device)
         terms = self.training_loss(batch["audio"], batch["labels"], parts)
-        self.log("train/loss", terms.total, prog_bar=True, batch_size=batch["audio"].shape[0])
+        size = batch["audio"].shape[0]
+        self.log("train/loss", terms.total, prog_bar=True, batch_size=size)
         for name, value in terms.logged().items():
-            self.log(f"train/{name}", value, batch_size=batch["audio"].shape[0])
+            self.log(f"train/{name}", value, batch_size=size)
         self.log("train/consistency_weight", self.consistency_weight())
-        self.log("train/lr", self.optimizers().param_groups[-1]["lr"])
         return terms.total
 
-    def training_loss(self, audio: torch.Tensor, labels: torch.Tensor, parts: BatchParts):
-        """Stage 1 (SPEC §5): mixup on the CRNN stream; student and teacher see the same input."""
-        sed_mel, atst_mel = self.sed_frontend.mel(audio), self.atst_frontend.mel(audio)
-        weak_targets = self._weak_targets(labels)
-        mixing = self._mixup_parts(parts)
-        if mixing is not None:
-            sed_mel = self._mix_parts(sed_mel, parts, mixing)
+    def _mix_parts(self, x: torch.Tensor, parts: BatchParts, mixing: dict, labels: bool = False) -> torch.Tensor:
+        out = x.clone()
+        for name, index in parts.named():
+            out[index] = mix_labels(x[index], mixing[name]) if labels else mix(x[index], mixing[name])
+        return out
+
+    def augmented_inputs(self, audio: torch.Tensor, labels: torch.Tensor, parts: BatchParts) -> AugmentedInputs:
+        """Mel spectrograms of both streams and, with probability ``mixup_prob``, one mixup draw per batch part
+        applied to the student's CRNN stream (and encoder stream where ``mixes_encoder_stream``) and the targets."""
+        sed_mel, encoder_mel = self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio)
+        weak_targets = weak_targets_of(labels)
+        student_sed, student_encoder, mixing = sed_mel, encoder_mel, None
+        if self.draws.mixup_applies(self.options.mixup_prob):
+            mixing = {
+                name: self.draws.mixup(name, index.numel(), self.options.mixup_alpha) for name, index in parts.named()
+            }
+            student_sed = self._mix_parts(sed_mel, parts, mixing)
+            if self.mixes_encoder_stream:
+                student_encoder = self._mix_parts(encoder_mel, parts, mixing)
             labels = self._mix_parts(labels, parts, mixing, labels=True)
             weak_targets = self._mix_parts(weak_targets, parts, mixing, labels=True)
-        sed_feats, atst_feats = self.features(sed_mel, atst_mel)
-        strong_s, weak_s = self.sed_student(sed_feats, atst_feats)
+        return AugmentedInputs(sed_mel, encoder_mel, student_sed, student_encoder, labels, weak_targets, mixing)
+
+    def training_loss(self, audio: torch.Tensor, labels: torch.Tensor, parts: BatchParts):
+        """Stage 1: student and teacher see the same (mixed) input; mean-teacher consistency."""
+        inputs = self.augmented_inputs(audio, labels, parts)
+        features = self.features(inputs.student_sed_mel, inputs.student_encoder_mel)
+        strong_s, weak_s = self.sed_student(*features)
         with torch.no_grad():
-            strong_t, weak_t = self.sed_teacher(sed_feats, atst_feats)
+            strong_t, weak_t = self.sed_teacher(*features)
         b = audio.shape[0]
         return stage1_loss(
-            strong_s, weak_s, strong_t, weak_t, labels, weak_targets,
+            strong_s, weak_s, strong_t, weak_t, inputs.labels, inputs.weak_targets,
             parts.mask("strong", b), parts.mask("weak", b), self.consistency_weight(),
         )
 
@@ -182,11 +188,10 @@ class SEDTask(pl.LightningModule):
 
     def configure_optimizers(self):
         opt = self.options
-        groups = stage1_param_groups(self.sed_student.named_parameters(), cnn_lr=opt.cnn_lr, lr=opt.lr)
-        return self._optimizer_and_schedule(groups)
-
-    def _optimizer_and_schedule(self, groups: list[dict]):
-        opt = self.options
+        groups = param_groups(
+            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, tfm_lr=opt.tfm_lr,
+            tfm_lr_scale=opt.tfm_lr_scale, tfm_trainable_layers=opt.tfm_trainable_layers,
+        )
         optimizer = torch.optim.Adam(groups, betas=tuple(opt.betas))
         scheduler = RampUpCosineLR(
             optimizer,
@@ -198,105 +203,14 @@ class SEDTask(pl.LightningModule):
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
-    # ---------------------------------------------------------------- validation
-    def _predict_batch(self, batch: dict):
-        audio = batch["audio"]
-        sed_feats, atst_feats = self.features(self.sed_frontend.mel(audio), self.atst_frontend.mel(audio))
-        return {m: net(sed_feats, atst_feats) for m, net in (("student", self.sed_student), ("teacher", self.sed_teacher))}
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        parts = BatchParts.from_subsets(batch["subsets"], device=self.device)
-        labels = batch["labels"]
-        weak_targets = self._weak_targets(labels)
-        subsets = batch["subsets"]
-        for model, (strong, weak) in self._predict_batch(batch).items():
-            strong, weak = strong.float(), weak.float()
-            if parts.weak.numel():
-                loss = F.binary_cross_entropy(weak[parts.weak], weak_targets[parts.weak])
-                self._val_losses.add(f"{model}/weak_loss", loss.item(), parts.weak.numel())
-            for subset in ("synth_val", "strong_val"):
-                index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=self.device)
-                if index.numel():
-                    loss = F.binary_cross_entropy(strong[index], labels[index])
-                    self._val_losses.add(f"{model}/{subset}_strong_loss", loss.item(), index.numel())
-            self._val[model].add(batch["clip_ids"], subsets, strong, weak, weak_targets)
-
-    def on_validation_epoch_end(self) -> None:
-        metrics = {}
-        for name, value in self._val_losses.means().items():
-            metrics[f"val/{name}"] = value
-        for model in MODELS:
-            scores = self._val[model].gathered()
-            metrics.update(self._validation_metrics(model, scores))
-            self._val[model].clear()
-        self._val_losses.clear()
-        metrics["val/obj_metric"] = self.validation_objective(metrics)
-        self.log_dict(metrics, sync_dist=False)
-
-    def _validation_metrics(self, model: str, scores: ScoreBuffer) -> dict[str, float]:
-        out = {}
-        weak_part = scores.select("weak_val")
-        if weak_part.clip_ids:
-            out[f"val/{model}/weak_f1_macro"] = weak_f1_macro(
-                np.stack(weak_part.weak), np.stack(weak_part.weak_targets)
-            )
-        for subset in ("synth_val", "strong_val"):
-            part = scores.select(subset)
-            reference = self.options.references.get(subset)
-            if not part.clip_ids or reference is None:
-                continue
-            dataframes = self._score_dataframes(part)
-            psds = psds_sed_scores_eval(dataframes, reference.ground_truth, reference.durations)
-            out[f"val/{model}/{subset}_psds1"] = psds["psds1"]
-            out[f"val/{model}/{subset}_psds2"] = psds["psds2"]
-        return out
-
     def validation_objective(self, metrics: dict[str, float]) -> float:
-        """Stage 1: mean of the teacher's weak loss and strong-real loss (lower is better)."""
-        terms = [metrics.get("val/teacher/weak_loss"), metrics.get("val/teacher/strong_val_strong_loss")]
-        terms = [t for t in terms if t is not None]
-        return float(np.mean(terms)) if terms else float("inf")
-
-    def _score_dataframes(self, scores: ScoreBuffer, postprocess: bool = True) -> dict[str, pd.DataFrame]:
-        strong = scores.strong_array()
-        if postprocess:
-            strong = median_filter_scores(strong, self.options.median_window)
-        return score_dataframes(strong, scores.clip_ids, self.encoder.labels, self.encoder.timestamps())
-
-    # ---------------------------------------------------------------- test and evaluation
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        weak_targets = self._weak_targets(batch["labels"])
-        for model, (strong, weak) in self._predict_batch(batch).items():
-            self._test[model].add(batch["clip_ids"], batch["subsets"], strong.float(), weak.float(), weak_targets)
-
-    def on_test_epoch_end(self) -> None:
-        gathered = {m: self._test[m].gathered() for m in MODELS}
-        for buffer in self._test.values():
-            buffer.clear()
-        if self.trainer.global_rank != 0:
-            return
-        reference = self.options.references.get("test")
-        results: dict[str, float] = {}
-        for model, scores in gathered.items():
-            folder = self.output_dir / model
-            raw = self._score_dataframes(scores, postprocess=False)
-            smoothed = self._score_dataframes(scores, postprocess=True)
-            if reference is None:
-                write_scores_only(folder, raw, smoothed)
-                continue
-            metrics = write_test_outputs(
-                folder, raw, smoothed, reference.ground_truth, reference.durations,
-                self.encoder.labels, n_thresholds=self.options.n_test_thresholds,
-            )
-            results.update({f"{model}/{k}": v for k, v in metrics.items()})
-        self.test_metrics = results
-        if results:
-            self.log_dict({f"test/{k}": v for k, v in results.items()}, rank_zero_only=True)
+        """The checkpoint-selection objective named by ``training.objective``."""
+        return self.objective.compute(metrics)
 
     # ---------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Published layout (SPEC §4): top-level student/teacher dicts beside Lightning's state_dict, and the
-        random states that make a resumed run continue exactly like an uninterrupted one."""
+        """Published layout (docs/recipe.md §4): top-level student/teacher dicts beside Lightning's state_dict, and
+        the random states that make a resumed run continue exactly like an uninterrupted one."""
         checkpoint["sed_student"] = self.sed_student.state_dict()
         checkpoint["sed_teacher"] = self.sed_teacher.state_dict()
         checkpoint["rng_states"] = {"torch": torch.get_rng_state(), "augment": self.draws.get_state()}
@@ -309,68 +223,37 @@ class SEDTask(pl.LightningModule):
 
 
 class Stage2SEDTask(SEDTask):
-    """Stage 2: everything trainable with layer-wise learning rates, mixup on both streams with
-    interpolation consistency, frequency warping of the ATST stream, teacher on un-mixed inputs."""
+    """Stage 2's loss: mixup on both streams with interpolation consistency (Verma et al., 2019), frequency
+    warping of the encoder stream, and a teacher that sees the un-mixed inputs."""
 
-    objective_mode: Literal["min", "max"] = "max"
+    mixes_encoder_stream = True
 
     def training_loss(self, audio: torch.Tensor, labels: torch.Tensor, parts: BatchParts):
-        sed_mel, atst_mel = self.sed_frontend.mel(audio), self.atst_frontend.mel(audio)
-        weak_targets = self._weak_targets(labels)
-        mixing = self._mixup_parts(parts)
-        if mixing is not None:
-            student_sed = self._mix_parts(sed_mel, parts, mixing)
-            student_atst = self._mix_parts(atst_mel, parts, mixing)
-            labels = self._mix_parts(labels, parts, mixing, labels=True)
-            weak_targets = self._mix_parts(weak_targets, parts, mixing, labels=True)
-        else:
-            student_sed, student_atst = sed_mel, atst_mel
-        sed_s, atst_s = self.features(student_sed, student_atst)
-        sed_t, atst_t = self.features(sed_mel, atst_mel)
+        inputs = self.augmented_inputs(audio, labels, parts)
+        sed_s, encoder_s = self.features(inputs.student_sed_mel, inputs.student_encoder_mel)
+        sed_t, encoder_t = self.features(inputs.sed_mel, inputs.encoder_mel)
         if self.draws.freq_warp_applies(self.options.freq_warp_prob):
-            atst_s = self._warp_parts(atst_s, parts, "student")
-            atst_t = self._warp_parts(atst_t, parts, "teacher")
-        strong_s, weak_s = self.sed_student(sed_s, atst_s)
+            encoder_s = self._warp_parts(encoder_s, parts, "student")
+            encoder_t = self._warp_parts(encoder_t, parts, "teacher")
+        strong_s, weak_s = self.sed_student(sed_s, encoder_s)
         with torch.no_grad():
-            strong_t, weak_t = self.sed_teacher(sed_t, atst_t)
+            strong_t, weak_t = self.sed_teacher(sed_t, encoder_t)
         b = audio.shape[0]
         terms = stage2_supervised(
-            strong_s, weak_s, labels, weak_targets, parts.mask("strong", b), parts.mask("weak", b)
+            strong_s, weak_s, inputs.labels, inputs.weak_targets, parts.mask("strong", b), parts.mask("weak", b)
         )
         w = self.consistency_weight()
-        if mixing is not None:
-            ict_parts = [(index, mixing[name]) for name, index in parts.named()]
+        if inputs.mixing is not None:
+            ict_parts = [(index, inputs.mixing[name]) for name, index in parts.named()]
             consistency = ict_consistency(strong_s, weak_s, strong_t, weak_t, ict_parts, w)
         else:
             consistency = stage2_consistency(strong_s, weak_s, strong_t, weak_t, w)
         return terms.with_consistency(consistency)
 
     def _warp_parts(self, feats: torch.Tensor, parts: BatchParts, role: str) -> torch.Tensor:
-        """Each part's features warped with its own band (SPEC: shared by the part's clips)."""
+        """Each part's features warped with its own band, shared by the part's clips."""
         out = feats.clone()
         for name, index in parts.named():
             band = self.draws.warp_band(name, role, feats.shape[1], *FREQ_WARP_RATIOS)
             out[index] = warp_band(feats[index], band)
         return out
-
-    def ema_alpha(self) -> float:
-        return self.options.ema_factor
-
-    def configure_optimizers(self):
-        opt = self.options
-        groups = stage2_param_groups(
-            self.sed_student.named_parameters(),
-            cnn_lr=opt.cnn_lr,
-            rnn_lr=opt.rnn_lr,
-            tfm_lr=opt.tfm_lr,
-            tfm_lr_scale=opt.tfm_lr_scale,
-            tfm_trainable_layers=opt.tfm_trainable_layers,
-            depth=len(self.sed_student.encoder.blocks),
-        )
-        return self._optimizer_and_schedule(groups)
-
-    def validation_objective(self, metrics: dict[str, float]) -> float:
-        """Stage 2: the teacher's PSDS1 + PSDS2 on synthetic validation (higher is better)."""
-        return float(
-            metrics.get("val/teacher/synth_val_psds1", 0.0) + metrics.get("val/teacher/synth_val_psds2", 0.0)
-        )

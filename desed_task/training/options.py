@@ -1,9 +1,18 @@
-"""Plain options of the training task (no Lightning import: the inference and config glue use them too)."""
+"""Plain options of the training task and the references it scores against (no Lightning import: the
+configuration glue and inference use them too).
+
+``TaskOptions`` fields carry the configuration's key names; each field's ``section`` metadata says whether the key
+lives under ``training`` or ``opt``. Their defaults are the recipe's stage 1 and are the only defaults of these
+keys (the configuration layer reads them from here).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, Mapping
 
 import pandas as pd
+
+__all__ = ["EvaluationReference", "TaskOptions"]
 
 
 @dataclass
@@ -14,28 +23,51 @@ class EvaluationReference:
     durations: pd.DataFrame
 
 
-@dataclass
-class TaskOptions:
-    """Plain training options of SPEC §5 (the entry points fill them from the YAML)."""
+def _training(default: Any) -> Any:
+    return field(default=default, metadata={"section": "training"})
 
-    n_epochs: int = 200
-    n_epochs_warmup: int = 50
-    const_max: float = 2.0
-    ema_factor: float = 0.999
-    ema_warmup: bool = True
-    mixup_prob: float = 0.5
-    mixup_alpha: float = 0.2
-    freq_warp_prob: float = 0.0
-    median_window: int | list[int] = 7
-    n_test_thresholds: int = 50
-    lr: float = 1e-3
-    cnn_lr: float = 1e-3
-    rnn_lr: float = 2e-3
-    tfm_lr: float = 2e-4
-    tfm_lr_scale: float = 0.5
-    tfm_trainable_layers: int = 0
-    betas: tuple[float, float] = (0.9, 0.999)
-    cosine: bool = False
-    min_lr_scale: float = 0.1
-    seed: int = 42
-    references: dict[str, EvaluationReference] = field(default_factory=dict)
+
+def _opt(default: Any) -> Any:
+    return field(default=default, metadata={"section": "opt"})
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """What the training task needs of the configuration (docs/recipe.md §5)."""
+
+    n_epochs: int = _training(200)
+    n_epochs_warmup: int = _training(50)
+    const_max: float = _training(2.0)
+    ema_factor: float = _training(0.999)
+    ema_warmup: bool = _training(True)
+    mixup_prob: float = _training(0.5)
+    mixup_alpha: float = _training(0.2)
+    freq_warp_prob: float = _training(0.0)
+    objective: Literal["val_loss", "synth_psds"] = _training("val_loss")
+    median_window: int | list[int] = _training(7)
+    n_test_thresholds: int = _training(50)
+    seed: int = _training(42)
+    cnn_lr: float = _opt(1e-3)
+    rnn_lr: float = _opt(1e-3)
+    tfm_lr: float = _opt(2e-4)
+    tfm_lr_scale: float = _opt(0.5)
+    tfm_trainable_layers: int = _opt(0)
+    betas: tuple[float, float] = _opt((0.9, 0.999))
+    cosine: bool = _opt(False)
+    min_lr_scale: float = _opt(0.1)
+
+    @classmethod
+    def section_defaults(cls, section: str) -> dict[str, Any]:
+        """Default values of the fields of one configuration section (lists where the YAML has lists)."""
+        return {
+            f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+            for f in fields(cls)
+            if f.metadata["section"] == section
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Mapping[str, Any]]) -> "TaskOptions":
+        """The options of a validated configuration (its ``training`` and ``opt`` sections)."""
+        values = {f.name: config[f.metadata["section"]][f.name] for f in fields(cls)}
+        values["betas"] = tuple(values["betas"])
+        return cls(**values)

@@ -1,4 +1,4 @@
-"""FrameATST: the frame-level ATST encoder, a ViT on 64-mel × 4-frame patches (SPEC §4).
+"""FrameATST: the frame-level ATST transformer, a ViT on 64-mel × 4-frame patches (docs/recipe.md §4).
 
 Each token covers 4 frames (40 ms) of the 64-bin ATST features; the output keeps one embedding per token, so a
 10 s clip (1001 frames) gives 250 frame embeddings.

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from desed_task.features import ATSTFrontend, SEDFrontend
-from desed_task.nnet import CRNN
-from desed_task.nnet.frame_atst import Attention
+from desed_task.features import MelFrontend, SEDFrontend
+from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.nnet.encoders.atst_transformer import Attention
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def _gru_flops(gru: nn.GRU, batch: int, steps: int) -> int:
     return total
 
 
-def network_flops(net: CRNN, sed_feats: torch.Tensor, atst_feats: torch.Tensor) -> int:
+def network_flops(net: CRNN, sed_feats: torch.Tensor, encoder_feats: torch.Tensor) -> int:
     """FLOPs of one forward pass of ``net`` on these inputs, counted from the shapes its layers see."""
     counts: list[int] = []
 
@@ -121,7 +121,7 @@ def network_flops(net: CRNN, sed_feats: torch.Tensor, atst_feats: torch.Tensor) 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, kinds)]
     try:
         with torch.inference_mode():
-            net(sed_feats, atst_feats)
+            net(sed_feats, encoder_feats)
     finally:
         for handle in handles:
             handle.remove()
@@ -138,7 +138,7 @@ def _autocast(device: torch.device, precision: Precision):
 def inference(
     net: CRNN,
     sed: SEDFrontend,
-    atst: ATSTFrontend,
+    encoder_frontend: MelFrontend,
     device: torch.device,
     batch: int,
     repeats: int = 5,
@@ -147,9 +147,10 @@ def inference(
     """Seconds per batch of 10 s clips: the network alone (features given) and end to end (from waveforms)."""
     audio = torch.randn(batch, int(CLIP_SECONDS * SAMPLE_RATE), device=device) * 0.1
     with torch.inference_mode():
-        sed_feats, atst_feats = sed(audio), atst(audio)
-        network_s = best_time(lambda: net(sed_feats, atst_feats), device, repeats, min_seconds=min_seconds)
-        total_s = best_time(lambda: net(sed(audio), atst(audio)), device, repeats, min_seconds=min_seconds)
+        sed_feats, encoder_feats = sed(audio), encoder_frontend(audio)
+        network_s = best_time(lambda: net(sed_feats, encoder_feats), device, repeats, min_seconds=min_seconds)
+        total_s = best_time(lambda: net(sed(audio), encoder_frontend(audio)), device, repeats,
+                            min_seconds=min_seconds)
     return {"network_s": network_s, "end_to_end_s": total_s}
 
 
@@ -165,7 +166,7 @@ def train_step(
     student: CRNN,
     teacher: CRNN,
     sed: SEDFrontend,
-    atst: ATSTFrontend,
+    encoder_frontend: MelFrontend,
     device: torch.device,
     batch: int,
     precision: Precision = "32",
@@ -183,11 +184,11 @@ def train_step(
     labels = (torch.rand(batch, 10, 156, device=device) > 0.8).float()
 
     def step() -> None:
-        sed_feats, atst_feats = sed(audio), atst(audio)
+        sed_feats, encoder_feats = sed(audio), encoder_frontend(audio)
         with _autocast(device, precision):
-            strong_s, weak_s = student(sed_feats, atst_feats)
+            strong_s, weak_s = student(sed_feats, encoder_feats)
             with torch.no_grad():
-                strong_t, weak_t = teacher(sed_feats, atst_feats)
+                strong_t, weak_t = teacher(sed_feats, encoder_feats)
         strong_s, weak_s = strong_s.float(), weak_s.float()
         loss = F.binary_cross_entropy(strong_s, labels[:, : strong_s.shape[1], : strong_s.shape[2]])
         loss = loss + F.mse_loss(strong_s, strong_t.float()) + F.mse_loss(weak_s, weak_t.float())
@@ -229,7 +230,7 @@ def run_benchmark(
     inference_batches: tuple[int, int] = (1, 16),
     repeats: int = 10,
     data_clips: int = 16,
-    net_factory: Callable[[], CRNN] = CRNN,
+    net_factory: Callable[[], CRNN] = lambda: CRNN(FrameATSTEncoder()),
     matmul_sizes: tuple[int, ...] = (2048, 3072, 4096),
     window_seconds: float = 10.0,
 ) -> dict[str, float]:
@@ -243,7 +244,7 @@ def run_benchmark(
     per_size = window_seconds / max(1, len(matmul_sizes))
     results["matmul_gflops"] = limit_before = matmul_gflops(device, matmul_sizes, min_seconds=per_size)
     net = net_factory().to(device).eval()
-    sed, atst = SEDFrontend().to(device), ATSTFrontend().to(device)
+    sed, atst = SEDFrontend().to(device), net.encoder.frontend
     audio = torch.zeros(1, int(CLIP_SECONDS * SAMPLE_RATE), device=device)
     with torch.inference_mode():
         flops = network_flops(net, sed(audio), atst(audio))

@@ -1,0 +1,1 @@
+"""Developer tools (benchmarks): not part of the library's API, never imported by ``import desed_task``."""

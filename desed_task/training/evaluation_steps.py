@@ -1,0 +1,126 @@
+"""Validation and test steps of the training task: scores of student and teacher, gathered from every process,
+then losses, PSDS and the test outputs (docs/recipe.md §6).
+
+A mixin of ``SEDTask``: it relies on the task's ``sed_student``, ``sed_teacher``, ``features``, ``options``,
+``references``, ``label_encoder``, ``output_dir`` and ``validation_objective``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from desed_task.evaluation import (
+    median_filter_scores,
+    psds_sed_scores_eval,
+    score_dataframes,
+    weak_f1_macro,
+    write_scores_only,
+    write_test_outputs,
+)
+from desed_task.training.batch import BatchParts
+from desed_task.training.epoch_means import EpochMeans
+from desed_task.training.score_buffer import ScoreBuffer
+
+MODELS = ("student", "teacher")
+SCORED_SUBSETS = ("synth_val", "strong_val")
+
+
+def weak_targets_of(labels: torch.Tensor) -> torch.Tensor:
+    """Clip labels (B, C): a class is present when any frame is active (weak clips use frame 0)."""
+    return (labels > 0).any(dim=-1).to(labels.dtype)
+
+
+class EvaluationSteps:
+    """Validation and test hooks of the training task (see the module docstring)."""
+
+    def _init_buffers(self) -> None:
+        self._val = {m: ScoreBuffer() for m in MODELS}
+        self._test = {m: ScoreBuffer() for m in MODELS}
+        self._val_losses = EpochMeans()
+        self.test_metrics: dict[str, float] = {}
+
+    def _predict_batch(self, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        audio = batch["audio"]
+        features = self.features(self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio))
+        return {"student": self.sed_student(*features), "teacher": self.sed_teacher(*features)}
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        parts = BatchParts.from_subsets(batch["subsets"], device=self.device)
+        labels = batch["labels"]
+        weak_targets = weak_targets_of(labels)
+        subsets = batch["subsets"]
+        for model, (strong, weak) in self._predict_batch(batch).items():
+            strong, weak = strong.float(), weak.float()
+            if parts.weak.numel():
+                loss = F.binary_cross_entropy(weak[parts.weak], weak_targets[parts.weak])
+                self._val_losses.add(f"{model}/weak_loss", loss.item(), parts.weak.numel())
+            for subset in SCORED_SUBSETS:
+                index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=self.device)
+                if index.numel():
+                    loss = F.binary_cross_entropy(strong[index], labels[index])
+                    self._val_losses.add(f"{model}/{subset}_strong_loss", loss.item(), index.numel())
+            self._val[model].add(batch["clip_ids"], subsets, strong, weak, weak_targets)
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = {f"val/{name}": value for name, value in self._val_losses.means().items()}
+        for model in MODELS:
+            metrics.update(self._validation_metrics(model, self._val[model].gathered()))
+            self._val[model].clear()
+        self._val_losses.clear()
+        metrics["val/obj_metric"] = self.validation_objective(metrics)
+        self.log_dict(metrics, sync_dist=False)
+
+    def _validation_metrics(self, model: str, scores: ScoreBuffer) -> dict[str, float]:
+        out = {}
+        weak_part = scores.select("weak_val")
+        if weak_part.clip_ids:
+            out[f"val/{model}/weak_f1_macro"] = weak_f1_macro(
+                np.stack(weak_part.weak), np.stack(weak_part.weak_targets)
+            )
+        for subset in SCORED_SUBSETS:
+            part = scores.select(subset)
+            reference = self.references.get(subset)
+            if not part.clip_ids or reference is None:
+                continue
+            psds = psds_sed_scores_eval(self._score_dataframes(part), reference.ground_truth, reference.durations)
+            out[f"val/{model}/{subset}_psds1"] = psds["psds1"]
+            out[f"val/{model}/{subset}_psds2"] = psds["psds2"]
+        return out
+
+    def _score_dataframes(self, scores: ScoreBuffer, postprocess: bool = True) -> dict[str, pd.DataFrame]:
+        strong = scores.strong_array()
+        if postprocess:
+            strong = median_filter_scores(strong, self.options.median_window)
+        labels = self.label_encoder.labels
+        return score_dataframes(strong, scores.clip_ids, labels, self.label_encoder.timestamps())
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        weak_targets = weak_targets_of(batch["labels"])
+        for model, (strong, weak) in self._predict_batch(batch).items():
+            self._test[model].add(batch["clip_ids"], batch["subsets"], strong.float(), weak.float(), weak_targets)
+
+    def on_test_epoch_end(self) -> None:
+        gathered = {m: self._test[m].gathered() for m in MODELS}
+        for buffer in self._test.values():
+            buffer.clear()
+        if self.trainer.global_rank != 0:
+            return
+        reference = self.references.get("test")
+        results: dict[str, float] = {}
+        for model, scores in gathered.items():
+            folder = self.output_dir / model
+            raw = self._score_dataframes(scores, postprocess=False)
+            smoothed = self._score_dataframes(scores, postprocess=True)
+            if reference is None:
+                write_scores_only(folder, raw, smoothed)
+                continue
+            metrics = write_test_outputs(
+                folder, raw, smoothed, reference.ground_truth, reference.durations,
+                self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds,
+            )
+            results.update({f"{model}/{k}": v for k, v in metrics.items()})
+        self.test_metrics = results
+        if results:
+            self.log_dict({f"test/{k}": v for k, v in results.items()}, rank_zero_only=True)

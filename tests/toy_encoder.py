@@ -1,0 +1,70 @@
+"""A second encoder unit, for tests only: what a new encoder takes is this one file plus a registry entry.
+
+It shows that the CRNN, the training task and inference do not assume FrameATST: its own front-end (32 mel bins,
+log compression), its own frame rate (8 front-end frames per embedding), two layer groups and a checkpoint
+filter for a made-up published layout (``model.encoder.<key>``).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from desed_task.features import MelFrontend
+from desed_task.nnet.encoders import FrameEncoder
+
+
+class ToyFrontend(MelFrontend):
+    """Power mel spectrogram, ``log(1 + x)``."""
+
+    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, win_length: int = 512, hop_length: int = 256,
+                 f_min: float = 0.0, f_max: float = 8000.0, n_mels: int = 32) -> None:
+        super().__init__(sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels,
+                         torch.hann_window(win_length), power=2.0)
+
+    def scale(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(self._check_spectrogram(spectrogram))
+
+
+class ToyEncoder(FrameEncoder):
+    """A strided convolution over time (8 frames per embedding) and a linear layer on top."""
+
+    name = "toy"
+    attribute = "toy_encoder"
+    pretrained_source = "toy.ckpt from nowhere"
+    pretrained_prefixes = ("model.encoder.",)
+    frontend_class = ToyFrontend
+    n_mels = 32
+    stride = 8
+
+    def __init__(self, frontend: ToyFrontend | None = None, width: int = 16) -> None:
+        super().__init__(ToyFrontend() if frontend is None else frontend)
+        self.embed = nn.Conv1d(self.n_mels, width, kernel_size=self.stride, stride=self.stride)
+        self.proj = nn.Linear(width, width)
+
+    @property
+    def out_dim(self) -> int:
+        return self.proj.out_features
+
+    @property
+    def frames_per_output(self) -> int:
+        return self.stride
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.embed(features))  # (B, width, N)
+        return self.proj(x.transpose(1, 2)).transpose(1, 2)  # (B, width, N)
+
+    def layer_groups(self) -> list[str]:
+        return ["proj", "embed"]
+
+    def layer_group_of(self, name: str) -> int:
+        for index, group in enumerate(self.layer_groups()):
+            if name.startswith(group + "."):
+                return index
+        raise ValueError(f"toy encoder parameter {name!r} fits no group")
+
+    @classmethod
+    def pretrained_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        prefix = cls.pretrained_prefixes[0]
+        return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
