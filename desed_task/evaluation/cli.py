@@ -15,14 +15,8 @@ from typing import Sequence
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
 from desed_task.evaluation.report import format_metrics
-from desed_task.evaluation.tables import (
-    EvaluationInputError,
-    detections_table,
-    durations_table,
-    ground_truth_table,
-    read_operating_points,
-    read_score_folder,
-)
+from desed_task.data.tables import TableError, read_durations, read_events
+from desed_task.evaluation.folders import read_operating_points, read_score_folder
 
 DESCRIPTION = """\
 Score sound event detection outputs against a DESED-format ground truth. Give at least one of
@@ -91,8 +85,8 @@ def evaluate(
     predictions: Path | None = None,
 ) -> dict[str, float]:
     """The metrics that the given inputs allow (see ``DESCRIPTION``)."""
-    truth = ground_truth_table(ground_truth)
-    lengths = durations_table(durations)
+    truth = read_events(ground_truth, "ground truth")
+    lengths = read_durations(durations)
     metrics: dict[str, float] = {}
     if operating_points is not None:
         tables = read_operating_points(operating_points)
@@ -105,7 +99,7 @@ def evaluate(
         for key, value in psds_sed_scores_eval(score_tables, truth, lengths).items():
             metrics[f"{key}_sed_scores_eval"] = value
     if predictions is not None:
-        detections = detections_table(predictions)
+        detections = read_events(predictions, "detections")
         logging.info("F1 scores of %d detections from %s", len(detections), predictions)
         metrics.update(event_and_segment_f1(detections, truth))
         metrics["intersection_f1_macro"] = intersection_f1_macro(detections, truth, lengths)
@@ -120,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
-    except EvaluationInputError as error:
+    except (TableError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValueError as error:
