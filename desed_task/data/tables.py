@@ -68,8 +68,8 @@ def _show(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _names(items: Sequence[object]) -> str:
-    """The first few items, comma-separated."""
+def first_few(items: Sequence[object]) -> str:
+    """The first ``SHOWN`` items, comma-separated (``, ...`` when there are more), for messages."""
     return ", ".join(str(x) for x in items[:SHOWN]) + (", ..." if len(items) > SHOWN else "")
 
 
@@ -82,10 +82,8 @@ def _read(source: TableSource, columns: Sequence[str], kind: str) -> pd.DataFram
     missing = [c for c in columns if c not in table.columns]
     if missing:
         hint = " (it looks comma-separated)" if len(table.columns) == 1 and "," in str(table.columns[0]) else ""
-        raise TableError(
-            f"{_name(source, kind)} lacks the column(s) {missing} (found {list(table.columns)}){hint}; "
-            f"expected a tab-separated table with the header {' '.join(columns)}"
-        )
+        raise TableError(f"{_name(source, kind)} lacks the column(s) {missing} (found {list(table.columns)}){hint}; "
+                         f"expected a tab-separated table with the header {' '.join(columns)}")
     table = table[list(columns)].copy()
     if "filename" in columns:
         no_name = table["filename"].isna()
@@ -96,6 +94,7 @@ def _read(source: TableSource, columns: Sequence[str], kind: str) -> pd.DataFram
 
 
 def _read_file(path: Path, columns: Sequence[str], kind: str) -> pd.DataFrame:
+    """A table file indexed by line (line 1 is the header), blank lines dropped; ``columns`` name the header."""
     if path.is_dir():
         raise TableError(f"{kind} {path} is a folder, expected a file")
     if not path.is_file():
@@ -104,24 +103,21 @@ def _read_file(path: Path, columns: Sequence[str], kind: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep="," if comma else "\t", skip_blank_lines=False, dtype={"filename": str})
     except pd.errors.EmptyDataError:
-        raise TableError(
-            f"{kind} file {path} is empty: it needs the header row {' '.join(columns)}, even without rows"
-        ) from None
+        raise TableError(f"{kind} file {path} is empty: it needs the header row {' '.join(columns)}, "
+                         "even without rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        reason = " ".join(str(error).split())
-        separator = "comma" if comma else "tab"
+        reason, separator = " ".join(str(error).split()), "comma" if comma else "tab"
         raise TableError(f"cannot read {kind} file {path} as {separator}-separated text: {reason}") from None
     table.index = table.index + 2
     return table[~table.isna().all(axis=1)]  # blank lines
 
 
-def _fail(
-    source: TableSource, kind: str, rows: pd.DataFrame, problem: Callable[[pd.Series], str], fix: str
-) -> NoReturn:
+def _fail(source: TableSource, kind: str, rows: pd.DataFrame, problem: Callable[[pd.Series], str],
+          fix: str) -> NoReturn:
     """Raise a TableError naming the first of ``rows`` (and how many more there are)."""
     at = _at(source)
     more = len(rows) - 1
-    others = f" ({more} more: {_names([at(i) for i in rows.index[1:]])})" if more else ""
+    others = f" ({more} more: {first_few([at(i) for i in rows.index[1:]])})" if more else ""
     raise TableError(f"{_name(source, kind)}, {at(rows.index[0])}: {problem(rows.iloc[0])}{others}; {fix}")
 
 
@@ -145,10 +141,8 @@ def _check_labels(source: TableSource, kind: str, used: pd.Series, classes: Sequ
         if (match := difflib.get_close_matches(label.lower(), lower, n=1, cutoff=0.0))
     ]
     first = _at(source)(used.index[used.isin(unknown)][0])
-    raise TableError(
-        f"{_name(source, kind)} uses labels outside the class list: {unknown} (first at {first}; closest class: "
-        f"{_names(closest)}); the classes are {list(classes)}: {fix}"
-    )
+    raise TableError(f"{_name(source, kind)} uses labels outside the class list: {unknown} (first at {first}; "
+                     f"closest class: {first_few(closest)}); the classes are {list(classes)}: {fix}")
 
 
 def _times(table: pd.DataFrame, rows: pd.Series, source: TableSource, kind: str, drop: bool) -> pd.Series:
@@ -199,18 +193,16 @@ def read_events(
     return table.reset_index(drop=True)
 
 
-def _check_within_clips(
-    source: TableSource, kind: str, events: pd.DataFrame, durations: Mapping[str, float], pad: bool
-) -> None:
-    clip_ids = events["filename"].map(clip_id_of)
-    length = clip_ids.map(durations)
+def _check_within_clips(source: TableSource, kind: str, events: pd.DataFrame, durations: Mapping[str, float],
+                        pad: bool) -> None:
+    length = events["filename"].map(clip_id_of).map(durations)
     if pad:
         length = length.clip(lower=max(durations.values()))
-    late = events[length.notna() & (events["offset"] > length + OVERRUN_S)].assign(clip_s=length)
+    late = events.assign(clip_s=length)[length.notna() & (events["offset"] > length + OVERRUN_S)]
     if len(late):
-        padded = " padded to the longest clip" if pad else ""
-        _fail(source, kind, late, lambda r: f"clip {clip_id_of(r.filename)}: {r.event_label} event {r.onset}-"
-              f"{r.offset} s ends after the clip ({r.clip_s} s{padded}) by more than {OVERRUN_S} s",
+        reference = "the longest clip's duration" if pad else "the clip's duration"
+        _fail(source, kind, late, lambda r: f"{r.event_label} event {r.onset}-{r.offset} s of clip "
+              f"{clip_id_of(r.filename)} ends more than {OVERRUN_S} s after {r.clip_s} s, {reference}",
               "times must be seconds within the clip; check the units and that durations and events match")
 
 
@@ -229,9 +221,8 @@ def read_strong(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
     bad = no_time | reversed_
     if bad.any():
         at = _at(source)
-        examples = "; ".join(
-            f"{at(i)}: {r.filename} {r.onset} {r.offset} {r.event_label}" for i, r in table[bad].head(5).iterrows()
-        )
+        examples = "; ".join(f"{at(i)}: {r.filename} {r.onset} {r.offset} {r.event_label}"
+                             for i, r in table[bad].head(5).iterrows())
         warnings.warn(
             f"{describe(source)}: dropping {int(no_time.sum())} row(s) without onset/offset and "
             f"{int(reversed_.sum())} row(s) with onset >= offset ({examples})",
@@ -242,9 +233,7 @@ def read_strong(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
 
 def split_weak_labels(value: object) -> list[str]:
     """The comma-separated ``event_labels`` cell as a list (empty for NaN/empty)."""
-    if not isinstance(value, str):
-        return []
-    return [label.strip() for label in value.split(",") if label.strip()]
+    return [label.strip() for label in value.split(",") if label.strip()] if isinstance(value, str) else []
 
 
 def read_weak(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
@@ -266,7 +255,7 @@ def read_durations(source: TableSource) -> pd.DataFrame:
     invalid = table["duration"].isna() | (table["duration"] <= 0)
     if invalid.any():
         rows = [f"{_at(source)(i)}: {name} {_show(raw[i])}" for i, name in table.loc[invalid, "filename"].items()]
-        raise TableError(f"{_name(source, kind)}: {len(rows)} row(s) without a positive duration ({_names(rows)}); "
+        raise TableError(f"{_name(source, kind)}: {len(rows)} row(s) without a positive duration ({first_few(rows)}); "
                          "fix or remove them")
     return table.reset_index(drop=True)
 
@@ -292,15 +281,11 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     table = _read_file(path, SCORE_TIME_COLUMNS, kind)
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
-        raise TableError(
-            f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table has onset, "
-            "offset, then one score column per class"
-        )
+        raise TableError(f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "
+                         "has onset, offset, then one score column per class")
     for column in table.columns:
         values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna()
-        if column in classes:
-            bad |= (values < 0) | (values > 1)
+        bad = values.isna() | (((values < 0) | (values > 1)) & (column in classes))
         if bad.any():
             what = "a score in [0, 1]" if column in classes else "a time in seconds"
             _fail(path, kind, table.loc[bad, [column]], lambda r: f"column {r.index[0]} holds {_show(r.iloc[0])}, "
