@@ -44,8 +44,9 @@ def _warn_left_out(key: str, class_wise: dict[str, dict]) -> None:
     left_out = sorted(c for c, r in class_wise.items() if not math.isfinite(float(r["f_measure"]["f_measure"])))
     if left_out and len(left_out) < len(class_wise):
         warnings.warn(
-            f"{key}: {', '.join(left_out)} has an undefined F1 (no detections, or no ground truth); sed_eval leaves "
-            "such classes out of the macro mean (as in the published numbers), so the score is that of the others",
+            f"{key}: {', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} an undefined F1 (no detections, "
+            "or no ground truth); sed_eval leaves such classes out of the macro mean (as in the published numbers), "
+            "so the score is that of the others",
             stacklevel=3,
         )
 
