@@ -68,6 +68,17 @@ def test_strong_items(strong_folder):
     assert dataset[2]["labels"].sum() == 0  # the clip listed without events
 
 
+def test_clip_ids_follow_the_evaluation_rule(strong_folder, tmp_path):
+    """A tsv may name DESED clips without the extension: ``Y.._30.000_40.000`` keeps its ``.000`` part."""
+    folder, _ = strong_folder
+    tsv = _strong_tsv(tmp_path / "bare.tsv", [("Yabc_30.000_40.000", 0.5, 2.0, "Dog"), ("b", 0.0, 1.0, "Cat")])
+    dataset = StrongSet(folder, tsv, ENCODER, "strong_val", random_crop=False)
+    assert dataset.clip_ids == ["Yabc_30.000_40.000", "b"]
+    np.testing.assert_array_equal(dataset[0]["labels"].numpy(), ENCODER.encode_strong([(0.5, 2.0, "Dog")]))
+    durations = pd.DataFrame({"filename": ["Yabc_30.000_40.000.wav", "b.wav", "c.wav"], "duration": 10.0})
+    assert dataset.durations(durations)["filename"].tolist() == ["Yabc_30.000_40.000.wav", "b.wav"]
+
+
 def test_missing_clips_reported_once_skipped_and_left_out_of_ground_truth(strong_folder, tmp_path):
     folder, _ = strong_folder
     rows = [(f"gone_{i}.wav", 0.0, 1.0, "Dog") for i in range(7)] + [("b.wav", 0.0, 1.0, "Cat")]

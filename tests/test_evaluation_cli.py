@@ -66,7 +66,7 @@ def test_cli_usage_errors(desed, tmp_path, capsys):
     bad.write_text("file\tstart\tend\tlabel\nY1.wav\t0\t1\tCat\n")
     assert main(base + ["--predictions", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "lacks column(s)" in err and "bad.tsv" in err
+    assert "lacks the column(s)" in err and "bad.tsv" in err
 
     assert main(["--ground_truth", str(bad), "--durations", str(desed["dur"]), "--predictions", str(bad)]) == 2
     assert "ground truth file" in capsys.readouterr().err

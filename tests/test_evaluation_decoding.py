@@ -5,12 +5,10 @@ import numpy as np
 import pytest
 
 from desed_task.evaluation import (
-    active_runs,
     clip_id_of,
     decode_batch,
     decode_events,
     decode_operating_points,
-    decode_score_dataframes,
     median_filter_scores,
     operating_point_thresholds,
     score_dataframes,
@@ -63,7 +61,7 @@ def test_decoded_events_match_golden(decode_golden, smoothed, threshold):
     got = list(zip(table["filename"], table["event_label"], table["onset"], table["offset"]))
     assert [g[:2] for g in got] == [e[:2] for e in expected]  # same events in the same order
     np.testing.assert_allclose([g[2:] for g in got], [e[2:] for e in expected], atol=1e-9)
-    from_tables = decode_score_dataframes(score_dataframes(smoothed, CLIPS, CLASSES, timestamps()), threshold)
+    from_tables = decode_operating_points(score_dataframes(smoothed, CLIPS, CLASSES, timestamps()), [threshold])[0]
     assert from_tables.equals(table)
 
 
@@ -85,8 +83,6 @@ def test_decode_events_runs_thresholds_and_edges():
     scores = np.array([[0.9, 0.9, 0.1, 0.6, 0.6], [0.5, 0.5, 0.5, 0.5, 0.5]])  # (C=2, T=5)
     assert decode_events(scores, 0.5, ["a", "b"], ts) == [(0.0, 1.0, "a"), (1.5, 2.5, "a")]  # strict >, last frame
     assert decode_events(scores, [0.95, 0.4], ["a", "b"], ts) == [(0.0, 2.5, "b")]
-    assert active_runs(np.array([True, False, True, True])) == [(0, 1), (2, 4)]
-    assert active_runs(np.zeros(3, dtype=bool)) == []
     with pytest.raises(ValueError, match="T \\+ 1"):
         decode_events(scores, 0.5, ["a", "b"], ts[:-1])
     with pytest.raises(ValueError, match="one per class"):

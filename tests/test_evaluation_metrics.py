@@ -171,3 +171,13 @@ def test_psds_eval_of_a_single_class_warns_that_it_is_undefined(synthetic):
     points = {t: decode_batch(targets[:, 1:2], clip_ids, t, ["Dog"], timestamps) for t in (0.3, 0.6)}
     with pytest.warns(UserWarning, match="one class.*sed_scores_eval"):
         assert psds_from_operating_points(points, dog_truth, durations, SCENARIO_1) == 0.0
+
+
+def test_segment_f1_names_classes_left_out_of_the_macro_mean(synthetic):
+    targets, clip_ids, truth, durations, timestamps = synthetic
+    detections = decode_batch(targets, clip_ids, 0.5, SYNTH_CLASSES, timestamps)
+    with pytest.warns(UserWarning, match="segment_f1_macro: Dog has an undefined F1") as caught:
+        scores = event_and_segment_f1(detections[detections["event_label"] != "Dog"], truth)
+    assert not any("event_f1_macro" in str(w.message) for w in caught)  # event-based F1 counts Dog as 0
+    assert scores["segment_f1_macro"] == pytest.approx(1.0)  # sed_eval's value, kept: Dog is left out
+    assert scores["event_f1_macro"] == pytest.approx(2 / 3)

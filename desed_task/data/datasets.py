@@ -15,7 +15,16 @@ from torch.utils.data import Dataset
 from desed_task.data.audio import fit_length, load_audio, shift_events
 from desed_task.data.folder import CheckedClips, OnMissing, OnSampleRate, check_clips, list_audio
 from desed_task.data.label_encoder import LabelEncoder
-from desed_task.data.metadata import TableSource, describe, read_durations, read_strong, read_weak, split_weak_labels
+from desed_task.data.tables import (
+    TableSource,
+    clip_id_of,
+    describe,
+    events_by_clip,
+    read_durations,
+    read_strong,
+    read_weak,
+    split_weak_labels,
+)
 
 
 class _ClipSet(Dataset):
@@ -52,7 +61,7 @@ class _ClipSet(Dataset):
             filenames, files, self.folder, self.subset, source, self.sample_rate, self.on_missing, self.on_sample_rate
         )
         self._names, self._paths = checked.names, checked.paths
-        self.clip_ids = [Path(name).stem for name in checked.names]
+        self.clip_ids = [clip_id_of(name) for name in checked.names]
         self.missing, self.unreadable = checked.missing, checked.unreadable
         return checked
 
@@ -77,7 +86,7 @@ class _ClipSet(Dataset):
         """The rows of a durations table (``filename duration``) whose clips this dataset holds."""
         table = read_durations(durations)
         present = set(self.clip_ids)
-        return table[table["filename"].map(lambda name: Path(name).stem in present)].reset_index(drop=True)
+        return table[table["filename"].map(clip_id_of).isin(present)].reset_index(drop=True)
 
 
 class StrongSet(_ClipSet):
@@ -103,13 +112,8 @@ class StrongSet(_ClipSet):
         filenames = list(dict.fromkeys(table["filename"]))
         self._check(filenames, list_audio(self.folder, subset), describe(tsv))
         self.ground_truth = table[table["filename"].isin(set(self._names))].reset_index(drop=True)
-        events: dict[str, list[tuple[float, float, str]]] = {name: [] for name in self._names}
-        labelled = self.ground_truth.dropna(subset=["event_label"])
-        for name, onset, offset, label in labelled[["filename", "onset", "offset", "event_label"]].itertuples(
-            index=False
-        ):
-            events[name].append((float(onset), float(offset), str(label)))
-        self._events = [events[name] for name in self._names]
+        events = events_by_clip(self.ground_truth)
+        self._events = [events[clip_id] for clip_id in self.clip_ids]
 
     def __getitem__(self, index: int) -> dict:
         audio, offset = self._load(index)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from desed_task.data.audio import AUDIO_EXTENSIONS, AudioError, audio_info, find_audio_files
+from desed_task.data.tables import clip_id_of
 
 OnMissing = Literal["skip", "error"]
 OnSampleRate = Literal["resample", "error"]
@@ -54,14 +55,14 @@ def list_audio(folder: str | Path, subset: str) -> list[Path]:
 def match_files(
     filenames: Sequence[str], files: Sequence[Path], folder: str | Path
 ) -> tuple[dict[str, Path], list[str]]:
-    """Metadata file names → audio paths: by path relative to ``folder``, by name, else by stem (``x.wav`` in a
+    """Metadata file names → audio paths: by path relative to ``folder``, by name, else by clip id (``x.wav`` in a
     tsv finds ``x.flac``)."""
     by_name = {p.name: p for p in files}
     by_name.update({p.relative_to(folder).as_posix(): p for p in files})
-    by_stem = {p.stem: p for p in files}
+    by_clip = {clip_id_of(p.name): p for p in files}
     found, missing = {}, []
     for name in filenames:
-        path = by_name.get(name) or by_stem.get(Path(name).stem) or by_stem.get(name)
+        path = by_name.get(name) or by_clip.get(clip_id_of(name))
         if path is None:
             missing.append(name)
         else:

@@ -24,7 +24,7 @@ EventRows = pd.DataFrame | Iterable[tuple[float, float, str]]
 
 
 class LabelEncoder:
-    """Maps events to (classes, n_frames) targets and back.
+    """Maps events to (classes, n_frames) targets (``evaluation.decoding`` turns frame scores back into events).
 
     One output frame spans ``frame_hop * net_pooling / sample_rate`` seconds (0.064 s for DESED), and a clip
     of ``audio_len`` seconds has ``int(int(audio_len * sample_rate / frame_hop) / net_pooling)`` frames (156).
@@ -100,21 +100,3 @@ class LabelEncoder:
         for label in labels:
             targets[self.index_of(label)] = 1.0
         return targets
-
-    def decode_strong(self, frames: np.ndarray) -> list[tuple[str, float, float]]:
-        """Each contiguous run of active (non-zero) frames of (C, T) → (label, onset, offset), in class order."""
-        frames = np.asarray(frames)
-        if frames.ndim != 2 or frames.shape[0] != self.n_classes:
-            raise ValueError(f"decode_strong expects ({self.n_classes}, T) frames, got shape {frames.shape}")
-        events = []
-        for index, row in enumerate(frames != 0):
-            padded = np.concatenate([[False], row, [False]]).astype(np.int8)
-            changes = np.flatnonzero(np.diff(padded))  # starts at even positions, stops at odd ones
-            for start, stop in zip(changes[0::2], changes[1::2]):
-                events.append((self.labels[index], self.frame_to_time(start), self.frame_to_time(stop)))
-        return events
-
-    def decode_weak(self, vector: np.ndarray) -> list[str]:
-        """Labels whose clip-level entry is non-zero."""
-        vector = np.asarray(vector).reshape(-1)
-        return [self.labels[i] for i in np.flatnonzero(vector)]

@@ -1,20 +1,24 @@
 """Decoding, metrics, test outputs and the evaluation command line (SPEC §6).
 
-Importing this package is light (numpy, pandas, scipy): sed_scores_eval, sed_eval, psds_eval and matplotlib
-are imported inside the functions that use them.
+Importing this package is light (numpy, pandas, scipy; no torch): sed_scores_eval, sed_eval, psds_eval and
+matplotlib are imported inside the functions that use them.
 """
+from desed_task.data.tables import TableError, clip_id_of
 from desed_task.evaluation.decoding import (
-    active_runs,
-    clip_id_of,
     decode_batch,
     decode_events,
     decode_operating_points,
-    decode_score_dataframes,
     median_filter_scores,
     operating_point_thresholds,
     score_dataframes,
 )
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro, weak_f1_macro
+from desed_task.evaluation.folders import (
+    read_operating_points,
+    read_score_folder,
+    write_operating_points,
+    write_score_folder,
+)
 from desed_task.evaluation.psds import (
     SCENARIO_1,
     SCENARIO_2,
@@ -25,27 +29,18 @@ from desed_task.evaluation.psds import (
     psds_sed_scores_eval,
 )
 from desed_task.evaluation.report import METRIC_KEYS, write_scores_only, write_test_outputs
-from desed_task.evaluation.tables import (
-    EvaluationInputError,
-    read_operating_points,
-    read_score_folder,
-    write_operating_points,
-    write_score_folder,
-)
 
 __all__ = [
     "METRIC_KEYS",
     "SCENARIO_1",
     "SCENARIO_2",
     "SCENARIOS",
-    "EvaluationInputError",
     "PSDSScenario",
-    "active_runs",
+    "TableError",
     "clip_id_of",
     "decode_batch",
     "decode_events",
     "decode_operating_points",
-    "decode_score_dataframes",
     "event_and_segment_f1",
     "intersection_f1_macro",
     "median_filter_scores",

@@ -1,28 +1,26 @@
 """``python -m desed_task.evaluation``: score a system's outputs against DESED-format ground truth.
 
-Thin wrapper over the library: each input selects a group of metrics, the values are printed as a table and
-optionally written as JSON. Exit status 2 on a usage or input error, with a message naming the file.
+Thin wrapper over the library: every input is read and checked first (``evaluation.inputs``), then each input
+selects a group of metrics, printed as a table and optionally written as JSON. An input or usage error ends the
+command with exit status 2 and one line on stderr that names the file, the line or clip, and what to do; a
+program error keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
+from desed_task.data.tables import TableError
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
+from desed_task.evaluation.inputs import EvaluationInputs, read_inputs
 from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
 from desed_task.evaluation.report import format_metrics
-from desed_task.evaluation.tables import (
-    EvaluationInputError,
-    detections_table,
-    durations_table,
-    ground_truth_table,
-    read_operating_points,
-    read_score_folder,
-)
 
 DESCRIPTION = """\
 Score sound event detection outputs against a DESED-format ground truth. Give at least one of
@@ -35,7 +33,11 @@ Score sound event detection outputs against a DESED-format ground truth. Give at
 
 PSDS scenario 1: dtc=gtc=0.7, alpha_ct=0, alpha_st=1, max_efpr=100 (cttc 0.3 for psds_eval, unused);
 scenario 2: dtc=gtc=0.1, cttc=0.3, alpha_ct=0.5, alpha_st=1, max_efpr=100. Clips are matched by file
-name without the audio extension (Y1.wav == Y1)."""
+name without the audio extension (Y1.wav == Y1).
+
+Every input is checked before scoring: labels must be ground-truth classes, clips must be in the ground
+truth and the durations, events must lie in their clip, scores must be in [0, 1]. Exit status 0 when the
+metrics were computed, 2 on a usage or input error (one line on stderr, nothing written)."""
 
 EXAMPLE = """\
 example:
@@ -77,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--json", type=Path, metavar="OUT",
-        help="also write the metrics to this JSON file ({metric: value}, only the metrics computed)",
+        help="also write the metrics to this JSON file ({metric: value}, only the metrics computed); checked "
+        "before scoring, written only when every metric was computed",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the metric table (no progress logging)")
     return parser
@@ -90,26 +93,66 @@ def evaluate(
     scores: Path | None = None,
     predictions: Path | None = None,
 ) -> dict[str, float]:
-    """The metrics that the given inputs allow (see ``DESCRIPTION``)."""
-    truth = ground_truth_table(ground_truth)
-    lengths = durations_table(durations)
+    """The metrics that the given inputs allow (see ``DESCRIPTION``); all inputs are checked before any scoring."""
+    return score(read_inputs(ground_truth, durations, operating_points, scores, predictions))
+
+
+def score(inputs: EvaluationInputs) -> dict[str, float]:
+    """The metrics of checked inputs: PSDS of the operating points and of the scores, F1 of the predictions."""
+    truth, lengths = inputs.truth, inputs.durations
     metrics: dict[str, float] = {}
-    if operating_points is not None:
-        tables = read_operating_points(operating_points)
-        logging.info("psds_eval on %d operating points from %s", len(tables), operating_points)
+    if inputs.operating_points is not None:
+        logging.info("psds_eval on %d operating points", len(inputs.operating_points))
         for key, scenario in SCENARIOS.items():
-            metrics[f"{key}_psds_eval"] = psds_from_operating_points(tables, truth, lengths, scenario)
-    if scores is not None:
-        score_tables = read_score_folder(scores)
-        logging.info("sed_scores_eval on %d score files from %s", len(score_tables), scores)
-        for key, value in psds_sed_scores_eval(score_tables, truth, lengths).items():
+            metrics[f"{key}_psds_eval"] = psds_from_operating_points(inputs.operating_points, truth, lengths, scenario)
+    if inputs.scores is not None:
+        logging.info("sed_scores_eval on %d score files", len(inputs.scores))
+        for key, value in psds_sed_scores_eval(inputs.scores, truth, lengths).items():
             metrics[f"{key}_sed_scores_eval"] = value
-    if predictions is not None:
-        detections = detections_table(predictions)
-        logging.info("F1 scores of %d detections from %s", len(detections), predictions)
-        metrics.update(event_and_segment_f1(detections, truth))
-        metrics["intersection_f1_macro"] = intersection_f1_macro(detections, truth, lengths)
+    if inputs.predictions is not None:
+        logging.info("F1 scores of %d detections", len(inputs.predictions))
+        metrics.update(event_and_segment_f1(inputs.predictions, truth))
+        metrics["intersection_f1_macro"] = intersection_f1_macro(inputs.predictions, truth, lengths)
     return metrics
+
+
+def output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written (a folder, under a file, in a folder without write permission), or None.
+
+    Checked before scoring so that a typo in ``--json`` does not cost a full evaluation.
+    """
+    if path.is_dir():
+        return f"--json {path} is a folder; give a file name"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"--json {path}: {parent} is a file, not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--json {path}: no permission to write in {parent}"
+    return None
+
+
+def write_json(path: Path, metrics: dict[str, float]) -> None:
+    """All or nothing: a temporary file next to ``path``, renamed over it; permissions from the umask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(json.dumps(metrics, indent=2) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as ``warning: <message>`` lines: the user's data is the subject, not the library's source line."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,17 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.operating_points is None and args.scores is None and args.predictions is None:
         parser.error("give at least one of --operating_points, --scores, --predictions")
+    problem = output_problem(args.json) if args.json is not None else None
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    try:
-        metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
-    except EvaluationInputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:
-        print(f"error: the inputs could not be scored: {error}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        try:
+            metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
+        except TableError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     sys.stdout.write(format_metrics(metrics))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(metrics, indent=2) + "\n")
+        try:
+            write_json(args.json, metrics)
+        except OSError as error:
+            print(f"error: cannot write --json {args.json}: {error.strerror or error}", file=sys.stderr)
+            return 2
     return 0

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
+from desed_task.data.tables import EVENT_COLUMNS, clip_id_of
 from desed_task.evaluation.lazy import sed_scores_eval
 
-DETECTION_COLUMNS = ("filename", "onset", "offset", "event_label")
 AUDIO_SUFFIX = ".wav"
 
 
@@ -42,13 +42,6 @@ def median_filter_scores(scores: np.ndarray, windows: int | Sequence[int]) -> np
     for c, w in enumerate(windows):
         out[..., c, :] = median_filter(scores[..., c, :], size=lead + (w,))  # (..., T)
     return out
-
-
-def clip_id_of(filename: str) -> str:
-    """The clip id of a file name: its name without the audio extension (``a/b/Y1.wav`` -> ``Y1``)."""
-    name = str(filename).replace("\\", "/").rsplit("/", 1)[-1]
-    stem, dot, extension = name.rpartition(".")
-    return stem if dot and extension.isalnum() and not extension.isdigit() else name
 
 
 def score_dataframes(
@@ -86,13 +79,6 @@ def _thresholds_per_class(thresholds: float | Sequence[float], n_classes: int) -
     return values
 
 
-def active_runs(active: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous runs of True in a 1-D boolean array as (start, end) frame indices, end exclusive."""
-    padded = np.concatenate([[False], np.asarray(active, dtype=bool), [False]])
-    changes = np.flatnonzero(padded[1:] != padded[:-1])
-    return [(int(s), int(e)) for s, e in zip(changes[::2], changes[1::2])]
-
-
 def _runs(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Runs of frames with score > threshold in a batch, as index arrays (clip, class, start, end exclusive).
 
@@ -120,7 +106,7 @@ def _detection_table(
         "onset": timestamps[clip, start].astype(float),
         "offset": timestamps[clip, end].astype(float),
         "event_label": labels[cls],
-    }, columns=list(DETECTION_COLUMNS))
+    }, columns=list(EVENT_COLUMNS))
 
 
 def decode_events(
@@ -135,17 +121,6 @@ def decode_events(
     """
     table = decode_batch(np.asarray(scores)[None], [""], thresholds, class_labels, timestamps, audio_suffix="")
     return [(float(on), float(off), str(label)) for _, on, off, label in table.itertuples(index=False)]
-
-
-def decode_score_dataframes(
-    scores: dict[str, pd.DataFrame], thresholds: float | Sequence[float], audio_suffix: str = AUDIO_SUFFIX
-) -> pd.DataFrame:
-    """A DESED detection table (``filename onset offset event_label``) from sed_scores_eval score tables.
-
-    ``filename`` is the clip id plus ``audio_suffix``; a frame is active when its score is > the threshold
-    (scalar, or one per class in the tables' column order).
-    """
-    return decode_operating_points(scores, [thresholds], audio_suffix)[0]
 
 
 def decode_operating_points(

@@ -11,10 +11,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from desed_task.evaluation.decoding import clip_id_of
+from desed_task.data.tables import TableSource, events_by_clip, read_events
 from desed_task.evaluation.lazy import quiet_psds_eval, sed_eval
 from desed_task.evaluation.psds import detections_for_clips, psds_eval_evaluator
-from desed_task.evaluation.tables import TableLike, detections_table, ground_truth_table
 
 EVENT_COLLAR_S = 0.2
 EVENT_OFFSET_FRACTION = 0.2
@@ -31,19 +30,30 @@ def _score(value: float, name: str) -> float:
     return float(value)
 
 
-def _events_by_clip(table: pd.DataFrame) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for filename, onset, offset, label in table[["filename", "onset", "offset", "event_label"]].itertuples(index=False):
-        clip = clip_id_of(filename)
-        events = out.setdefault(clip, [])
-        if isinstance(label, str) and label:
-            events.append({"filename": clip, "onset": float(onset), "offset": float(offset), "event_label": label})
-    return out
+def _sed_eval_events(table: pd.DataFrame) -> dict[str, list[dict]]:
+    """Events per clip id in sed_eval's form (one dict per event)."""
+    return {
+        clip: [{"filename": clip, "onset": on, "offset": off, "event_label": label} for on, off, label in events]
+        for clip, events in events_by_clip(table).items()
+    }
+
+
+def _warn_left_out(key: str, class_wise: dict[str, dict]) -> None:
+    """Name the classes whose F1 is undefined: sed_eval's macro mean (``nanmean``) leaves them out, so removing
+    every detection of a class can raise the score. The published numbers were computed that way; we keep it."""
+    left_out = sorted(c for c, r in class_wise.items() if not math.isfinite(float(r["f_measure"]["f_measure"])))
+    if left_out and len(left_out) < len(class_wise):
+        warnings.warn(
+            f"{key}: {', '.join(left_out)} {'has' if len(left_out) == 1 else 'have'} an undefined F1 (no detections, "
+            "or no ground truth); sed_eval leaves such classes out of the macro mean (as in the published numbers), "
+            "so the score is that of the others",
+            stacklevel=3,
+        )
 
 
 def event_and_segment_f1(
-    detections: TableLike,
-    ground_truth: TableLike,
+    detections: TableSource,
+    ground_truth: TableSource,
     t_collar: float = EVENT_COLLAR_S,
     percentage_of_length: float = EVENT_OFFSET_FRACTION,
     time_resolution: float = SEGMENT_S,
@@ -54,14 +64,14 @@ def event_and_segment_f1(
 
     Returns ``event_f1_macro``, ``event_f1_micro``, ``segment_f1_macro``, ``segment_f1_micro`` in [0, 1].
     """
-    truth = ground_truth_table(ground_truth)
-    estimated = detections_table(detections)
+    truth = read_events(ground_truth, "ground truth")
+    estimated = read_events(detections, "detections")
     keys = ("event_f1_macro", "event_f1_micro", "segment_f1_macro", "segment_f1_micro")
     if estimated.empty:
         warnings.warn("no detections at all: event- and segment-based F1 set to 0.0", stacklevel=2)
         return {key: 0.0 for key in keys}
-    reference_events = _events_by_clip(truth)
-    estimated_events = _events_by_clip(estimated)
+    reference_events = _sed_eval_events(truth)
+    estimated_events = _sed_eval_events(estimated)
     classes = sorted(set(truth["event_label"].dropna()) | set(estimated["event_label"].dropna()))
     sound_event = sed_eval().sound_event
     event_metric = sound_event.EventBasedMetrics(
@@ -76,6 +86,8 @@ def event_and_segment_f1(
         event_metric.evaluate(reference_event_list=reference, estimated_event_list=clip_estimate)
         segment_metric.evaluate(reference_event_list=reference, estimated_event_list=clip_estimate)
     event, segment = event_metric.results(), segment_metric.results()
+    for key, results in (("event_f1_macro", event), ("segment_f1_macro", segment)):
+        _warn_left_out(key, results["class_wise"])
     values = (
         event["class_wise_average"]["f_measure"]["f_measure"],
         event["overall"]["f_measure"]["f_measure"],
@@ -86,9 +98,9 @@ def event_and_segment_f1(
 
 
 def intersection_f1_macro(
-    detections: TableLike,
-    ground_truth: TableLike,
-    durations: TableLike,
+    detections: TableSource,
+    ground_truth: TableSource,
+    durations: TableSource,
     dtc_threshold: float = INTERSECTION_DTC,
     gtc_threshold: float = INTERSECTION_GTC,
     cttc_threshold: float = INTERSECTION_CTTC,

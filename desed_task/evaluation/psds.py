@@ -14,17 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from desed_task.evaluation.decoding import clip_id_of
-from desed_task.evaluation.lazy import psds_eval, quiet_psds_eval, sed_scores_eval
-from desed_task.evaluation.tables import (
-    EvaluationInputError,
-    TableLike,
-    detections_table,
+from desed_task.data.tables import (
+    TableError,
+    TableSource,
+    clip_id_of,
     durations_by_clip,
-    durations_table,
-    ground_truth_events,
-    ground_truth_table,
+    events_by_clip,
+    read_durations,
+    read_events,
 )
+from desed_task.evaluation.lazy import psds_eval, quiet_psds_eval, sed_scores_eval
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,8 @@ def without_cross_triggers(scenario: PSDSScenario) -> PSDSScenario:
 
 def psds_sed_scores_eval(
     scores: dict[str, pd.DataFrame],
-    ground_truth: TableLike,
-    durations: TableLike,
+    ground_truth: TableSource,
+    durations: TableSource,
     scenarios: dict[str, PSDSScenario] = SCENARIOS,
     plot_dir: str | Path | None = None,
     plot_suffix: str = "sed_scores_eval",
@@ -74,8 +73,8 @@ def psds_sed_scores_eval(
     recipe. Ground-truth clips without scores are left out with a warning. With ``plot_dir`` the PSD-ROC of each
     scenario is saved as ``<plot_dir>/psd_roc_<key>_<plot_suffix>.png``.
     """
-    events = {c: e for c, e in ground_truth_events(ground_truth_table(ground_truth)).items() if e}
-    clip_durations = durations_by_clip(durations_table(durations))
+    events = {c: e for c, e in events_by_clip(read_events(ground_truth, "ground truth")).items() if e}
+    clip_durations = durations_by_clip(read_durations(durations))
     unscored = sorted(set(events) - set(scores))
     if unscored:
         warnings.warn(
@@ -89,7 +88,7 @@ def psds_sed_scores_eval(
         return {key: 0.0 for key in scenarios}
     no_duration = [c for c in clip_ids if c not in clip_durations]
     if no_duration:
-        raise EvaluationInputError(
+        raise TableError(
             f"durations lack {len(no_duration)} ground-truth clips (e.g. {no_duration[:3]}): "
             "add them to the durations tsv"
         )
@@ -126,11 +125,11 @@ def psds_sed_scores_eval(
     return out
 
 
-def _psds_eval_inputs(ground_truth: TableLike, durations: TableLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _psds_eval_inputs(ground_truth: TableSource, durations: TableSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ground-truth events and metadata keyed by clip id, the ground truth restricted to clips with a duration."""
-    metadata = durations_table(durations)
+    metadata = read_durations(durations)
     metadata["filename"] = metadata["filename"].map(clip_id_of)
-    truth = ground_truth_table(ground_truth).dropna(subset=["event_label"])
+    truth = read_events(ground_truth, "ground truth").dropna(subset=["event_label"])
     truth["filename"] = truth["filename"].map(clip_id_of)
     absent = sorted(set(truth["filename"]) - set(metadata["filename"]))
     if absent:
@@ -141,15 +140,15 @@ def _psds_eval_inputs(ground_truth: TableLike, durations: TableLike) -> tuple[pd
     return truth.reset_index(drop=True), metadata.reset_index(drop=True)
 
 
-def detections_for_clips(detections: TableLike, clip_ids: set[str]) -> pd.DataFrame:
+def detections_for_clips(detections: TableSource, clip_ids: set[str]) -> pd.DataFrame:
     """Detections keyed by clip id, only those of ``clip_ids``."""
-    table = detections_table(detections)
+    table = read_events(detections, "detections")
     table["filename"] = table["filename"].map(clip_id_of)
     return table[table["filename"].isin(clip_ids)].reset_index(drop=True)
 
 
 def psds_eval_evaluator(
-    ground_truth: TableLike, durations: TableLike, dtc: float, gtc: float, cttc: float
+    ground_truth: TableSource, durations: TableSource, dtc: float, gtc: float, cttc: float
 ) -> tuple[object, set[str]] | None:
     """A ``psds_eval.PSDSEval`` on the ground truth and the clip ids it knows; None (with a warning) without events."""
     truth, metadata = _psds_eval_inputs(ground_truth, durations)
@@ -163,9 +162,9 @@ def psds_eval_evaluator(
 
 
 def psds_from_operating_points(
-    operating_points: dict[float, TableLike],
-    ground_truth: TableLike,
-    durations: TableLike,
+    operating_points: dict[float, TableSource],
+    ground_truth: TableSource,
+    durations: TableSource,
     scenario: PSDSScenario = SCENARIO_1,
     plot_path: str | Path | None = None,
 ) -> float:

@@ -19,17 +19,11 @@ from typing import Sequence
 
 import pandas as pd
 
-from desed_task.evaluation.decoding import clip_id_of, decode_operating_points, operating_point_thresholds
+from desed_task.data.tables import TableSource, clip_id_of, read_durations, read_events
+from desed_task.evaluation.decoding import decode_operating_points, operating_point_thresholds
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
+from desed_task.evaluation.folders import threshold_name, write_operating_points, write_score_folder
 from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
-from desed_task.evaluation.tables import (
-    TableLike,
-    durations_table,
-    ground_truth_table,
-    threshold_name,
-    write_operating_points,
-    write_score_folder,
-)
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +50,8 @@ def format_metrics(metrics: dict[str, float], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_metrics(out_dir: str | Path, metrics: dict[str, float], stem: str = "metrics") -> None:
-    """``<stem>.json`` and ``<stem>.txt`` in ``out_dir``."""
+def write_metric_files(out_dir: str | Path, metrics: dict[str, float], stem: str = "metrics") -> None:
+    """The test metrics as ``<stem>.json`` (machine-readable) and ``<stem>.txt`` (the printed table) in ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{stem}.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -79,10 +73,10 @@ def write_scores_only(
 
 
 def _restrict_to_scored(
-    ground_truth: TableLike, durations: TableLike, clip_ids: set[str]
+    ground_truth: TableSource, durations: TableSource, clip_ids: set[str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    truth = ground_truth_table(ground_truth)
-    lengths = durations_table(durations)
+    truth = read_events(ground_truth, "ground truth")
+    lengths = read_durations(durations)
     truth_ids = truth["filename"].map(clip_id_of)
     unscored = sorted(set(truth_ids) - clip_ids)
     if unscored:
@@ -98,8 +92,8 @@ def write_test_outputs(
     out_dir: str | Path,
     scores_raw: dict[str, pd.DataFrame],
     scores_postprocessed: dict[str, pd.DataFrame],
-    ground_truth: TableLike,
-    durations: TableLike,
+    ground_truth: TableSource,
+    durations: TableSource,
     class_labels: Sequence[str],
     n_thresholds: int = 50,
     prefix: str = "",
@@ -138,7 +132,7 @@ def write_test_outputs(
     metrics = {key: metrics[key] for key in METRIC_KEYS}
 
     stem = f"{prefix}_metrics" if prefix else "metrics"
-    write_metrics(out_dir, metrics, stem)
+    write_metric_files(out_dir, metrics, stem)
     log.info("%s", format_metrics(metrics, title=f"test metrics {prefix}".strip()))
     return metrics
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
-from desed_task.data.metadata import MetadataError
+from desed_task.data.tables import TableError as MetadataError
 from desed_task.experiment.config import ConfigError, load_config
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
