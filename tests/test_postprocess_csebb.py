@@ -17,12 +17,17 @@ maxima, offsets its local minima, and a box's confidence is its mean score.
 """
 from __future__ import annotations
 
+import importlib.metadata
+
 import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
 
+from operating_point_scores import validation_subset  # noqa: E402
+
+from desed_task.evaluation import SCENARIO_1, psds_sed_scores_eval  # noqa: E402
 from desed_task.evaluation.lazy import sed_scores_eval  # noqa: E402
 from desed_task.postprocess import (  # noqa: E402
     CSEBBClassParams,
@@ -31,7 +36,9 @@ from desed_task.postprocess import (  # noqa: E402
     csebb_events,
     csebb_tables,
     postprocess_scores,
+    tune_csebb,
 )
+from desed_task.postprocess.objective import tuning_set  # noqa: E402
 
 BACKGROUND_A = [(0.0, 1.8), (4.2, 5.8), (8.2, 10.0)]
 BACKGROUND_B = [(0.0, 1.8), (6.4, 10.0)]
@@ -103,3 +110,37 @@ def test_events_are_the_boxes_above_the_threshold(hand_made):
     assert list(events["event_label"]) == ["A", "B", "B"]
     per_class = csebb_events(hand_made, params, {"A": 0.5, "B": 0.75}, audio_suffix="")
     assert list(zip(per_class["filename"], per_class["event_label"])) == [("clip", "A"), ("clip", "A"), ("clip", "B")]
+
+
+def test_tuning_runs_its_own_grid_where_sebbs_tune_crashes():
+    scores, truth, durations = validation_subset(24)
+    if importlib.metadata.version("sebbs") == "1.0.2":
+        from sebbs import csebbs
+
+        chosen, tuned = tuning_set(scores, truth, durations, SCENARIO_1)
+        with pytest.raises(TypeError, match="len"):  # the known defect that tune_csebb works around
+            csebbs.tune(tuned, chosen.ground_truth, chosen.durations, selection_fn=csebbs.select_best_psds,
+                        step_filter_lengths=(0.48,), merge_thresholds_abs=(0.2,), merge_thresholds_rel=())
+    params = tune_csebb(scores, truth, durations, step_filter_lengths=(0.48,), merge_thresholds_abs=(0.2,),
+                        merge_thresholds_rel=())
+    assert set(params.classes_params.values()) == {CSEBBClassParams(0.48, 0.2, None)}
+    assert params.tuning["clips"] == 48 and params.tuning["untuned_classes"] == []
+
+
+@pytest.mark.slow
+def test_tuning_improves_or_equals_every_fixed_setting_on_its_data():
+    scores, truth, durations = validation_subset(24)
+    params = tune_csebb(scores, truth, durations)
+    assert params.tuning["psds"] >= max(params.tuning["psds_of"].values())
+    assert len(params.tuning["psds_of"]) == 1 + 18  # class-wise choice and every grid point for all classes
+    assert {p.step_filter_length for p in params.classes_params.values()} <= {0.32, 0.48, 0.64}
+    for p in params.classes_params.values():  # either an absolute or a relative merge threshold, never both
+        assert (p.merge_threshold_abs is None) != (p.merge_threshold_rel is None)
+    # the reported values are PSDS of the parameters, recomputed here by the evaluation module
+    psds1 = {"psds1": SCENARIO_1}
+    tuned = psds_sed_scores_eval(postprocess_scores(scores, params), truth, durations, psds1)["psds1"]
+    assert tuned == pytest.approx(params.tuning["psds"], abs=1e-9)
+    fixed = CSEBBParams({c: CSEBBClassParams(0.48, 0.2, None) for c in params.classes})
+    value = psds_sed_scores_eval(csebb_tables(scores, fixed), truth, durations, psds1)["psds1"]
+    assert value == pytest.approx(params.tuning["psds_of"]["fixed step 0.48 s, merge abs 0.2"], abs=1e-9)
+    assert tuned >= value

@@ -21,6 +21,7 @@ from desed_task.postprocess.params import (
     read_params,
     write_params,
 )
+from desed_task.postprocess.tuning import csebb_grid, median_windows_grid, tune_csebb, tune_median
 
 __all__ = [
     "Box",
@@ -33,13 +34,17 @@ __all__ = [
     "boxes_to_tables",
     "csebb_boxes",
     "csebb_events",
+    "csebb_grid",
     "csebb_tables",
     "frame_hop",
     "median_filter_tables",
+    "median_windows_grid",
     "params_from_dict",
     "params_to_dict",
     "postprocess_scores",
     "read_params",
     "require_sebbs",
+    "tune_csebb",
+    "tune_median",
     "write_params",
 ]
