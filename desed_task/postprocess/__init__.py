@@ -1,0 +1,50 @@
+"""Post-processing of frame scores beyond the recipe's fixed median filter (issue 12).
+
+Two methods, each with class-wise parameters tuned for PSDS on a validation set and stored in a JSON parameter
+file (``params``): median windows per class (``median``), and change-point-based sound event bounding boxes
+(cSEBBs, ``csebb``; Ebbers et al., Interspeech 2024). The recipe's decoding stays the default elsewhere.
+
+Importing this package is light (numpy, pandas, scipy). The cSEBB method needs the optional, AGPL-3.0 package
+``sebbs`` (``pip install 'desed_task[sebbs]'``), imported only when cSEBBs are computed.
+"""
+from desed_task.postprocess.apply import postprocess_scores
+from desed_task.postprocess.csebb import Box, boxes_to_tables, csebb_boxes, csebb_events, csebb_tables, require_sebbs
+from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+from desed_task.postprocess.median import frame_hop, median_filter_tables
+from desed_task.postprocess.params import (
+    CSEBBClassParams,
+    CSEBBParams,
+    MedianParams,
+    Params,
+    params_from_dict,
+    params_to_dict,
+    read_params,
+    write_params,
+)
+from desed_task.postprocess.tuning import csebb_grid, median_windows_grid, tune_csebb, tune_median
+
+__all__ = [
+    "Box",
+    "CSEBBClassParams",
+    "CSEBBParams",
+    "MedianParams",
+    "MissingExtraError",
+    "Params",
+    "PostprocessError",
+    "boxes_to_tables",
+    "csebb_boxes",
+    "csebb_events",
+    "csebb_grid",
+    "csebb_tables",
+    "frame_hop",
+    "median_filter_tables",
+    "median_windows_grid",
+    "params_from_dict",
+    "params_to_dict",
+    "postprocess_scores",
+    "read_params",
+    "require_sebbs",
+    "tune_csebb",
+    "tune_median",
+    "write_params",
+]

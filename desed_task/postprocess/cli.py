@@ -1,0 +1,161 @@
+"""``python -m desed_task.postprocess``: tune class-wise post-processing on a validation set, apply it to scores.
+
+Thin wrapper over the library. Every output path is checked before any work and written all or nothing; an
+error is one line on stderr with exit status 2, and then nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from desed_task.evaluation.psds import SCENARIOS
+from desed_task.evaluation.tables import EvaluationInputError, read_score_folder
+from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+from desed_task.postprocess.tuning import (
+    DEFAULT_MERGE_THRESHOLDS_ABS,
+    DEFAULT_MERGE_THRESHOLDS_REL,
+    DEFAULT_STEP_FILTER_LENGTHS,
+)
+
+DESCRIPTION = """\
+Post-process frame scores beyond the recipe's fixed median filter, with class-wise parameters tuned for PSDS:
+
+  median  one median-filter window (frames) per class
+  csebb   change-point-based sound event bounding boxes (Ebbers et al., Interspeech 2024): needs the optional
+          package sebbs (AGPL-3.0): pip install 'desed_task[sebbs]'
+
+Score folders hold one <clip id>.tsv per clip with columns onset offset <class...> (what the test stage
+writes, sed_scores_eval's format). Score the output with: python -m desed_task.evaluation --scores DIR ..."""
+
+EXAMPLE = """\
+example:
+  python -m desed_task.postprocess tune --method csebb --scores val/scores --ground_truth validation.tsv \\
+      --durations validation_durations.tsv --out csebb.json
+  python -m desed_task.postprocess apply --params csebb.json --scores test/scores --out test/scores_csebb"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (exit 2), like every other error of this command."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
+def _windows(text: str) -> list[int]:
+    try:
+        first, _, last = text.partition("-")
+        return list(range(int(first), int(last) + 1)) if last else [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FIRST-LAST or comma-separated frame counts, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m desed_task.postprocess", description=DESCRIPTION, epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    tune = commands.add_parser(
+        "tune", help="grid-search class-wise parameters for PSDS on a validation set, write a parameter file",
+        description="Grid-search class-wise parameters for PSDS (sed_scores_eval) on a validation set. Each "
+        "class takes its best grid point; if a fixed setting (one grid point for all classes, or the recipe's "
+        "stage-2 windows) scores higher overall, that is kept instead.",
+    )
+    tune.add_argument("--method", required=True, choices=["csebb", "median"], help="post-processing method")
+    tune.add_argument("--scores", required=True, type=Path, metavar="DIR", help="validation score folder")
+    tune.add_argument("--ground_truth", required=True, type=Path, metavar="TSV",
+                      help="strong labels: filename onset offset event_label (clips without events are ignored)")
+    tune.add_argument("--durations", required=True, type=Path, metavar="TSV", help="clip durations: filename duration")
+    tune.add_argument("--out", required=True, type=Path, metavar="PARAMS.json",
+                      help="parameter file to write (replaced if it exists)")
+    tune.add_argument("--scenario", type=int, choices=[1, 2], default=1,
+                      help="PSDS scenario to maximise: 1 (dtc=gtc=0.7, default) or 2 (dtc=gtc=0.1, cttc=0.3)")
+    tune.add_argument("--jobs", type=int, default=1, metavar="N",
+                      help="processes scoring grid points in parallel (default 1; each receives the scores once)")
+    tune.add_argument("--windows", type=_windows, default=list(range(1, 42)), metavar="FIRST-LAST|N,N,...",
+                      help="median: window lengths in frames (default 1-41); the recipe's windows (7; stage 2: 4, "
+                      "6, 7, 20) are always added")
+    tune.add_argument("--step_filter_lengths", type=_floats, default=list(DEFAULT_STEP_FILTER_LENGTHS),
+                      metavar="S,S,...", help="csebb: step-filter lengths in seconds (default 0.32,0.48,0.64)")
+    tune.add_argument("--merge_thresholds_abs", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_ABS),
+                      metavar="T,T,...", help="csebb: absolute merge thresholds, each tried without a relative one "
+                      "(default 0.15,0.2,0.3)")
+    tune.add_argument("--merge_thresholds_rel", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_REL),
+                      metavar="T,T,...", help="csebb: relative merge thresholds, each tried without an absolute one "
+                      "(default 1.5,2,3)")
+    tune.add_argument("--quiet", action="store_true", help="no progress bars")
+    apply = commands.add_parser(
+        "apply", help="post-process a score folder with a parameter file",
+        description="Post-process every score table of a folder with a parameter file written by tune.",
+    )
+    apply.add_argument("--params", required=True, type=Path, metavar="PARAMS.json", help="parameter file")
+    apply.add_argument("--scores", required=True, type=Path, metavar="DIR", help="score folder to post-process")
+    apply.add_argument("--out", required=True, type=Path, metavar="DIR",
+                       help="new (or empty) folder for the post-processed score files")
+    apply.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_tune(args: argparse.Namespace) -> str:
+    """Tune and write the parameter file; the summary line to print."""
+    from desed_task.postprocess.csebb import require_sebbs
+    from desed_task.postprocess.outputs import check_output_file
+    from desed_task.postprocess.params import write_params
+    from desed_task.postprocess.tuning import tune_csebb, tune_median
+
+    if args.method == "csebb":
+        require_sebbs()
+    check_output_file(args.out, "parameter file")
+    scores = read_score_folder(args.scores)
+    scenario = SCENARIOS[f"psds{args.scenario}"]
+    common = dict(scenario=scenario, jobs=args.jobs, progress=not args.quiet)
+    if args.method == "median":
+        params = tune_median(scores, args.ground_truth, args.durations, windows=args.windows, **common)
+    else:
+        params = tune_csebb(
+            scores, args.ground_truth, args.durations, step_filter_lengths=args.step_filter_lengths,
+            merge_thresholds_abs=args.merge_thresholds_abs, merge_thresholds_rel=args.merge_thresholds_rel, **common,
+        )
+    write_params(args.out, params)
+    tuning = params.tuning or {}
+    return (
+        f"{args.method}: PSDS{args.scenario} {tuning['psds']:.4f} on {tuning['clips']} clips with "
+        f"{tuning['selected']} parameters -> {args.out}"
+    )
+
+
+def run_apply(args: argparse.Namespace) -> str:
+    """Post-process the folder and write the result; the summary line to print."""
+    from desed_task.postprocess.apply import postprocess_scores
+    from desed_task.postprocess.csebb import require_sebbs
+    from desed_task.postprocess.outputs import check_output_folder, write_scores_atomically
+    from desed_task.postprocess.params import CSEBBParams, read_params
+
+    params = read_params(args.params)
+    if isinstance(params, CSEBBParams):
+        require_sebbs()
+    check_output_folder(args.out)
+    scores = read_score_folder(args.scores)
+    tables = postprocess_scores(scores, params, source=f"the scores in {args.scores}")
+    write_scores_atomically(args.out, tables, progress=not args.quiet)
+    return f"{params.method}: {len(tables)} score files -> {args.out}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        summary = run_tune(args) if args.command == "tune" else run_apply(args)
+    except (PostprocessError, EvaluationInputError, MissingExtraError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0

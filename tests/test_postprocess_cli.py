@@ -1,0 +1,153 @@
+"""``python -m desed_task.postprocess``: tune and apply end to end, and errors that are one line, exit 2, no output."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from operating_point_scores import DESED_CLASSES, validation_subset
+
+from desed_task.evaluation import read_score_folder, write_score_folder
+from desed_task.evaluation.cli import main as evaluate_main
+from desed_task.postprocess import CSEBBClassParams, CSEBBParams, MedianParams, write_params
+from desed_task.postprocess.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def validation(tmp_path_factory) -> dict[str, Path]:
+    """A 49-clip validation set on disk: score folder, ground truth, durations."""
+    scores, truth, durations = validation_subset(24)
+    root = tmp_path_factory.mktemp("validation")
+    write_score_folder(root / "scores", scores)
+    truth.to_csv(root / "truth.tsv", sep="\t", index=False)
+    durations.to_csv(root / "durations.tsv", sep="\t", index=False)
+    return {"scores": root / "scores", "truth": root / "truth.tsv", "durations": root / "durations.tsv"}
+
+
+def _tune(validation, out, method="median", *extra):
+    return ["tune", "--method", method, "--scores", str(validation["scores"]), "--ground_truth",
+            str(validation["truth"]), "--durations", str(validation["durations"]), "--out", str(out), "--quiet", *extra]
+
+
+def _psds1(validation, scores_dir, capsys) -> float:
+    metrics = scores_dir.parent / f"{scores_dir.name}_metrics.json"
+    argv = ["--ground_truth", str(validation["truth"]), "--durations", str(validation["durations"]),
+            "--scores", str(scores_dir), "--quiet", "--json", str(metrics)]
+    assert evaluate_main(argv) == 0
+    capsys.readouterr()
+    return json.loads(metrics.read_text())["psds1_sed_scores_eval"]
+
+
+def test_tune_then_apply_then_evaluate(validation, tmp_path, capsys):
+    params_path = tmp_path / "nested" / "median.json"
+    assert main(_tune(validation, params_path, "median", "--windows", "5-8")) == 0
+    assert "median: PSDS1" in capsys.readouterr().out
+    params = json.loads(params_path.read_text())
+    assert params["method"] == "median" and params["frame_hop"] == pytest.approx(0.064)
+    assert list(params["classes"]) == list(DESED_CLASSES)
+    assert {v["window_frames"] for v in params["classes"].values()} <= {4, 5, 6, 7, 8, 20}
+    out = tmp_path / "scores_median"
+    assert main(["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out),
+                 "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in validation["scores"].iterdir())
+    assert _psds1(validation, out, capsys) == pytest.approx(params["tuning"]["psds"], abs=1e-9)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nested", "scores_median", "scores_median_metrics.json"]
+
+
+def test_apply_csebb_writes_scores_the_evaluation_reads(validation, tmp_path, capsys):
+    pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
+    params_path = tmp_path / "csebb.json"
+    write_params(params_path, CSEBBParams({c: CSEBBClassParams(0.48, 0.2, None) for c in DESED_CLASSES}))
+    out = tmp_path / "empty_folder"
+    out.mkdir()  # an existing empty folder is fine
+    assert main(["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out),
+                 "--quiet"]) == 0
+    tables = read_score_folder(out)
+    assert len(tables) == 49 and all(list(t.columns[2:]) == list(DESED_CLASSES) for t in tables.values())
+    assert 0.0 < _psds1(validation, out, capsys) <= 1.0
+
+
+def _median_params(tmp_path, classes=DESED_CLASSES, hop=0.064) -> str:
+    path = tmp_path / "given.json"
+    write_params(path, MedianParams({c: 7 for c in classes}, hop))
+    return str(path)
+
+
+def _csebb_params(tmp_path) -> str:
+    path = tmp_path / "given_csebb.json"
+    write_params(path, CSEBBParams({c: CSEBBClassParams(0.48, 0.2, None) for c in DESED_CLASSES}))
+    return str(path)
+
+
+ERRORS = {
+    "unwritable parameter file": (
+        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "is not a directory"),
+    "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "is a directory"),
+    "missing score folder": (
+        lambda v, t: _tune(v, t / "p.json")[:4] + [str(t / "nowhere")] + _tune(v, t / "p.json")[5:],
+        "scores folder not found"),
+    "non-empty output folder": (
+        lambda v, t: ["apply", "--params", _median_params(t), "--scores", str(v["scores"]), "--out", str(t / "folder")],
+        "is not empty"),
+    "other classes": (
+        lambda v, t: ["apply", "--params", _median_params(t, DESED_CLASSES[:9] + ("Bird",)), "--scores",
+                      str(v["scores"]), "--out", str(t / "out")],
+        "the scores lack ['Bird'], the parameters lack ['Vacuum_cleaner']"),
+    "other hop": (
+        lambda v, t: ["apply", "--params", _median_params(t, hop=0.02), "--scores", str(v["scores"]), "--out",
+                      str(t / "out")],
+        "frame hop of 0.064 s but the median parameters were tuned at 0.02 s"),
+    "malformed parameter file": (
+        lambda v, t: ["apply", "--params", str(v["truth"]), "--scores", str(v["scores"]), "--out", str(t / "out")],
+        "is not valid JSON"),
+    "usage": (lambda v, t: ["tune", "--method", "median"], "the following arguments are required"),
+}
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_info:  # argparse's usage errors
+        return exit_info.code
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_errors_are_one_line_exit_2_and_write_nothing(case, validation, tmp_path, capsys):
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "kept.tsv").write_text("x")
+    make_argv, message = ERRORS[case]
+    argv = make_argv(validation, tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("command", ["tune", "apply"])
+def test_csebb_without_sebbs_names_the_extra(command, validation, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sebbs", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "sebbs.csebbs", None)
+    if command == "tune":
+        argv = _tune(validation, tmp_path / "p.json", "csebb")
+    else:
+        argv = ["apply", "--params", _csebb_params(tmp_path), "--scores", str(validation["scores"]), "--out",
+                str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'desed_task[sebbs]'" in err and "AGPL" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["given_csebb.json"])
+
+
+def test_import_is_light_and_never_imports_sebbs():
+    code = (
+        "import sys, desed_task, desed_task.postprocess, desed_task.postprocess.cli\n"
+        "heavy = [m for m in ('sebbs', 'sed_scores_eval', 'torch') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
