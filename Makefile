@@ -15,6 +15,8 @@ $(STAMP): setup.py scripts/install_torch.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	scripts/install_torch.sh $(BIN)/python
 	$(BIN)/python -m pip install -e ".[dev]"
+	# cSEBB (AGPL, optional) for its tests, without its sed_scores_eval fork: see setup.py
+	$(BIN)/python -m pip install --no-deps "sebbs==1.0.2"
 	touch $(STAMP)
 
 test: $(STAMP)

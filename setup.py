@@ -34,11 +34,12 @@ INSTALL_REQUIRES = [
     "codecarbon",
 ]
 
-# cSEBB post-processing (`python -m desed_task.postprocess --method csebb`) runs sebbs, the reference implementation
-# by the method's authors. sebbs is AGPL-3.0 and this package MIT, so it is an optional extra, imported only when
-# cSEBBs are computed. It builds from source (Cython, needs a C++ compiler) and pulls in sed_scores_eval_np2, a fork
-# that installs the same `sed_scores_eval` import package over sed_scores_eval's files (the evaluation tests pass
-# with either).
+# cSEBB post-processing (`python -m desed_task.postprocess tune --method csebb`) runs sebbs, the reference
+# implementation by the method's authors. sebbs is AGPL-3.0 and this package MIT, so it is an optional extra, imported
+# only when cSEBBs are computed. It builds from source (Cython, needs a C++ compiler). Its own requirement
+# sed_scores_eval_np2 is a later snapshot of sed_scores_eval that installs over sed_scores_eval's files; the test
+# environment (Makefile) therefore installs sebbs with --no-deps, so the tests score with the sed_scores_eval release
+# users get (sebbs works with it). docs/postprocess.md says how to install it either way.
 SEBBS = ["sebbs>=1.0.2,<2"]
 
 setup(
@@ -51,5 +52,5 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["desed_task", "desed_task.*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={"sebbs": SEBBS, "dev": ["pytest>=7", "pytest-timeout", *SEBBS]},
+    extras_require={"sebbs": SEBBS, "dev": ["pytest>=7", "pytest-timeout"]},
 )

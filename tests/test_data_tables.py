@@ -121,6 +121,13 @@ def test_read_scores_checks_values_and_frames(tmp_path):
     gap = _tsv(tmp_path / "Y3.tsv", "onset|offset|Cat\n0.0|0.5|0.1\n0.6|1.0|0.2\n")
     with pytest.raises(TableError, match=r"Y3.tsv, line 3: frame 0.6-1.0 s"):
         read_scores(gap)
+    never = _tsv(tmp_path / "Y4.tsv", "onset|offset|Cat\n0.0|0.5|-inf\n0.5|1.0|0.2\n")  # cSEBB: no box there
+    assert read_scores(never)["Cat"].tolist() == [float("-inf"), 0.2]
+    for name, cell in (("Y5.tsv", "inf"), ("Y6.tsv", "-0.5")):
+        with pytest.raises(TableError, match=f"{name}, line 2: column Cat holds"):
+            read_scores(_tsv(tmp_path / name, f"onset|offset|Cat\n0.0|0.5|{cell}\n"))
+    with pytest.raises(TableError, match=r"Y7.tsv, line 2: column onset holds -inf, not a time"):
+        read_scores(_tsv(tmp_path / "Y7.tsv", "onset|offset|Cat\n-inf|0.5|0.3\n"))
 
 
 def test_evaluation_reads_tables_without_importing_torch():

@@ -276,7 +276,10 @@ def events_by_clip(table: pd.DataFrame) -> dict[str, list[tuple[float, float, st
 
 
 def read_scores(path: str | Path) -> pd.DataFrame:
-    """One sed_scores_eval score file: ``onset offset <classes>``, contiguous frames, scores in [0, 1]."""
+    """One sed_scores_eval score file: ``onset offset <classes>``, contiguous frames, scores in [0, 1].
+
+    A score of ``-inf`` is accepted: it marks frames where no threshold detects the class, as the piecewise-constant
+    tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes."""
     path, kind = Path(path), "score"
     table = _read_file(path, SCORE_TIME_COLUMNS, kind)
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
@@ -285,7 +288,9 @@ def read_scores(path: str | Path) -> pd.DataFrame:
                          "has onset, offset, then one score column per class")
     for column in table.columns:
         values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna() | (((values < 0) | (values > 1)) & (column in classes))
+        is_score = column in classes
+        never = (values == -np.inf) & is_score
+        bad = (values.isna() | np.isinf(values) | (is_score & ((values < 0) | (values > 1)))) & ~never
         if bad.any():
             what = "a score in [0, 1]" if column in classes else "a time in seconds"
             _fail(path, kind, table.loc[bad, [column]], lambda r: f"column {r.index[0]} holds {_show(r.iloc[0])}, "

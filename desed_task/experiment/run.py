@@ -9,7 +9,7 @@ from typing import Sequence
 
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
-from desed_task.data.tables import TableError as MetadataError
+from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
@@ -115,7 +115,7 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
         sys.exit(f"configuration error: {err}")
     except CheckpointError as err:
         sys.exit(f"checkpoint error: {err}")
-    except (MetadataError, DataError, AudioError) as err:
+    except (TableError, DataError, AudioError) as err:
         sys.exit(f"data error: {err}")
     model_metrics = {k: v for k, v in metrics.items() if k.startswith(("student/", "teacher/"))}
     if model_metrics:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from desed_task.evaluation.psds import SCENARIOS
-from desed_task.evaluation.tables import EvaluationInputError, read_score_folder
+from desed_task.data.tables import TableError
+from desed_task.evaluation.folders import read_score_folder
 from desed_task.postprocess.errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.tuning import (
     DEFAULT_MERGE_THRESHOLDS_ABS,
@@ -154,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         summary = run_tune(args) if args.command == "tune" else run_apply(args)
-    except (PostprocessError, EvaluationInputError, MissingExtraError) as error:
+    except (PostprocessError, TableError, MissingExtraError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(summary)

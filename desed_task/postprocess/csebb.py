@@ -27,7 +27,8 @@ from typing import Mapping, NamedTuple
 import numpy as np
 import pandas as pd
 
-from desed_task.evaluation.decoding import AUDIO_SUFFIX, DETECTION_COLUMNS
+from desed_task.data.tables import EVENT_COLUMNS
+from desed_task.evaluation.decoding import AUDIO_SUFFIX
 from desed_task.postprocess.errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.median import TIME_COLUMNS, table_classes
 from desed_task.postprocess.params import CSEBBParams, check_classes
@@ -151,4 +152,4 @@ def csebb_events(
         for box in boxes[clip_id]
         if box.confidence > thresholds[box.label]
     ]
-    return pd.DataFrame(rows, columns=[*DETECTION_COLUMNS, "confidence"])
+    return pd.DataFrame(rows, columns=[*EVENT_COLUMNS, "confidence"])

@@ -15,13 +15,7 @@ import pandas as pd
 
 from desed_task.evaluation.lazy import sed_scores_eval
 from desed_task.evaluation.psds import PSDSScenario, without_cross_triggers
-from desed_task.evaluation.tables import (
-    TableLike,
-    durations_by_clip,
-    durations_table,
-    ground_truth_events,
-    ground_truth_table,
-)
+from desed_task.data.tables import TableSource, durations_by_clip, events_by_clip, read_durations, read_events
 from desed_task.postprocess.errors import PostprocessError
 from desed_task.postprocess.median import TIME_COLUMNS, table_classes
 
@@ -38,13 +32,13 @@ class TuningSet:
 
 
 def tuning_set(
-    scores: Mapping[str, pd.DataFrame], ground_truth: TableLike, durations: TableLike, scenario: PSDSScenario
+    scores: Mapping[str, pd.DataFrame], ground_truth: TableSource, durations: TableSource, scenario: PSDSScenario
 ) -> tuple[TuningSet, dict[str, pd.DataFrame]]:
     """The tuning set and the score tables of its clips (those with ground-truth events and scores)."""
     if not scores:
         raise PostprocessError("no score tables to tune on")
     classes = table_classes(next(iter(scores.values())))
-    events = {c: e for c, e in ground_truth_events(ground_truth_table(ground_truth)).items() if e}
+    events = {c: e for c, e in events_by_clip(read_events(ground_truth, "ground truth")).items() if e}
     clip_ids = sorted(set(events) & set(scores))
     if not clip_ids:
         raise PostprocessError(
@@ -57,7 +51,7 @@ def tuning_set(
             f"{len(unscored)} ground-truth clips with events have no scores (e.g. {unscored[:3]}); tuning without them",
             stacklevel=2,
         )
-    clip_durations = durations_by_clip(durations_table(durations))
+    clip_durations = durations_by_clip(read_durations(durations))
     no_duration = [c for c in clip_ids if c not in clip_durations]
     if no_duration:
         raise PostprocessError(

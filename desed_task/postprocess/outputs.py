@@ -62,7 +62,7 @@ def write_text_atomically(path: Path, text: str) -> None:
 
 def write_scores_atomically(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> Path:
     """Write one ``<clip id>.tsv`` per clip into a new (or empty) ``folder``, all or nothing."""
-    from desed_task.evaluation.tables import write_score_folder
+    from desed_task.evaluation.folders import write_score_folder
 
     folder = check_output_folder(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 import pandas as pd
 
 from desed_task.evaluation.psds import SCENARIO_1, PSDSScenario
-from desed_task.evaluation.tables import TableLike
+from desed_task.data.tables import TableSource
 from desed_task.postprocess.apply import postprocess_scores
 from desed_task.postprocess.errors import PostprocessError
 from desed_task.postprocess.median import frame_hop, table_classes
@@ -153,8 +153,8 @@ def _grid_search(
 
 def tune_median(
     scores: Mapping[str, pd.DataFrame],
-    ground_truth: TableLike,
-    durations: TableLike,
+    ground_truth: TableSource,
+    durations: TableSource,
     scenario: PSDSScenario = SCENARIO_1,
     windows: Iterable[int] = DEFAULT_MEDIAN_WINDOWS,
     jobs: int = 1,
@@ -180,8 +180,8 @@ def tune_median(
 
 def tune_csebb(
     scores: Mapping[str, pd.DataFrame],
-    ground_truth: TableLike,
-    durations: TableLike,
+    ground_truth: TableSource,
+    durations: TableSource,
     scenario: PSDSScenario = SCENARIO_1,
     step_filter_lengths: Sequence[float] = DEFAULT_STEP_FILTER_LENGTHS,
     merge_thresholds_abs: Sequence[float] = DEFAULT_MERGE_THRESHOLDS_ABS,
