@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Literal
 
 from desed_task.data import LabelEncoder
 from desed_task.experiment.config import ConfigError, encoder_kwargs
-from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets
+from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
 from desed_task.features import SEDFrontend
 from desed_task.nnet import CRNN, FrameEncoder, encoder_class, load_pretrained_encoder
 from desed_task.training.options import EvaluationReference, TaskOptions
 
 if TYPE_CHECKING:
     from desed_task.experiment.datamodule import SEDDataModule
+    from desed_task.postprocess import Params
     from desed_task.training.module import SEDTask
 
-Mode = Literal["train", "test", "eval"]
+Mode = Literal["train", "test", "eval", "validate"]
 
 
 def time_pooling(config: dict) -> int:
@@ -73,6 +74,26 @@ def build_network(config: dict, load_encoder: bool = True) -> CRNN:
         raise ConfigError(f"net: {err}") from err
 
 
+def load_postprocess(config: dict) -> "Params | None":
+    """The tuned post-processing of ``training.postprocess`` (a parameter file of ``desed_task.postprocess``),
+    checked against the configuration's classes and output frame hop; None when the key is not set."""
+    path = config["training"]["postprocess"]
+    if not path:
+        return None
+    from desed_task.postprocess import MedianParams, PostprocessError, read_params
+    from desed_task.postprocess.params import check_classes, check_hop
+
+    label_encoder = build_label_encoder(config)
+    try:
+        params = read_params(path)
+        check_classes(params, list(label_encoder.labels), "data.classes")
+        if isinstance(params, MedianParams):
+            check_hop(params, label_encoder.frame_to_time(1), "this configuration's output frames")
+    except PostprocessError as err:
+        raise ConfigError(f"training.postprocess: {err}") from err
+    return params
+
+
 def build_task(
     config: dict,
     output_dir: str | Path,
@@ -92,6 +113,7 @@ def build_task(
         output_dir=output_dir,
         references=references,
         config=config,
+        postprocess=load_postprocess(config),
     )
 
 
@@ -121,7 +143,8 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
 def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
                      checkpoint: str | None = None) -> ExperimentParts:
     """Networks, datasets and task of a run: ``train`` (stage 1 from the pretrained encoder, stage 2 from
-    ``ultra.model_init``), ``test`` a checkpoint on ``data.test_*``, or ``eval``: score ``data.eval_folder``."""
+    ``ultra.model_init``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
+    ``validate``: score the validation sets with a checkpoint (their score folders are written for tuning)."""
     from desed_task.experiment.datamodule import SEDDataModule  # Lightning: imported only to train or test
 
     training = config["training"]
@@ -138,6 +161,8 @@ def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
     references: dict[str, EvaluationReference] = {}
     if mode == "eval":
         datamodule.test_set = build_eval_set(config, label_encoder)
+    elif mode == "validate":
+        datamodule.val_sets, references = build_val_sets(config, label_encoder)
     else:
         datamodule.test_set, references = build_test_set(config, label_encoder)
     if mode == "train":

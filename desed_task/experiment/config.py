@@ -67,6 +67,7 @@ _TRAINER_DEFAULTS: dict[str, Any] = {
     "enable_progress_bar": True,
     "limit_train_batches": 1.0,
     "save_top_k": 5,
+    "postprocess": None,
 }
 
 

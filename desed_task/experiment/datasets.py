@@ -71,14 +71,27 @@ def build_train_sets(config: dict, label_encoder: LabelEncoder) -> TrainSets:
     for extra in data["extra_weak"]:
         train.append(WeakSet(extra["folder"], extra["tsv"], label_encoder, EXTRA_WEAK_PREFIX + extra["name"], **kwargs))
         batch_sizes.append(extra["batch_size"])
+    val, references = build_val_sets(config, label_encoder, weak_val_df)
+    return TrainSets(train, batch_sizes, val, references)
+
+
+def build_val_sets(
+    config: dict, label_encoder: LabelEncoder, weak_val_df: pd.DataFrame | None = None
+) -> tuple[list[Dataset], dict[str, EvaluationReference]]:
+    """Validation [weak_val, synth_val, strong_val] and the references of the two strongly labelled ones."""
+    data, training = config["data"], config["training"]
+    if weak_val_df is None:
+        weak_df = pd.read_csv(_required(data, "weak_tsv"), sep="\t")
+        weak_val_df = weak_split(weak_df, training["weak_split"], training["seed"])[1]
     synth_val = _strong_set(config, label_encoder, "synth_val_folder", "synth_val_tsv", "synth_val", False)
     strong_val = _strong_set(config, label_encoder, "strong_val_folder", "strong_val_tsv", "strong_val", False)
-    weak_val = WeakSet(data["weak_folder"], weak_val_df, label_encoder, "weak_val", random_crop=False, **kwargs)
+    weak_val = WeakSet(data["weak_folder"], weak_val_df, label_encoder, "weak_val", random_crop=False,
+                       **_dataset_kwargs(config))
     references = {
         "synth_val": _reference(synth_val, _required(data, "synth_val_dur")),
         "strong_val": _reference(strong_val, _required(data, "strong_val_dur")),
     }
-    return TrainSets(train, batch_sizes, [weak_val, synth_val, strong_val], references)
+    return [weak_val, synth_val, strong_val], references
 
 
 def build_test_set(config: dict, label_encoder: LabelEncoder) -> tuple[Dataset, dict[str, EvaluationReference]]:

@@ -69,22 +69,28 @@ def run_experiment(
     resume_from: str | None = None,
     test_from: str | None = None,
     eval_from: str | None = None,
+    validate_from: str | None = None,
     fast_dev_run: bool = False,
     extra_callbacks: list[pl.Callback] | None = None,
     run_test: bool = True,
 ) -> dict:
-    """Train (then test the best checkpoint), or only test / evaluate a checkpoint. Returns the metrics.
+    """Train (then test the best checkpoint), or only test / evaluate / validate a checkpoint. Returns the metrics.
 
-    ``extra_callbacks`` are added to the trainer's; ``run_test=False`` stops after training.
+    ``validate_from`` scores the validation sets with a checkpoint and writes their raw score folders, with the
+    ground truth and durations of the scored clips, under ``<experiment>/validation/<model>/<subset>/`` (what
+    ``python -m desed_task.postprocess tune`` takes). ``extra_callbacks`` are added to the trainer's;
+    ``run_test=False`` stops after training.
     """
     training = config["training"]
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
     exp_dir = log_dir / _experiment_version(log_dir)
-    checkpoint_to_score = test_from or eval_from
-    mode = "eval" if eval_from else "test" if test_from else "train"
+    checkpoint_to_score = test_from or eval_from or validate_from
+    mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
     parts = build_experiment(config, exp_dir / ("eval" if eval_from else "test"), mode, checkpoint_to_score)
     task, datamodule = parts.task, parts.datamodule
+    if validate_from:
+        task.validation_scores_dir = exp_dir / "validation"
 
     checkpoint_cb = ModelCheckpoint(
         dirpath=exp_dir / "checkpoints", filename="epoch={epoch}-obj={val/obj_metric:.4f}",
@@ -113,11 +119,14 @@ def run_experiment(
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)
             # Read before testing: loading a checkpoint for the test restores the callbacks' states as saved.
             best, last = checkpoint_cb.best_model_path or None, last_cb.best_model_path or None
-        if run_test:
+        if validate_from:
+            trainer.validate(task, datamodule=datamodule)
+            validation = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        if run_test and not validate_from:
             if best and not fast_dev_run:
                 log.info("testing the best checkpoint %s", best)
             trainer.test(task, datamodule=datamodule, ckpt_path=best if best and not fast_dev_run else None)
-    metrics = dict(task.test_metrics)
+    metrics = dict(task.test_metrics) if not validate_from else validation
     metrics["energy_kwh"] = meter.kwh
     if not checkpoint_to_score:
         metrics["best_checkpoint"] = best

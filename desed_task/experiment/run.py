@@ -44,6 +44,12 @@ def build_parser(stage: int) -> argparse.ArgumentParser:
                         help="skip training: test this checkpoint (published or ours) on data.test_* of the config")
     parser.add_argument("--eval_from_checkpoint", default=None,
                         help="skip training: score every clip of data.eval_folder with this checkpoint (no metrics)")
+    parser.add_argument("--validate_from_checkpoint", default=None,
+                        help="skip training: score the validation sets with this checkpoint and write their raw score "
+                             "folders under <experiment>/validation/ (for python -m desed_task.postprocess tune)")
+    parser.add_argument("--postprocess", default=None, metavar="PARAMS.json",
+                        help="override training.postprocess: also test with these tuned post-processing parameters "
+                             "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's")
     parser.add_argument("--fast_dev_run", action="store_true",
                         help="one training, validation and test batch to check the set-up")
     parser.add_argument("--accm_grad", type=int, default=None,
@@ -89,6 +95,8 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
     overrides = {"training.stage": stage}
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad
+    if args.postprocess is not None:
+        overrides["training.postprocess"] = args.postprocess
     if stage == 2:
         for flag, (dotted, _, _) in STAGE2_OVERRIDES.items():
             if getattr(args, flag) is not None:
@@ -109,6 +117,7 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
             resume_from=args.resume_from_checkpoint,
             test_from=args.test_from_checkpoint,
             eval_from=args.eval_from_checkpoint,
+            validate_from=args.validate_from_checkpoint,
             fast_dev_run=args.fast_dev_run,
         )
     except ConfigError as err:

@@ -2,7 +2,8 @@
 then losses, PSDS and the test outputs (docs/recipe.md §6).
 
 A mixin of ``SEDTask``: it relies on the task's ``sed_student``, ``sed_teacher``, ``features``, ``options``,
-``references``, ``label_encoder``, ``output_dir`` and ``validation_objective``.
+``references``, ``label_encoder``, ``output_dir``, ``postprocess``, ``validation_scores_dir`` and
+``validation_objective``.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from desed_task.evaluation import (
     write_scores_only,
     write_test_outputs,
 )
+from desed_task.postprocess import postprocess_scores
 from desed_task.training.batch import BatchParts
 from desed_task.training.epoch_means import EpochMeans
 from desed_task.training.score_buffer import ScoreBuffer
@@ -66,7 +68,10 @@ class EvaluationSteps:
     def on_validation_epoch_end(self) -> None:
         metrics = {f"val/{name}": value for name, value in self._val_losses.means().items()}
         for model in MODELS:
-            metrics.update(self._validation_metrics(model, self._val[model].gathered()))
+            scores = self._val[model].gathered()
+            metrics.update(self._validation_metrics(model, scores))
+            if self.validation_scores_dir is not None and self.trainer.global_rank == 0:
+                self._write_validation_scores(model, scores)
             self._val[model].clear()
         self._val_losses.clear()
         metrics["val/obj_metric"] = self.validation_objective(metrics)
@@ -89,6 +94,18 @@ class EvaluationSteps:
             out[f"val/{model}/{subset}_psds2"] = psds["psds2"]
         return out
 
+    def _write_validation_scores(self, model: str, scores: ScoreBuffer) -> None:
+        """``<dir>/<model>/<subset>/``: raw scores, and the ground truth and durations of the scored clips, the
+        inputs of ``python -m desed_task.postprocess tune``."""
+        for subset in SCORED_SUBSETS:
+            part, reference = scores.select(subset), self.references.get(subset)
+            if not part.clip_ids or reference is None:
+                continue
+            folder = self.validation_scores_dir / model / subset
+            write_scores_only(folder, self._score_dataframes(part, postprocess=False))
+            reference.ground_truth.to_csv(folder / "ground_truth.tsv", sep="\t", index=False)
+            reference.durations.to_csv(folder / "durations.tsv", sep="\t", index=False)
+
     def _score_dataframes(self, scores: ScoreBuffer, postprocess: bool = True) -> dict[str, pd.DataFrame]:
         strong = scores.strong_array()
         if postprocess:
@@ -100,6 +117,20 @@ class EvaluationSteps:
         weak_targets = weak_targets_of(batch["labels"])
         for model, (strong, weak) in self._predict_batch(batch).items():
             self._test[model].add(batch["clip_ids"], batch["subsets"], strong.float(), weak.float(), weak_targets)
+
+    @property
+    def _tuned_name(self) -> str:
+        return f"tuned_{self.postprocess.method}"
+
+    def _tuned_test_outputs(self, model: str, raw: dict[str, pd.DataFrame], reference) -> dict[str, float]:
+        """The test outputs and metrics of the tuned post-processing, in ``<model>/tuned_<method>/``, beside the
+        recipe's; metric keys ``<model>/tuned_<method>/<metric>``."""
+        tuned = postprocess_scores(raw, self.postprocess, f"the {model}'s test scores")
+        metrics = write_test_outputs(
+            self.output_dir / model / self._tuned_name, raw, tuned, reference.ground_truth, reference.durations,
+            self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds,
+        )
+        return {f"{model}/{self._tuned_name}/{k}": v for k, v in metrics.items()}
 
     def on_test_epoch_end(self) -> None:
         gathered = {m: self._test[m].gathered() for m in MODELS}
@@ -115,12 +146,16 @@ class EvaluationSteps:
             smoothed = self._score_dataframes(scores, postprocess=True)
             if reference is None:
                 write_scores_only(folder, raw, smoothed)
+                if self.postprocess is not None:
+                    write_scores_only(folder / self._tuned_name, raw, postprocess_scores(raw, self.postprocess))
                 continue
             metrics = write_test_outputs(
                 folder, raw, smoothed, reference.ground_truth, reference.durations,
                 self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds,
             )
             results.update({f"{model}/{k}": v for k, v in metrics.items()})
+            if self.postprocess is not None:
+                results.update(self._tuned_test_outputs(model, raw, reference))
         self.test_metrics = results
         if results:
             self.log_dict({f"test/{k}": v for k, v in results.items()}, rank_zero_only=True)

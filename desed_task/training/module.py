@@ -19,6 +19,7 @@ from desed_task.augment import MixupParams, mix, mix_labels, warp_band
 from desed_task.data import LabelEncoder
 from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.nnet import CRNN
+from desed_task.postprocess import Params
 from desed_task.training.batch import BatchParts
 from desed_task.training.draws import AugmentationDraws
 from desed_task.training.ema import ema_update, warmup_ema_alpha
@@ -49,7 +50,9 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     """Mean-teacher training of a CRNN and its EMA teacher, with stage 1's loss.
 
     The encoder's features come from the student's encoder unit (``student.encoder.frontend``); stage 1 mixes
-    only the CRNN stream (``mixes_encoder_stream``) and shows student and teacher the same input.
+    only the CRNN stream (``mixes_encoder_stream``) and shows student and teacher the same input. ``postprocess``
+    (tuned parameters of ``desed_task.postprocess``) adds a second set of test outputs and metrics beside the
+    recipe's decoding; ``validation_scores_dir`` makes validation write its raw score folders (for tuning).
     """
 
     mixes_encoder_stream = False
@@ -64,6 +67,7 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         references: dict[str, EvaluationReference] | None = None,
         config: dict | None = None,
         teacher: CRNN | None = None,
+        postprocess: Params | None = None,
     ) -> None:
         super().__init__()
         self.sed_student = student
@@ -76,6 +80,8 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         self.references = dict(references or {})
         self.output_dir = Path(output_dir)
         self.objective = OBJECTIVES[options.objective]
+        self.postprocess = postprocess
+        self.validation_scores_dir: Path | None = None
         self.save_hyperparameters(config or {}, logger=False)
         self.draws = AugmentationDraws(options.seed)
         self._init_buffers()
