@@ -1,4 +1,4 @@
-"""Training augmentations of ATST-SED (SPEC §5): mixup and frequency warping.
+"""Training augmentations of ATST-SED (docs/recipe.md §5): mixup and frequency warping.
 
 Mixup (Zhang et al., 2018) blends every clip with another clip of the same batch part,
 ``x̃ = c·x + (1−c)·x[perm]`` with ``c ~ Beta(α, α)``; the labels are blended the same way and clamped to

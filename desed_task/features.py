@@ -87,7 +87,7 @@ class MelFrontend(nn.Module, ABC):
         self.f_max = float(f_max)
         self.n_mels = int(n_mels)
         self.power = float(power)
-        # Non-persistent: they follow .to(device) but stay out of state dicts (checkpoint format, SPEC §4).
+        # Non-persistent: they follow .to(device) but stay out of state dicts (checkpoint format, docs/recipe.md §4).
         self.register_buffer("window", window.to(torch.float32), persistent=False)  # (win_length,)
         fb = mel_filterbank(self.n_fft // 2 + 1, self.f_min, self.f_max, self.n_mels, self.sample_rate)
         self.register_buffer("fb", fb, persistent=False)  # (n_fft // 2 + 1, n_mels)

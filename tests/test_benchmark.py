@@ -5,7 +5,14 @@ import time
 
 import torch
 
-from desed_task.tools.benchmark import best_time, describe_device, format_table, matmul_gflops, network_flops, run_benchmark
+from desed_task.tools.benchmark import (
+    best_time,
+    describe_device,
+    format_table,
+    matmul_gflops,
+    network_flops,
+    run_benchmark,
+)
 from desed_task.nnet import CRNN, FrameATSTEncoder
 
 

@@ -1,4 +1,4 @@
-"""Inference on recordings of any length (SPEC §7): chunking, equality with the training module's test step,
+"""Inference on recordings of any length (docs/recipe.md §7): chunking, equality with the training module's test step,
 resampling, channels, thresholds, silence and errors."""
 from __future__ import annotations
 

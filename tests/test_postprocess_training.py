@@ -62,7 +62,8 @@ def test_test_stage_reports_the_tuned_decoding_beside_the_recipes(validation_sco
                                                                    trained_checkpoint, tmp_path):
     params = _tuned_median(validation_scores, tmp_path)
     metrics = main(1, ["--conf_file", str(_conf(tmp_path, tiny_dataset)), "--log_dir", str(tmp_path / "exp"),
-                       "--gpus", "cpu", "--test_from_checkpoint", str(trained_checkpoint), "--postprocess", str(params)])
+                       "--gpus", "cpu", "--test_from_checkpoint", str(trained_checkpoint),
+                       "--postprocess", str(params)])
     for model in ("student", "teacher"):
         assert 0.0 <= metrics[f"{model}/psds1_sed_scores_eval"] <= 1.0
         assert 0.0 <= metrics[f"{model}/tuned_median/psds1_sed_scores_eval"] <= 1.0

@@ -1,4 +1,4 @@
-"""EMA, lr schedule, consistency weight and parameter groups (golden), and loss-function behaviour (SPEC §5).
+"""EMA, lr schedule, consistency weight and parameter groups (golden), and loss-function behaviour (docs/recipe.md §5).
 
 The loss values themselves are checked term by term against the original's training steps in
 ``test_training_step_golden.py``; the tests here cover what those steps do not: precision, gradients, errors.
@@ -232,7 +232,8 @@ def test_groups_follow_the_encoder_units_own_layer_groups():
     net = CRNN(ToyEncoder(), nb_filters=(4,) * 7, n_rnn_cell=4)
     net.encoder.set_trainable_groups(2)
     groups = param_groups(net, 1e-3, 1e-3, 1e-2, 0.1, 2)
-    assert [(g["name"], g["lr"]) for g in groups][2:] == [("encoder.proj", 1e-2), ("encoder.embed", pytest.approx(1e-3))]
+    named = [(g["name"], g["lr"]) for g in groups][2:]
+    assert named == [("encoder.proj", 1e-2), ("encoder.embed", pytest.approx(1e-3))]
     assert sorted(n for g in groups for n in g["param_names"]) == sorted(n for n, _ in net.named_parameters())
     net.encoder.set_trainable_groups(0)
     assert sum(len(g["params"]) for g in param_groups(net, 1e-3, 1e-3)) == sum(

@@ -1,4 +1,4 @@
-"""Datasets of strongly labelled, weakly labelled and unlabeled DESED clips (SPEC §1).
+"""Datasets of strongly labelled, weakly labelled and unlabeled DESED clips (docs/recipe.md §1).
 
 Every item is a dict ``{"audio": (samples,), "labels": (C, n_frames), "clip_id": str, "subset": str}``:
 strong clips carry frame targets, weak clips their clip labels in frame 0 only, unlabeled clips zeros.

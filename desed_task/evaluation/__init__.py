@@ -1,4 +1,4 @@
-"""Decoding, metrics, test outputs and the evaluation command line (SPEC §6).
+"""Decoding, metrics, test outputs and the evaluation command line (docs/recipe.md §6).
 
 Importing this package is light (numpy, pandas, scipy; no torch): sed_scores_eval, sed_eval, psds_eval and
 matplotlib are imported inside the functions that use them.

@@ -1,4 +1,4 @@
-"""Post-processing of frame scores and decoding into events (SPEC §6).
+"""Post-processing of frame scores and decoding into events (docs/recipe.md §6).
 
 Scores are class-major, ``(..., C, T)``, as the network outputs them. Frame ``t`` spans
 ``[timestamps[t], timestamps[t + 1])``: the caller passes ``T + 1`` timestamps (the label encoder's

@@ -46,8 +46,9 @@ def psds_eval() -> ModuleType:
 @contextmanager
 def quiet_psds_eval() -> Iterator[None]:
     """Silence psds_eval 0.5.3's warnings about itself, not the data: pandas' ``fillna(method=...)`` and numpy's
-    array-to-scalar deprecations (SPEC §8: pandas >= 3 and numpy >= 2.4 break it; the project pins below), and
-    its note that an operating point identical to an earlier one is skipped (same detections, same ROC point)."""
+    array-to-scalar deprecations (docs/recipe.md §8: pandas >= 3 and numpy >= 2.4 break it; the project pins
+    below), and its note that an operating point identical to an earlier one is skipped (same detections, same ROC
+    point)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*fillna with 'method'", category=FutureWarning)
         warnings.filterwarnings("ignore", message="Conversion of an array with ndim > 0", category=DeprecationWarning)

@@ -1,4 +1,4 @@
-"""Polyphonic Sound Detection Score (PSDS, Bilen et al., ICASSP 2020) in the two DCASE scenarios (SPEC §6).
+"""Polyphonic Sound Detection Score (PSDS, Bilen et al., ICASSP 2020) in the two DCASE scenarios (docs/recipe.md §6).
 
 Two implementations, both reported by the recipe:
 - sed_scores_eval (Ebbers et al., ICASSP 2022): exact PSD-ROC from the frame scores, threshold-free;

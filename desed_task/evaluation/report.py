@@ -1,4 +1,4 @@
-"""Everything the test stage writes under an experiment folder, and the metrics it reports (SPEC §6).
+"""Everything the test stage writes under an experiment folder, and the metrics it reports (docs/recipe.md §6).
 
 Layout of ``out_dir`` after :func:`write_test_outputs`::
 

@@ -66,7 +66,8 @@ def build_train_sets(config: dict, label_encoder: LabelEncoder) -> TrainSets:
     ]
     batch_sizes = list(training["batch_size"])
     for extra in data["extra_strong"]:
-        train.append(StrongSet(extra["folder"], extra["tsv"], label_encoder, EXTRA_STRONG_PREFIX + extra["name"], **kwargs))
+        subset = EXTRA_STRONG_PREFIX + extra["name"]
+        train.append(StrongSet(extra["folder"], extra["tsv"], label_encoder, subset, **kwargs))
         batch_sizes.append(extra["batch_size"])
     for extra in data["extra_weak"]:
         train.append(WeakSet(extra["folder"], extra["tsv"], label_encoder, EXTRA_WEAK_PREFIX + extra["name"], **kwargs))

@@ -1,4 +1,5 @@
-"""The CRNN's convolutional front (SPEC §4): 7 blocks of conv → BatchNorm → context gating → dropout → pool."""
+"""The CRNN's convolutional front (docs/recipe.md §4): 7 blocks of conv → BatchNorm → context gating → dropout →
+pool."""
 from __future__ import annotations
 
 from typing import Sequence

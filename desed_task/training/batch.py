@@ -1,4 +1,4 @@
-"""Which items of a training batch belong to which part of the loss (SPEC §1: strong, weak, unlabeled)."""
+"""Which items of a training batch belong to which part of the loss (docs/recipe.md §1: strong, weak, unlabeled)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""Mean-teacher exponential moving average (SPEC §5).
+"""Mean-teacher exponential moving average (docs/recipe.md §5).
 
 Once per optimiser step the teacher follows the student, ``θ_t ← α·θ_t + (1 − α)·θ_s``, over parameters only:
 buffers (BatchNorm running statistics) keep whatever the teacher's own forward passes put there. ``θ_s`` is the

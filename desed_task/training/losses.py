@@ -1,4 +1,4 @@
-"""Losses of the two training stages (SPEC §5): BCE supervision and MSE mean-teacher consistency.
+"""Losses of the two training stages (docs/recipe.md §5): BCE supervision and MSE mean-teacher consistency.
 
 Predictions are probabilities (sigmoid frame scores (B, C, T), clip scores (B, C)). Targets are full-batch
 tensors; the boolean masks (B,) pick the strong and the weak items. Both losses are computed in float32 with

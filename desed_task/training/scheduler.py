@@ -1,4 +1,4 @@
-"""Learning-rate schedule and consistency-weight ramp-up of the ATST-SED recipe (SPEC §5).
+"""Learning-rate schedule and consistency-weight ramp-up of the ATST-SED recipe (docs/recipe.md §5).
 
 Ramp-up (Laine & Aila, 2017): ``f(s) = exp(exponent · (1 − min(s, R)/R)²)``, rising from e⁻⁵ to 1 over R steps.
 After the ramp-up, stage 2 decays each group's lr with a cosine from its maximum to ``min_lr_scale · max`` at
