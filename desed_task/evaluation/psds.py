@@ -10,6 +10,7 @@ import logging
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,32 @@ def without_cross_triggers(scenario: PSDSScenario) -> PSDSScenario:
     return replace(scenario, cttc_threshold=None, alpha_ct=0.0)
 
 
+def scenario_psds(
+    scores: Mapping[str, pd.DataFrame],
+    ground_truth: Mapping[str, list[tuple[float, float, str]]],
+    durations: Mapping[str, float],
+    scenario: PSDSScenario,
+) -> tuple[float, dict[str, float], tuple[np.ndarray, np.ndarray]]:
+    """sed_scores_eval's intersection-based PSDS of one scenario: the value, each class's PSDS alone (the area
+    under its PSD-ROC) and the effective PSD-ROC (eTPR, eFPR). Scores, ground truth and durations are keyed by
+    clip id and cover the same clips; a single class is scored without cross-triggers."""
+    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+    if len(classes) == 1:
+        scenario = without_cross_triggers(scenario)
+    value, per_class, (etpr, efpr), _ = sed_scores_eval().intersection_based.psds(
+        scores=dict(scores),
+        ground_truth=dict(ground_truth),
+        audio_durations=dict(durations),
+        dtc_threshold=scenario.dtc_threshold,
+        gtc_threshold=scenario.gtc_threshold,
+        cttc_threshold=scenario.cttc_threshold,
+        alpha_ct=scenario.alpha_ct,
+        alpha_st=scenario.alpha_st,
+        max_efpr=scenario.max_efpr,
+    )
+    return float(value), {c: float(per_class[c]) for c in classes}, (etpr, efpr)
+
+
 def psds_sed_scores_eval(
     scores: dict[str, pd.DataFrame],
     ground_truth: TableSource,
@@ -102,26 +129,14 @@ def psds_sed_scores_eval(
             stacklevel=2,
         )
     keep = ["onset", "offset"] + [c for c in classes if c in present]
-    single_class = len(keep) == 3  # onset, offset and one class
-    intersection_based = sed_scores_eval().intersection_based
+    tables = {c: scores[c][keep] for c in clip_ids}
+    truth, lengths = {c: events[c] for c in clip_ids}, {c: clip_durations[c] for c in clip_ids}
     out = {}
     for key, scenario in scenarios.items():
-        if single_class:
-            scenario = without_cross_triggers(scenario)
-        value, _, (etpr, efpr), _ = intersection_based.psds(
-            scores={c: scores[c][keep] for c in clip_ids},
-            ground_truth={c: events[c] for c in clip_ids},
-            audio_durations={c: clip_durations[c] for c in clip_ids},
-            dtc_threshold=scenario.dtc_threshold,
-            gtc_threshold=scenario.gtc_threshold,
-            cttc_threshold=scenario.cttc_threshold,
-            alpha_ct=scenario.alpha_ct,
-            alpha_st=scenario.alpha_st,
-            max_efpr=scenario.max_efpr,
-        )
-        out[key] = float(value)
+        value, _, (etpr, efpr) = scenario_psds(tables, truth, lengths, scenario)
+        out[key] = value
         if plot_dir is not None:
-            plot_psd_roc(efpr, etpr, out[key], scenario, Path(plot_dir) / f"psd_roc_{key}_{plot_suffix}.png")
+            plot_psd_roc(efpr, etpr, value, scenario, Path(plot_dir) / f"psd_roc_{key}_{plot_suffix}.png")
     return out
 
 

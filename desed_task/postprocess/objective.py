@@ -13,9 +13,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from desed_task.evaluation.lazy import sed_scores_eval
-from desed_task.evaluation.psds import PSDSScenario, without_cross_triggers
 from desed_task.data.tables import TableSource, durations_by_clip, events_by_clip, read_durations, read_events
+from desed_task.evaluation.psds import PSDSScenario, scenario_psds
 from desed_task.postprocess.errors import PostprocessError
 from desed_task.postprocess.median import TIME_COLUMNS, table_classes
 
@@ -77,19 +76,8 @@ def tuning_set(
 
 def class_psds(tables: Mapping[str, pd.DataFrame], chosen: TuningSet) -> tuple[float, dict[str, float]]:
     """PSDS of ``tables`` on the tuning set, and the PSDS of each ranked class alone (its PSD-ROC's area)."""
-    scenario = chosen.scenario
-    if len(chosen.classes) == 1:
-        scenario = without_cross_triggers(scenario)
     keep = [*TIME_COLUMNS, *chosen.classes]
-    value, per_class, _, _ = sed_scores_eval().intersection_based.psds(
-        scores={c: tables[c][keep] for c in chosen.ground_truth},
-        ground_truth=chosen.ground_truth,
-        audio_durations=chosen.durations,
-        dtc_threshold=scenario.dtc_threshold,
-        gtc_threshold=scenario.gtc_threshold,
-        cttc_threshold=scenario.cttc_threshold,
-        alpha_ct=scenario.alpha_ct,
-        alpha_st=scenario.alpha_st,
-        max_efpr=scenario.max_efpr,
+    value, per_class, _ = scenario_psds(
+        {c: tables[c][keep] for c in chosen.ground_truth}, chosen.ground_truth, chosen.durations, chosen.scenario
     )
-    return float(value), {c: float(per_class[c]) for c in chosen.classes}
+    return value, per_class
