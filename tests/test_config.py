@@ -165,12 +165,12 @@ def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatc
 
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
     with pytest.raises(SystemExit) as stop:
-        main(1, ["--log_dir", str(tmp_path)])
+        main(1, ["--log_dir", str(tmp_path)], default_conf=CONFS / "stage1.yaml")
     assert "pass --gpus cpu" in str(stop.value)
 
 
 def test_stage2_parser_has_original_overrides():
-    args = build_parser(2).parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
+    args = build_parser(2, CONFS / "stage2.yaml").parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
     assert (args.lr, args.ema, args.warmup) == (1e-4, 0.99, 3)
     with pytest.raises(SystemExit):
-        build_parser(1).parse_args(["--lr", "1e-4"])
+        build_parser(1, CONFS / "stage1.yaml").parse_args(["--lr", "1e-4"])

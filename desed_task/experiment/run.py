@@ -26,13 +26,17 @@ STAGE2_OVERRIDES = {
 }
 
 
-def build_parser(stage: int) -> argparse.ArgumentParser:
+def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse.ArgumentParser:
+    """The stage's flags; ``--conf_file`` defaults to ``default_conf`` (the training scripts pass the
+    ``confs/stageN.yaml`` beside them), and is required without one."""
     parser = argparse.ArgumentParser(
         description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    default_conf = Path(__file__).resolve().parents[2] / "confs" / f"stage{stage}.yaml"
-    parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
+    if default_conf is None:
+        parser.add_argument("--conf_file", required=True, help="YAML configuration (see confs/)")
+    else:
+        parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
     parser.add_argument("--log_dir", default=f"./exp/stage{stage}",
                         help="experiment folder: TensorBoard logs, checkpoints, scores and metrics go below it")
     parser.add_argument("--gpus", default="0,",
@@ -82,10 +86,10 @@ def check_gpus_visible(ids: list[int], visible: int) -> None:
         )
 
 
-def main(stage: int, argv: Sequence[str] | None = None) -> dict:
+def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path | None = None) -> dict:
     """Run a stage from the command line; returns the test metrics (empty when no test ran)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser(stage).parse_args(argv)
+    args = build_parser(stage, default_conf).parse_args(argv)
     overrides = {"training.stage": stage}
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad
