@@ -175,7 +175,7 @@ def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatc
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
     with pytest.raises(SystemExit) as stop:
         main(1, ["--log_dir", str(tmp_path)], default_conf=CONFS / "stage1.yaml")
-    assert "pass --gpus cpu" in str(stop.value)
+    assert stop.value.code == 2 and "pass --gpus cpu" in capsys.readouterr().err
 
 
 def test_stage2_parser_has_original_overrides():

@@ -14,6 +14,7 @@ from desed_task.experiment.builders import build_experiment
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
+from desed_task.experiment.paths import check_paths
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,17 @@ def run_experiment(
 ) -> dict:
     """Train (then test the best checkpoint), or only test / evaluate a checkpoint. Returns the metrics.
 
-    ``extra_callbacks`` are added to the trainer's; ``run_test=False`` stops after training.
+    ``extra_callbacks`` are added to the trainer's; ``run_test=False`` stops after training. Every input path is
+    checked, and every part built, before the experiment folder is written.
     """
     training = config["training"]
+    checkpoint_to_score = test_from or eval_from
+    mode = "eval" if eval_from else "test" if test_from else "train"
+    check_paths(config, mode, {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from},
+                run_test=run_test)
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
     exp_dir = log_dir / _experiment_version(log_dir)
-    checkpoint_to_score = test_from or eval_from
-    mode = "eval" if eval_from else "test" if test_from else "train"
     parts = build_experiment(config, exp_dir / ("eval" if eval_from else "test"), mode, checkpoint_to_score)
     task, datamodule = parts.task, parts.datamodule
 
