@@ -1,4 +1,5 @@
-# Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test`.
+# Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test`;
+# `make check-wheel` installs the built wheel into a fresh environment and runs it from another folder (CI).
 # Each target creates the virtual environment in .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean
+.PHONY: install test check-wheel demo clean
 
 install: $(STAMP)
 
@@ -21,6 +22,9 @@ $(STAMP): setup.py scripts/install_torch.sh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check-wheel: $(STAMP)
+	scripts/check_wheel.sh $(BIN)/python
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py --out $(DEMO_DIR)

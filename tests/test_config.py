@@ -127,6 +127,15 @@ def test_bad_values_are_explained():
     ("data", "fs", 16000.5, "data.fs must be an integer"),
     ("data", "test_tsv", 3, "data.test_tsv must be a path"),
     ("net", "pooling", [[2, 2], [1]], "net.pooling must be a list of \\[time, freq\\] pairs"),
+    ("net", "n_rnn_cell", 0, "net.n_rnn_cell must be a positive integer"),
+    ("net", "padding", -1, "net.padding must be a non-negative integer"),
+    ("feats", "hop_length", 0, "feats.hop_length must be a positive integer"),
+    ("feats", "win_length", 4096, "feats.win_length \\(4096\\) must not exceed feats.n_fft \\(2048\\)"),
+    ("feats", "f_max", 9000, "feats.f_min \\(0.0\\) and f_max \\(9000\\) must satisfy f_min < f_max <= data.fs / 2"),
+    ("encoder", "depth", 0, "encoder.depth must be a positive number of blocks"),
+    ("encoder", "frontend", {"top_db_scope": "file"}, "encoder.frontend.top_db_scope must be one of batch, clip"),
+    ("encoder", "frontend", {"f_min": 8000}, "encoder.frontend.f_min \\(8000\\) and f_max"),
+    ("training", "seed", -1, "training.seed must be an integer in \\[0, 2\\^32\\)"),
 ])
 def test_types_and_ranges_are_checked_at_load(section, key, value, expected):
     with pytest.raises(ConfigError, match=expected):
@@ -165,12 +174,12 @@ def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatc
 
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
     with pytest.raises(SystemExit) as stop:
-        main(1, ["--log_dir", str(tmp_path)])
-    assert "pass --gpus cpu" in str(stop.value)
+        main(1, ["--log_dir", str(tmp_path)], default_conf=CONFS / "stage1.yaml")
+    assert stop.value.code == 2 and "pass --gpus cpu" in capsys.readouterr().err
 
 
 def test_stage2_parser_has_original_overrides():
-    args = build_parser(2).parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
+    args = build_parser(2, CONFS / "stage2.yaml").parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
     assert (args.lr, args.ema, args.warmup) == (1e-4, 0.99, 3)
     with pytest.raises(SystemExit):
-        build_parser(1).parse_args(["--lr", "1e-4"])
+        build_parser(1, CONFS / "stage1.yaml").parse_args(["--lr", "1e-4"])

@@ -1,9 +1,7 @@
 """Stage 2 starts from the authors' published stage-1 checkpoint (Stage_1.ckpt) as ``ultra.model_init``.
 
-The checkpoint is built here in the published layout: a Lightning checkpoint whose ``state_dict`` holds
-``sed_student.<key>`` and ``sed_teacher.<key>`` for every key of the published CRNN (encoder at width 64 to stay
-small, as in the training-step golden file), the top-level ``sed_student`` / ``sed_teacher`` dicts, optimiser and
-callback states, and ``hyper_parameters`` in the original code's YAML layout with the authors' local paths.
+The checkpoint is built in the published layout (``published_checkpoint.py``), with ``hyper_parameters`` in the
+original code's YAML layout and the authors' local paths: stage 2 reads only its weights.
 """
 from __future__ import annotations
 
@@ -14,7 +12,7 @@ import torch
 from conftest import CONFS_DIR
 from desed_task.experiment.config import load_config
 from desed_task.experiment.pipeline import run_experiment
-from golden_weights import recipe_tensor
+from published_checkpoint import write_published_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -31,27 +29,7 @@ ORIGINAL_HPARAMS = {  # the original code's YAML layout, as its checkpoints stor
 
 
 def published_stage1_checkpoint(golden: dict, path) -> dict[str, dict[str, torch.Tensor]]:
-    stage = golden["stages"]["1"]
-    keys = stage["params"]["keys"] + stage["buffers"]["keys"]
-    shapes = stage["params"]["shapes"] + stage["buffers"]["shapes"]
-    nets = {
-        role: {key: recipe_tensor(key, tuple(shape), salt) for key, shape in zip(keys, shapes)}
-        for role, salt in (("sed_student", ""), ("sed_teacher", "teacher:"))
-    }
-    state_dict = {f"{role}.{key}": value for role, weights in nets.items() for key, value in weights.items()}
-    torch.save({
-        "epoch": 199, "global_step": 59_800, "pytorch-lightning_version": "1.9.0",
-        "state_dict": state_dict, **nets,
-        "loops": {"fit_loop": {"epoch_progress": {"total": {"ready": 200, "completed": 199}}}},
-        "callbacks": {"ModelCheckpoint{'monitor': 'val/obj_metric', 'mode': 'min'}": {
-            "best_model_score": torch.tensor(0.41), "best_model_path": "/home/authors/exp/epoch=189.ckpt"}},
-        "optimizer_states": [{"state": {0: {"step": torch.tensor(59_800.0), "exp_avg": torch.zeros(3)}},
-                              "param_groups": [{"lr": 1e-3, "params": [0]}]}],
-        "lr_schedulers": [{"step_num": 59_800}],
-        "hparams_name": "kwargs",
-        "hyper_parameters": ORIGINAL_HPARAMS,
-    }, path)
-    return nets
+    return write_published_checkpoint(golden, path, ORIGINAL_HPARAMS)
 
 
 class CaptureStart(pl.Callback):

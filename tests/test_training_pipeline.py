@@ -145,14 +145,15 @@ def test_stage2_every_trainable_parameter_gets_a_gradient(tiny_dataset, tmp_path
     assert all(p.grad is None for p in task.sed_teacher.parameters())
 
 
-def test_labels_outside_the_class_list_stop_the_script_with_the_table_named(tiny_dataset, tmp_path):
+def test_labels_outside_the_class_list_stop_the_script_with_the_table_named(tiny_dataset, tmp_path, capsys):
     conf = _write_conf(tmp_path, tiny_dataset, 1)
     text = yaml.safe_load(conf.read_text())
     text["data"]["classes"] = ["Dog"]
     conf.write_text(yaml.safe_dump(text))
     with pytest.raises(SystemExit) as stop:
         main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu", "--fast_dev_run"])
-    message = str(stop.value)
+    message = capsys.readouterr().err
+    assert stop.value.code == 2 and message.count("\n") == 1
     assert message.startswith("data error: ") and ".tsv uses labels outside the class list" in message
     assert "add them to data.classes" in message
 

@@ -68,8 +68,9 @@ def build_encoder(config: dict, load_pretrained: bool = True) -> FrameEncoder:
 
 def build_network(config: dict, load_encoder: bool = True) -> CRNN:
     """The CRNN of ``net`` around the encoder unit of ``encoder`` (see ``build_encoder``)."""
-    try:
-        return CRNN(build_encoder(config, load_encoder), n_classes=len(config["data"]["classes"]), **config["net"])
+    encoder = build_encoder(config, load_encoder)
+    try:  # only the constructor's checks of the net section's values are configuration errors
+        return CRNN(encoder, n_classes=len(config["data"]["classes"]), **config["net"])
     except ValueError as err:
         raise ConfigError(f"net: {err}") from err
 

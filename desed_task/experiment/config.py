@@ -212,6 +212,14 @@ def _deep_update(base: dict, update: dict) -> dict:
     return out
 
 
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's problem and where it is, on one line (its own message spans several, with a caret)."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return " ".join(f"{problem}{where}".split())
+
+
 def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     """A YAML file's mapping; a top-level ``base: other.yaml`` (relative to the file) is read first and the
     file's own keys override it, so small configs can state only what differs from a recipe."""
@@ -223,7 +231,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     try:
         user = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from err
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     base = user.pop("base", None)

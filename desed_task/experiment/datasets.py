@@ -7,6 +7,8 @@ import pandas as pd
 from torch.utils.data import Dataset
 
 from desed_task.data import LabelEncoder, StrongSet, UnlabeledSet, WeakSet, weak_split
+from desed_task.data.folder import DataError
+from desed_task.data.tables import events_by_clip
 from desed_task.experiment.config import ConfigError
 from desed_task.training.batch import EXTRA_STRONG_PREFIX, EXTRA_WEAK_PREFIX
 from desed_task.training.options import EvaluationReference
@@ -46,8 +48,18 @@ def _strong_set(config, label_encoder, folder_key, tsv_key, subset, random_crop)
     )
 
 
-def _reference(dataset: StrongSet, dur_path: str) -> EvaluationReference:
-    return EvaluationReference(dataset.ground_truth, dataset.durations(dur_path))
+def _reference(dataset: StrongSet, data: dict, key: str) -> EvaluationReference:
+    """The ground truth and durations that PSDS scores ``dataset`` against (``data.<key>_tsv``, ``_dur``).
+
+    A table whose clips hold no event is refused here: PSDS would score nothing, come out 0.0 at every validation
+    and let the checkpoint objective pick an arbitrary epoch (or report a meaningless test result).
+    """
+    if not any(events_by_clip(dataset.ground_truth).values()):
+        raise DataError(
+            f"{dataset.subset}: none of the {len(dataset)} clips of data.{key}_tsv ({data[f'{key}_tsv']}) that "
+            "have audio holds an event, so PSDS has nothing to score; give it a strongly labelled table with events"
+        )
+    return EvaluationReference(dataset.ground_truth, dataset.durations(_required(data, f"{key}_dur")))
 
 
 def build_train_sets(config: dict, label_encoder: LabelEncoder) -> TrainSets:
@@ -89,8 +101,8 @@ def build_val_sets(
     weak_val = WeakSet(data["weak_folder"], weak_val_df, label_encoder, "weak_val", random_crop=False,
                        **_dataset_kwargs(config))
     references = {
-        "synth_val": _reference(synth_val, _required(data, "synth_val_dur")),
-        "strong_val": _reference(strong_val, _required(data, "strong_val_dur")),
+        "synth_val": _reference(synth_val, data, "synth_val"),
+        "strong_val": _reference(strong_val, data, "strong_val"),
     }
     return [weak_val, synth_val, strong_val], references
 
@@ -98,7 +110,7 @@ def build_val_sets(
 def build_test_set(config: dict, label_encoder: LabelEncoder) -> tuple[Dataset, dict[str, EvaluationReference]]:
     """The dev-test set (DESED real validation) and its reference."""
     test = _strong_set(config, label_encoder, "test_folder", "test_tsv", "test", False)
-    return test, {"test": _reference(test, _required(config["data"], "test_dur"))}
+    return test, {"test": _reference(test, config["data"], "test")}
 
 
 def build_eval_set(config: dict, label_encoder: LabelEncoder) -> Dataset:

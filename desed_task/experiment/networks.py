@@ -3,38 +3,52 @@ checkpoint), inference and the tests.
 
 Weights always come from the checkpoint (read safely, strictly, keys named on a mismatch); the network is built
 from the given configuration, or else from the one the checkpoint stores (its ``hyper_parameters``, upgraded
-from this project's earlier layout where needed). Paths stored in a checkpoint (the authors' pretrained encoder,
-their data) are never read.
+from this project's earlier layout, or mapped from the original code's layout, as the authors' published
+checkpoints hold it). Paths stored in a checkpoint (the authors' pretrained encoder, their data) are never read.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from desed_task.experiment.builders import build_network
 from desed_task.experiment.config import ConfigError, resolve_config
+from desed_task.experiment.original_layout import from_original_layout, is_original_layout
 from desed_task.nnet import CRNN, CheckpointError, load_state_dict_checked, read_checkpoint, stage_state_dict
 
 Role = Literal["student", "teacher"]
+log = logging.getLogger(__name__)
+_PASS_CONFIG = "pass the configuration the network was trained with: config=... or --config"
 
 
 def checkpoint_config(checkpoint: Mapping, path: str | Path) -> dict:
-    """The resolved configuration stored in a stage checkpoint's ``hyper_parameters``."""
+    """The resolved configuration stored in a stage checkpoint's ``hyper_parameters``.
+
+    A configuration in the original code's layout is mapped (``original_layout``); where each value came from is
+    logged at INFO, so that a user can see which values were assumed.
+    """
     hparams = checkpoint.get("hyper_parameters")
     if not isinstance(hparams, Mapping) or not hparams:
         raise CheckpointError(
             f"{path} stores no configuration (hyper_parameters); pass the training configuration "
             "(config=... or --config) so that the network can be built"
         )
+    source = f"{path} (hyper_parameters)"
     try:
-        return resolve_config(dict(hparams), source=f"{path} (hyper_parameters)")
+        user = dict(hparams)
+        if is_original_layout(hparams):
+            source = f"{path} (hyper_parameters in the original code's layout)"
+            translation = from_original_layout(hparams, source)
+            log.info("%s: the configuration stored in the original ATST-SED layout was mapped:", path)
+            for note in translation.notes:
+                log.info("  %s", note)
+            user = translation.config
+        return resolve_config(user, source=source)
     except ConfigError as err:
-        raise CheckpointError(
-            f"{path} stores a configuration this project cannot read ({err}); checkpoints of the original code "
-            "keep its own YAML layout. Pass the configuration the network was trained with: config=... or "
-            "--config (confs/stage2.yaml for the published stage-2 checkpoint)"
-        ) from err
+        message = f"{path} stores a configuration this project cannot read ({err}); {_PASS_CONFIG}"
+        raise CheckpointError(message) from err
 
 
 class CheckpointNetworks(NamedTuple):
@@ -58,11 +72,18 @@ def networks_from_checkpoint(
                 f"{path} is not a stage checkpoint: {err}. Give a checkpoint written by train/train_stage1.py or "
                 "train/train_stage2.py, or a published stage checkpoint"
             ) from err
-    if config is None:
+    stored = config is None
+    if stored:
         config = checkpoint_config(checkpoint, path)
     networks = {}
     for role, role_weights in weights.items():
         network = build_network(config, load_encoder=False)
-        load_state_dict_checked(network, role_weights, f"{path} ({role})")
+        try:
+            load_state_dict_checked(network, role_weights, f"{path} ({role})")
+        except CheckpointError as err:
+            if not stored:
+                raise
+            raise CheckpointError(f"{err}. The network was built from the configuration stored in the checkpoint; "
+                                  f"{_PASS_CONFIG}") from err
         networks[role] = network
     return CheckpointNetworks(config, networks)

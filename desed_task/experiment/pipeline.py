@@ -14,6 +14,7 @@ from desed_task.experiment.builders import build_experiment
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
+from desed_task.experiment.paths import check_paths
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +80,17 @@ def run_experiment(
     ``validate_from`` scores the validation sets with a checkpoint and writes their raw score folders, with the
     ground truth and durations of the scored clips, under ``<experiment>/validation/<model>/<subset>/`` (what
     ``python -m desed_task.postprocess tune`` takes). ``extra_callbacks`` are added to the trainer's;
-    ``run_test=False`` stops after training.
+    ``run_test=False`` stops after training. Every input path is checked, and every part built, before the
+    experiment folder is written.
     """
     training = config["training"]
+    checkpoint_to_score = test_from or eval_from or validate_from
+    mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
+    check_paths(config, mode, {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
+                               "validate_from": validate_from}, run_test=run_test)
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
     exp_dir = log_dir / _experiment_version(log_dir)
-    checkpoint_to_score = test_from or eval_from or validate_from
-    mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
     parts = build_experiment(config, exp_dir / ("eval" if eval_from else "test"), mode, checkpoint_to_score)
     task, datamodule = parts.task, parts.datamodule
     if validate_from:

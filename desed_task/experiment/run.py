@@ -1,16 +1,23 @@
-"""Command line of ``train/train_stage1.py`` and ``train/train_stage2.py``: train, resume, test, evaluate."""
+"""Command line of ``train/train_stage1.py`` and ``train/train_stage2.py``: train, resume, test, evaluate.
+
+A user's mistake (a bad configuration value, a missing data path or checkpoint, a table or audio file that can't
+be used) stops the command with one line on stderr and exit status 2, before anything is written where the
+configuration and the paths can be checked up front. Anything else is a bug of this program and keeps its
+traceback (exit status 1): only this project's own error classes are caught, never ValueError or TypeError.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config
+from desed_task.experiment.paths import Mode, check_paths
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
 
@@ -26,13 +33,26 @@ STAGE2_OVERRIDES = {
 }
 
 
-def build_parser(stage: int) -> argparse.ArgumentParser:
+# This project's error classes for what the user can fix, each with the label of its one-line message.
+USER_ERRORS: tuple[tuple[type[Exception], str], ...] = (
+    (ConfigError, "configuration error"), (CheckpointError, "checkpoint error"),
+    (TableError, "data error"), (DataError, "data error"), (AudioError, "data error"),
+)
+EXIT_USER_ERROR = 2
+
+
+def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse.ArgumentParser:
+    """The stage's flags; ``--conf_file`` defaults to ``default_conf`` (the training scripts pass the
+    ``confs/stageN.yaml`` beside them), and is required without one."""
     parser = argparse.ArgumentParser(
-        description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint.",
+        description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint. "
+                    "A configuration, data or checkpoint error stops it with one line and exit status 2.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    default_conf = Path(__file__).resolve().parents[2] / "confs" / f"stage{stage}.yaml"
-    parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
+    if default_conf is None:
+        parser.add_argument("--conf_file", required=True, help="YAML configuration (see confs/)")
+    else:
+        parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
     parser.add_argument("--log_dir", default=f"./exp/stage{stage}",
                         help="experiment folder: TensorBoard logs, checkpoints, scores and metrics go below it")
     parser.add_argument("--gpus", default="0,",
@@ -88,10 +108,15 @@ def check_gpus_visible(ids: list[int], visible: int) -> None:
         )
 
 
-def main(stage: int, argv: Sequence[str] | None = None) -> dict:
-    """Run a stage from the command line; returns the test metrics (empty when no test ran)."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    args = build_parser(stage).parse_args(argv)
+def _stop(err: Exception) -> NoReturn:
+    """One line on stderr, exit status 2: the user's error, not the program's."""
+    label = next(label for kind, label in USER_ERRORS if isinstance(err, kind))
+    message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    sys.stderr.write(f"{label}: {message}\n")
+    raise SystemExit(EXIT_USER_ERROR)
+
+
+def _overrides(args: argparse.Namespace, stage: int) -> dict:
     overrides = {"training.stage": stage}
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad
@@ -101,13 +126,38 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
         for flag, (dotted, _, _) in STAGE2_OVERRIDES.items():
             if getattr(args, flag) is not None:
                 overrides[dotted] = getattr(args, flag)
-    try:
-        config = load_config(args.conf_file, overrides)
-        devices = parse_devices(args.gpus)
-        if devices[0] == "gpu":
-            import torch
+    return overrides
 
-            check_gpus_visible(devices[1], torch.cuda.device_count())
+
+def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
+    """The configuration and devices, after every input of the run was checked (nothing written yet)."""
+    config = load_config(args.conf_file, _overrides(args, stage))
+    devices = parse_devices(args.gpus)
+    if devices[0] == "gpu":
+        import torch
+
+        check_gpus_visible(devices[1], torch.cuda.device_count())
+    mode: Mode = ("eval" if args.eval_from_checkpoint else "test" if args.test_from_checkpoint
+                  else "validate" if args.validate_from_checkpoint else "train")
+    check_paths(config, mode, {
+        "--resume_from_checkpoint": args.resume_from_checkpoint,
+        "--test_from_checkpoint": args.test_from_checkpoint,
+        "--eval_from_checkpoint": args.eval_from_checkpoint,
+        "--validate_from_checkpoint": args.validate_from_checkpoint,
+    })
+    return config, devices
+
+
+def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path | None = None) -> dict:
+    """Run a stage from the command line; returns the test metrics (empty when no test ran).
+
+    User errors exit with status 2 and one line on stderr (see the module docstring).
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser(stage, default_conf).parse_args(argv)
+    errors = tuple(kind for kind, _ in USER_ERRORS)
+    try:
+        config, devices = _check_inputs(args, stage)
         from desed_task.experiment.pipeline import run_experiment
 
         metrics = run_experiment(
@@ -120,12 +170,8 @@ def main(stage: int, argv: Sequence[str] | None = None) -> dict:
             validate_from=args.validate_from_checkpoint,
             fast_dev_run=args.fast_dev_run,
         )
-    except ConfigError as err:
-        sys.exit(f"configuration error: {err}")
-    except CheckpointError as err:
-        sys.exit(f"checkpoint error: {err}")
-    except (TableError, DataError, AudioError) as err:
-        sys.exit(f"data error: {err}")
+    except errors as err:
+        _stop(err)
     model_metrics = {k: v for k, v in metrics.items() if k.startswith(("student/", "teacher/"))}
     if model_metrics:
         print(format_metrics_table(model_metrics, title="test metrics"))

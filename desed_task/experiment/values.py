@@ -76,6 +76,21 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "net.dropout": (lambda v: 0 <= v < 1, "a rate in [0, 1)"),
     "net.rnn_dropout": (lambda v: 0 <= v < 1, "a rate in [0, 1)"),
     "encoder.dropout": (lambda v: 0 <= v < 1, "a rate in [0, 1)"),
+    "encoder.embed_dim": (lambda v: v >= 1, "a positive integer"),
+    "encoder.depth": (lambda v: v >= 1, "a positive number of blocks"),
+    "encoder.num_heads": (lambda v: v >= 1, "a positive integer"),
+    "encoder.frontend.top_db": (lambda v: v >= 0, "a non-negative number of dB, or null (no floor)"),
+    "encoder.frontend.top_db_scope": (lambda v: v in ("batch", "clip"), "one of batch, clip"),
+    "training.seed": (lambda v: 0 <= v < 2**32, "an integer in [0, 2^32)"),
+    "net.n_in_channel": (lambda v: v >= 1, "a positive integer"),
+    "net.kernel_size": (lambda v: v >= 1, "a positive integer"),
+    "net.padding": (lambda v: v >= 0, "a non-negative integer"),
+    "net.n_rnn_cell": (lambda v: v >= 1, "a positive integer"),
+    "net.rnn_layers": (lambda v: v >= 1, "a positive integer"),
+    **{f"{section}.{key}": (lambda v: v >= 1, "a positive integer")
+       for section in ("feats", "encoder.frontend") for key in ("n_fft", "win_length", "hop_length", "n_mels")},
+    **{f"{section}.{key}": (lambda v: v >= 0, "a non-negative frequency in Hz")
+       for section in ("feats", "encoder.frontend") for key in ("f_min", "f_max")},
 }
 
 
@@ -125,6 +140,19 @@ def check_values(config: dict, base: dict, source: str, error: type[Exception]) 
         check = _RANGES.get(key)
         if check is not None and value is not None and not check[0](value):
             raise error(f"{source}: {key} must be {check[1]}, got {value!r}")
+    for where, section in (("feats", config["feats"]), ("encoder.frontend", config["encoder"]["frontend"])):
+        _check_frontend(where, section, config["data"]["fs"], source, error)
+
+
+def _check_frontend(where: str, section: dict, fs: int, source: str, error: type[Exception]) -> None:
+    """Keys of one front-end that must agree with each other and with the sample rate ``data.fs`` (where the
+    front-end has them: another encoder's front-end may take other keys)."""
+    if {"win_length", "n_fft"} <= section.keys() and section["win_length"] > section["n_fft"]:
+        raise error(f"{source}: {where}.win_length ({section['win_length']}) must not exceed {where}.n_fft "
+                    f"({section['n_fft']})")
+    if {"f_min", "f_max"} <= section.keys() and not section["f_min"] < section["f_max"] <= fs / 2:
+        raise error(f"{source}: {where}.f_min ({section['f_min']}) and f_max ({section['f_max']}) must satisfy "
+                    f"f_min < f_max <= data.fs / 2 ({fs / 2:g} Hz)")
 
 
 def _check_median_window(value: Any, n_classes: int, source: str, error: type[Exception]) -> None:

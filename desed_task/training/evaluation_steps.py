@@ -12,6 +12,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from desed_task.data.folder import DataError
+from desed_task.data.tables import events_by_clip
 from desed_task.evaluation import (
     median_filter_scores,
     psds_sed_scores_eval,
@@ -23,6 +25,7 @@ from desed_task.evaluation import (
 from desed_task.postprocess import postprocess_scores
 from desed_task.training.batch import BatchParts
 from desed_task.training.epoch_means import EpochMeans
+from desed_task.training.options import EvaluationReference
 from desed_task.training.score_buffer import ScoreBuffer
 
 MODELS = ("student", "teacher")
@@ -32,6 +35,22 @@ SCORED_SUBSETS = ("synth_val", "strong_val")
 def weak_targets_of(labels: torch.Tensor) -> torch.Tensor:
     """Clip labels (B, C): a class is present when any frame is active (weak clips use frame 0)."""
     return (labels > 0).any(dim=-1).to(labels.dtype)
+
+
+def check_scorable(subset: str, clip_ids: list[str], reference: EvaluationReference) -> None:
+    """Refuse to score a validation subset whose scored clips hold no event.
+
+    PSDS would be 0.0 without a word, and the checkpoint objective (stage 2: the teacher's synthetic-validation
+    PSDS) would then compare zeros and keep an arbitrary epoch. The datasets refuse a table without events when
+    they are built; this catches a validation that scored only event-less clips (e.g. ``limit_val_batches``).
+    """
+    events = events_by_clip(reference.ground_truth)
+    if not any(events.get(clip) for clip in clip_ids):
+        raise DataError(
+            f"validation subset {subset!r}: none of its {len(clip_ids)} scored clips has a ground-truth event, so "
+            f"PSDS has nothing to score (it would be 0.0 and mislead the checkpoint choice); validate on clips "
+            f"with events (data.{subset}_tsv, and all validation batches)"
+        )
 
 
 class EvaluationSteps:
@@ -89,6 +108,7 @@ class EvaluationSteps:
             reference = self.references.get(subset)
             if not part.clip_ids or reference is None:
                 continue
+            check_scorable(subset, part.clip_ids, reference)
             psds = psds_sed_scores_eval(self._score_dataframes(part), reference.ground_truth, reference.durations)
             out[f"val/{model}/{subset}_psds1"] = psds["psds1"]
             out[f"val/{model}/{subset}_psds2"] = psds["psds2"]

@@ -4,8 +4,9 @@
   better.
 - ``synth_psds`` (stage 2): the teacher's PSDS1 + PSDS2 on synthetic validation; higher is better.
 
-A metric that the epoch could not compute (a subset without clips) is left out of the mean or counts as 0, as
-before; the validation step reports empty subsets.
+A metric of a subset that the validation did not reach (a limited validation, e.g. ``--fast_dev_run``, which
+also saves no checkpoint) is left out of the mean or counts as 0. A subset that was scored but holds no event
+stops the run in the validation step instead of giving PSDS 0.0.
 """
 from __future__ import annotations
 
