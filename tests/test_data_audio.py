@@ -7,7 +7,7 @@ import soundfile as sf
 import soxr
 
 from desed_task.data import AudioError, load_audio
-from desed_task.data.audio import audio_info, fit_length, shift_events
+from desed_task.data.audio import audio_info, check_audio_file, fit_length, shift_events, wav_declared_bytes
 
 
 def test_multichannel_is_averaged(tmp_path, rng):
@@ -70,3 +70,44 @@ def test_shift_events_clips_and_drops():
     # Cat moves to 10.0-10.5 s and is clipped away; Dog's onset and Speech's offset are clipped
     assert shift_events(events, 1.0, 10.0) == [(0.0, 1.0, "Dog"), (2.0, 10.0, "Speech")]
     assert shift_events(events, 0.0, 10.0) == [(0.5, 2.0, "Dog"), (3.0, 10.0, "Speech")]
+
+
+def test_check_audio_file_tells_each_problem_with_fitting_advice(tmp_path, rng):
+    audio = (0.1 * rng.standard_normal(3 * 16000)).astype(np.float32)
+    sf.write(tmp_path / "ok.wav", audio, 16000, subtype="PCM_16")
+    sf.write(tmp_path / "ok.flac", audio, 16000)
+    assert check_audio_file(tmp_path / "ok.wav").frames == check_audio_file(tmp_path / "ok.flac").frames == 48000
+    for name in ("ok.wav", "ok.flac"):
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut_{name}").write_bytes(whole[:len(whole) // 2])
+    assert sf.info(str(tmp_path / "cut_ok.wav")).frames < 48000  # libsndfile shortens it without a word
+    with pytest.raises(AudioError, match=r"cut_ok.wav is truncated: .*announces 96000 bytes.*download it again"):
+        check_audio_file(tmp_path / "cut_ok.wav")
+    with pytest.raises(AudioError, match=r"cut_ok.flac.*(truncated|damaged).*download it again"):
+        check_audio_file(tmp_path / "cut_ok.flac")
+    broken = audio.copy()
+    broken[16000 + 8] = np.nan
+    sf.write(tmp_path / "nan.wav", broken, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan.wav holds NaN.*first at 1.000 s.*will not help") as nan:
+        check_audio_file(tmp_path / "nan.wav", block_seconds=0.3)
+    assert "re-download" not in str(nan.value)
+    with pytest.raises(AudioError, match="is a folder"):
+        check_audio_file(tmp_path)
+    with pytest.raises(AudioError, match="not found"):
+        check_audio_file(tmp_path / "nowhere.wav")
+
+
+def test_wav_header_lengths(tmp_path, rng):
+    audio = (0.1 * rng.standard_normal(1001)).astype(np.float32)
+    sf.write(tmp_path / "odd.wav", audio, 16000, subtype="PCM_U8")  # 1001 data bytes: a padded chunk
+    with open(tmp_path / "odd.wav", "ab") as handle:  # a chunk after the data, as some recorders write
+        handle.write(b"LIST" + (4).to_bytes(4, "little") + b"INFO")
+    assert wav_declared_bytes(tmp_path / "odd.wav")[0] == 1001
+    assert check_audio_file(tmp_path / "odd.wav").frames == 1001
+    streamed = bytearray((tmp_path / "odd.wav").read_bytes())
+    position = streamed.index(b"data") + 4
+    streamed[position:position + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # length unknown when it was written
+    (tmp_path / "streamed.wav").write_bytes(bytes(streamed))
+    assert wav_declared_bytes(tmp_path / "streamed.wav") is None
+    sf.write(tmp_path / "x.flac", audio, 16000)
+    assert wav_declared_bytes(tmp_path / "x.flac") is None

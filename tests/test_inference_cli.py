@@ -16,11 +16,13 @@ from test_inference import tiny_task, write_checkpoint
 
 from desed_task.data.audio import load_audio
 from desed_task.inference.cli import main, plot_paths
+from desed_task.inference.inputs import expand_inputs, table_names
 
 AUDIO_DIR = Path(__file__).parent / "data" / "audio"
 REAL = sorted(AUDIO_DIR.glob("*.wav"))
 REPO = Path(__file__).parent.parent
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SR = 16000
 
 
 @pytest.fixture(scope="module")
@@ -80,33 +82,6 @@ def test_cli_silence_prints_no_events(quiet_checkpoint, tmp_path, capsys):
     assert lines == ["filename\tonset\toffset\tevent_label"]
 
 
-@pytest.mark.parametrize("problem", ["missing", "empty", "garbage", "checkpoint", "threshold"])
-def test_cli_errors_write_nothing(problem, quiet_checkpoint, tmp_path, caplog):
-    good = str(REAL[0])
-    bad = tmp_path / f"{problem}.wav"
-    if problem == "empty":
-        sf.write(bad, np.zeros(0, dtype=np.float32), 16000)
-    elif problem == "garbage":
-        bad.write_bytes(b"RIFF" + bytes(range(256)) * 4)
-    checkpoint, threshold = quiet_checkpoint, "0.5"
-    if problem == "checkpoint":
-        checkpoint = tmp_path / "notes.ckpt"
-        checkpoint.write_text("not a checkpoint")
-    if problem == "threshold":
-        threshold = "0.5,0.5"
-    inputs = [good] if problem in ("checkpoint", "threshold") else [good, str(bad)]
-    tsv, plot = tmp_path / "events.tsv", tmp_path / "plot.png"
-    argv = [*inputs, "--checkpoint", str(checkpoint), "--tsv", str(tsv), "--plot", str(plot),
-            "--threshold", threshold, "--device", "cpu"]
-    assert main(argv) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        {"missing": [], "empty": ["empty.wav"], "garbage": ["garbage.wav"], "checkpoint": ["notes.ckpt"],
-         "threshold": []}[problem]
-    )  # no table, no plot, no temporary file
-    expected = {"checkpoint": "notes.ckpt", "threshold": "one per class"}.get(problem, bad.name)
-    assert expected in caplog.text
-
-
 def test_python_m_exit_code_and_help(quiet_checkpoint, tmp_path):
     tsv = tmp_path / "events.tsv"
     run = subprocess.run(
@@ -114,13 +89,38 @@ def test_python_m_exit_code_and_help(quiet_checkpoint, tmp_path):
          "--checkpoint", str(quiet_checkpoint), "--tsv", str(tsv)],
         cwd=REPO, capture_output=True, text=True, timeout=120,
     )
-    assert run.returncode == 1 and "nowhere.wav" in run.stderr and not tsv.exists()
+    assert run.returncode == 2 and "nowhere.wav" in run.stderr and not tsv.exists()
+    assert "Traceback" not in run.stderr
     with pytest.raises(SystemExit) as usage:
         main(["a.wav"])  # --checkpoint is required
     assert usage.value.code == 2
 
 
 def test_plot_paths_are_unique():
-    assert plot_paths(Path("o/x.png"), [Path("a.wav")]) == [Path("o/x.png")]
-    paths = plot_paths(Path("o/x.png"), [Path("a/r.wav"), Path("b/r.flac"), Path("c.wav")])
-    assert paths == [Path("o/x_r_1.png"), Path("o/x_r_2.png"), Path("o/x_c.png")]
+    assert plot_paths(Path("o/x.png"), ["a.wav"]) == [Path("o/x.png")]
+    paths = plot_paths(Path("o/x.png"), ["a/r.wav", "b/r.wav", "r.flac", "r.wav", "c.wav"])
+    assert paths == [Path("o/x_a_r.png"), Path("o/x_b_r.png"), Path("o/x_r_3.png"), Path("o/x_r_4.png"),
+                     Path("o/x_c.png")]
+
+
+def test_folders_are_searched_and_names_are_base_names_unless_they_collide(quiet_checkpoint, tmp_path):
+    tone = np.zeros(SR, dtype=np.float32)
+    for relative in ("rec/day1/kitchen.wav", "rec/day2/kitchen.wav", "rec/day2/hall.flac", "rec/.hidden.wav",
+                     "rec/notes.txt", "other/kitchen.wav", "single.wav"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        if relative.endswith(".txt"):
+            (tmp_path / relative).write_text("not audio")
+        else:
+            sf.write(tmp_path / relative, tone, SR)
+    files, problems = expand_inputs([tmp_path / "rec", tmp_path / "single.wav", tmp_path / "rec" / "day2"])
+    assert problems == []
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "rec/day1/kitchen.wav", "rec/day2/hall.flac", "rec/day2/kitchen.wav", "single.wav"]  # sorted, once each
+    assert table_names(files) == ["day1/kitchen.wav", "hall.flac", "day2/kitchen.wav", "single.wav"]
+    assert table_names([tmp_path / "rec/day1/kitchen.wav", tmp_path / "other/kitchen.wav"]) == [
+        "rec/day1/kitchen.wav", "other/kitchen.wav"]
+    tsv = tmp_path / "out.tsv"
+    assert main([str(tmp_path / "rec"), "--checkpoint", str(quiet_checkpoint), "--tsv", str(tsv), "--threshold", "0",
+                 "--quiet"]) == 0
+    table = pd.read_csv(tsv, sep="\t")
+    assert sorted(set(table["filename"])) == ["day1/kitchen.wav", "day2/kitchen.wav", "hall.flac"]

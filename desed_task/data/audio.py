@@ -1,6 +1,9 @@
-"""Audio I/O for the datasets: any channel count to mono float32, resampling with soxr HQ, crop or pad."""
+"""Audio I/O for the datasets and inference: any channel count to mono float32, resampling with soxr HQ, crop or
+pad, and the checks that tell an unusable file from a usable one before any work is done on it."""
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +13,8 @@ import soxr
 import torch
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
+# What libsndfile reads, for folders given to inference (datasets keep to WAV and FLAC).
+READABLE_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".w64", ".rf64")
 RESAMPLE_QUALITY = "HQ"  # soxr's "high quality": librosa's default resampler, which the original recipe used
 
 
@@ -28,12 +33,26 @@ class AudioInfo:
         return self.frames / self.sample_rate
 
 
-def find_audio_files(folder: str | Path) -> list[Path]:
-    """Every .wav/.flac file under ``folder``, recursively and sorted; hidden files (macOS ``._x.wav`` resource
-    forks, partial downloads) are not audio clips and are left out."""
+def find_audio_files(folder: str | Path, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> list[Path]:
+    """Every file with one of ``extensions`` under ``folder``, recursively and sorted; hidden files (macOS
+    ``._x.wav`` resource forks, partial downloads) are not audio clips and are left out."""
+    suffixes = {e.lower() for e in extensions}
     return sorted(
         p for p in Path(folder).rglob("*")
-        if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+        if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def open_error(path: str | Path, error: Exception) -> AudioError:
+    """The error for a file that libsndfile cannot open, with advice that fits why."""
+    path = Path(path)
+    if not path.exists():
+        return AudioError(f"audio file not found: {path}")
+    if path.is_dir():
+        return AudioError(f"{path} is a folder, not an audio file")
+    return AudioError(
+        f"cannot read audio file {path}: {error}; it is damaged or not in a format libsndfile reads "
+        "(WAV, FLAC, OGG, ...): re-download or convert it, or remove it"
     )
 
 
@@ -42,10 +61,81 @@ def audio_info(path: str | Path) -> AudioInfo:
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"cannot read audio file {path}: {error}; re-download or remove it") from error
+        raise open_error(path, error) from error
     if info.frames <= 0:
-        raise AudioError(f"audio file {path} holds no samples; re-download or remove it")
+        raise AudioError(f"audio file {path} holds no samples (an empty recording); remove it or leave it out")
     return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def wav_declared_bytes(path: str | Path) -> tuple[int, int] | None:
+    """(bytes the RIFF WAV header announces for its ``data`` chunk, bytes the file holds after it), or None for
+    other files and for headers written without a length (streamed WAV: 0 or 0xFFFFFFFF).
+
+    libsndfile quietly shortens a WAV whose data chunk is cut off (an interrupted copy or download) to what is
+    there, so its frame count cannot reveal the truncation; the header can.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = Path(path).stat().st_size
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return None
+            chunk_id, chunk_size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if chunk_id == b"data":
+                if chunk_size in (0, 0xFFFFFFFF):
+                    return None
+                return chunk_size, size - handle.tell()
+            handle.seek(chunk_size + (chunk_size & 1), 1)  # chunks are padded to an even size
+
+
+def check_audio_file(path: str | Path, block_seconds: float = 5.0) -> AudioInfo:
+    """Read a whole file once and return its header, or raise :class:`AudioError` with advice that fits the
+    problem: missing, a folder, unreadable, empty, truncated (data shorter than the header says, or a decoder
+    error part-way) or holding NaN/infinite samples (a damaged float file: re-downloading would not help).
+    """
+    info = audio_info(path)
+    try:
+        declared = wav_declared_bytes(path)
+    except OSError as error:
+        raise open_error(path, error) from error
+    if declared is not None and declared[1] < declared[0]:
+        announced, held = declared
+        raise AudioError(
+            f"audio file {path} is truncated: its header announces {announced} bytes of samples but the file "
+            f"holds {held} ({100.0 * held / announced:.0f} %); the copy or download was cut short: copy or "
+            "download it again"
+        )
+    block = max(1, int(block_seconds * info.sample_rate))
+    read = 0
+    with sf.SoundFile(str(path)) as handle:
+        while True:
+            try:
+                samples = handle.read(block, dtype="float32", always_2d=True)  # (n, channels)
+            except (sf.LibsndfileError, RuntimeError, OSError) as error:
+                raise AudioError(
+                    f"cannot decode audio file {path} after {read / info.sample_rate:.2f} s: {error}; the file is "
+                    "damaged or truncated: copy or download it again"
+                ) from error
+            if not len(samples):
+                break
+            bad = ~np.isfinite(samples).all(axis=1)  # (n,)
+            if bad.any():
+                first = (read + int(np.argmax(bad))) / info.sample_rate
+                raise AudioError(
+                    f"audio file {path} holds NaN or infinite samples (the first at {first:.3f} s): the file "
+                    "itself is faulty (a float recording with invalid values), so downloading it again will not "
+                    "help; replace those samples (e.g. by zeros) in the program that wrote it, or leave the file out"
+                )
+            read += len(samples)
+    if read < info.frames:
+        raise AudioError(
+            f"audio file {path} is truncated: its header announces {info.duration:.2f} s but it holds "
+            f"{read / info.sample_rate:.2f} s; the copy or download was cut short: copy or download it again"
+        )
+    return info
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
@@ -63,9 +153,9 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"cannot read audio file {path}: {error}; re-download or remove it") from error
+        raise open_error(path, error) from error
     if audio.shape[0] == 0:
-        raise AudioError(f"audio file {path} holds no samples; re-download or remove it")
+        raise AudioError(f"audio file {path} holds no samples (an empty recording); remove it or leave it out")
     mono = audio.mean(axis=1)  # (samples,)
     if sample_rate is not None and sr != sample_rate:
         mono = resample(mono, sr, sample_rate)

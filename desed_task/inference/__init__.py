@@ -4,5 +4,6 @@
 ``python -m desed_task.inference``.
 """
 from desed_task.inference.detector import Detection, SoundEventDetector
+from desed_task.inference.errors import InferenceError
 
-__all__ = ["Detection", "SoundEventDetector"]
+__all__ = ["Detection", "InferenceError", "SoundEventDetector"]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from desed_task.inference.errors import InferenceError
+
 
 @dataclass(frozen=True)
 class ChunkGrid:
@@ -28,7 +30,7 @@ class ChunkGrid:
         if min(self.chunk_samples, self.chunk_frames, self.frame_samples, self.hop_frames) < 1:
             raise ValueError(f"chunk grid sizes must be positive, got {self}")
         if self.hop_frames > self.chunk_frames:
-            raise ValueError(
+            raise InferenceError(
                 f"the hop ({self.hop_frames} frames) is longer than a chunk ({self.chunk_frames} frames): parts of "
                 "the recording would never be scored; choose a hop of at most the chunk duration"
             )
@@ -39,7 +41,7 @@ class ChunkGrid:
     ) -> "ChunkGrid":
         """A grid with ``hop`` seconds rounded to whole output frames (3 s → 47 frames = 3.008 s at DESED rates)."""
         if not hop > 0:
-            raise ValueError(f"the chunk hop must be positive (seconds), got {hop}")
+            raise InferenceError(f"the chunk hop must be positive (seconds), got {hop}")
         frame_duration = frame_samples / sample_rate
         hop_frames = max(1, round(hop / frame_duration))
         return cls(

@@ -4,7 +4,8 @@ Each 10 s chunk goes through the test-time path of training — the CRNN's front
 front-end (with its scaling; the original inference script skipped the ATST scaling) into the network — then the
 chunks' frame scores are averaged on one frame grid, median-filtered per class and thresholded into events. The
 encoder's features are made batch-independent (for ATST: the top_db floor per chunk, where the test stage takes
-it per batch, as the original), so results do not depend on the batch size.
+it per batch, as the original), so results do not depend on the batch size. The network may run in bf16
+(``precision``; the front-ends stay float32) and the events may come from tuned post-processing (``postprocess``).
 """
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ import torch
 
 from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
-from desed_task.evaluation.decoding import decode_events, median_filter_scores
 from desed_task.features import SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
+from desed_task.inference.decoding import MedianDecoder, make_decoder
+from desed_task.inference.errors import InferenceError
+from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
 from desed_task.nnet import CRNN
+from desed_task.postprocess.params import Params
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +39,12 @@ Thresholds = float | Sequence[float]
 class Detection:
     """What the detector found in one recording.
 
-    ``scores`` are the network's frame scores averaged over overlapping chunks, ``smoothed`` the same after the
-    per-class median filter (the scores that are thresholded); both are (C, T). Frame ``t`` spans
-    ``[timestamps[t], timestamps[t + 1])`` seconds. ``events`` has columns ``onset, offset, event_label``
-    (seconds), preceded by ``filename`` when the recording has a name. ``spectrogram`` is the CRNN stream's
-    log-mel spectrogram (dB, (n_mels, T) at the frame rate), kept only when asked for (plots).
+    ``scores`` are the network's frame scores averaged over overlapping chunks, ``smoothed`` what is thresholded:
+    the scores after the per-class median filter or, with cSEBB post-processing, the confidence of the box over
+    each frame (0 outside boxes); both are (C, T). Frame ``t`` spans ``[timestamps[t], timestamps[t + 1])``
+    seconds. ``events`` has columns ``onset, offset, event_label`` (seconds; plus ``confidence`` with cSEBBs),
+    preceded by ``filename`` when the recording has a name. ``spectrogram`` is the CRNN stream's log-mel
+    spectrogram (dB, (n_mels, T) at the frame rate), kept only when asked for (plots).
     """
 
     events: pd.DataFrame
@@ -64,7 +69,10 @@ class SoundEventDetector:
     """Detects events in files or waveforms of any sample rate, channel count and length.
 
     Memory is bounded by ``batch_size`` chunks of audio and the network's activations on them, plus a few
-    floats per output frame of the recording: files are read and resampled block by block.
+    floats per output frame of the recording: files are read and resampled block by block. ``precision``
+    ("fp32", "bf16" or "auto": bf16 where the device has native bf16) is the network's arithmetic; the resolved
+    one is ``self.precision``. ``postprocess`` (a ``desed_task.postprocess`` parameter object or file) replaces
+    the median windows with tuned ones, or decodes with cSEBBs whose confidences are then thresholded.
     """
 
     def __init__(
@@ -77,19 +85,22 @@ class SoundEventDetector:
         hop: float = 3.0,
         batch_size: int = 8,
         device: str | torch.device = "cpu",
+        precision: Precision = "fp32",
+        postprocess: Params | str | Path | None = None,
     ) -> None:
         encoder_frontend = network.encoder.frontend.batch_independent()
         rates = {sed_frontend.sample_rate, encoder_frontend.sample_rate, label_encoder.sample_rate}
         if len(rates) != 1:
-            raise ValueError(f"front-ends and label encoder disagree on the sample rate: {sorted(rates)}")
+            raise InferenceError(f"front-ends and label encoder disagree on the sample rate: {sorted(rates)}")
         if label_encoder.frame_hop != sed_frontend.hop_length:
-            raise ValueError(
+            raise InferenceError(
                 f"label encoder frame_hop ({label_encoder.frame_hop}) differs from the SED front-end's hop_length "
                 f"({sed_frontend.hop_length})"
             )
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise InferenceError(f"batch_size must be at least 1, got {batch_size}")
         self.device = torch.device(device)
+        self.precision, self.precision_reason = resolve_precision(precision, self.device)
         self.network = network.to(self.device).eval()
         self.sed_frontend = sed_frontend.to(self.device).eval()
         self.encoder_frontend = encoder_frontend.to(self.device).eval()
@@ -97,9 +108,12 @@ class SoundEventDetector:
         self.classes = list(label_encoder.labels)
         self.sample_rate = label_encoder.sample_rate
         self.batch_size = int(batch_size)
-        self.median_window = median_window
-        median_filter_scores(np.zeros((len(self.classes), 1), dtype=np.float32), median_window)  # validates
         self.threshold = self._check_threshold(threshold)
+        if hop > label_encoder.audio_len:
+            raise InferenceError(
+                f"the hop of {hop:g} s is longer than a chunk ({label_encoder.audio_len:g} s): parts of the recording "
+                f"would never be scored; give a hop of at most {label_encoder.audio_len:g} s"
+            )
         self.grid = ChunkGrid.from_seconds(
             hop,
             chunk_duration=label_encoder.audio_len,
@@ -110,6 +124,9 @@ class SoundEventDetector:
         actual_hop = self.grid.hop_samples / self.sample_rate
         if abs(actual_hop - hop) > 1e-9:
             log.debug("chunk hop %.3f s rounded to %.3f s (a whole number of output frames)", hop, actual_hop)
+        frame_hop = self.grid.frame_samples / self.sample_rate
+        self.decoder = make_decoder(self.classes, frame_hop, median_window, postprocess)
+        self.median_window = self.decoder.windows if isinstance(self.decoder, MedianDecoder) else None
 
     @classmethod
     def from_checkpoint(
@@ -121,12 +138,15 @@ class SoundEventDetector:
         threshold: Thresholds = 0.5,
         hop: float = 3.0,
         batch_size: int = 8,
+        precision: Precision = "fp32",
+        postprocess: Params | str | Path | None = None,
     ) -> "SoundEventDetector":
         """A detector with the teacher (default) or student of a stage checkpoint written by training.
 
         The network, front-ends, classes and median windows follow ``config`` (a YAML path or a config dict),
         else the checkpoint's own ``hyper_parameters``; weights always come from the checkpoint (a pretrained
-        encoder path stored in it is never read). ``device`` defaults to CUDA when available.
+        encoder path stored in it is never read). ``device`` defaults to CUDA when available; ``precision`` and
+        ``postprocess`` are the constructor's.
         """
         from desed_task.inference.loading import detector_parts
 
@@ -135,7 +155,8 @@ class SoundEventDetector:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return cls(
             parts.network, parts.sed_frontend, parts.label_encoder, parts.median_window,
-            threshold=threshold, hop=hop, batch_size=batch_size, device=device,
+            threshold=threshold, hop=hop, batch_size=batch_size, device=device, precision=precision,
+            postprocess=postprocess,
         )
 
     # ---------------------------------------------------------------- detection
@@ -154,12 +175,12 @@ class SoundEventDetector:
         """
         if isinstance(audio, (str, Path)):
             if sample_rate is not None:
-                raise ValueError("sample_rate is for waveforms; a file's sample rate is read from the file")
+                raise InferenceError("sample_rate is for waveforms; a file's sample rate is read from the file")
             blocks = file_blocks(audio, self.sample_rate)
             filename = Path(audio).name if filename is None else filename
         else:
             if sample_rate is None:
-                raise ValueError("give the waveform's sample_rate (Hz); it is resampled to the model's rate")
+                raise InferenceError("give the waveform's sample_rate (Hz); it is resampled to the model's rate")
             blocks = waveform_blocks(audio, sample_rate, self.sample_rate)
         thresholds = self.threshold if threshold is None else self._check_threshold(threshold)
         return self._detect(blocks, thresholds, filename, keep_spectrogram)
@@ -183,10 +204,8 @@ class SoundEventDetector:
             raise AudioError(f"{filename or 'the waveform'} holds no samples; nothing to detect in an empty recording")
         n_frames = self.grid.n_frames(n)
         scores = merged.result(n_frames)  # (C, T)
-        smoothed = median_filter_scores(scores, self.median_window)  # (C, T)
         timestamps = self.grid.timestamps(n, self.sample_rate)  # (T + 1,)
-        events = decode_events(smoothed, thresholds, self.classes, timestamps)
-        table = pd.DataFrame(sorted(events, key=lambda e: (e[0], e[2])), columns=["onset", "offset", "event_label"])
+        smoothed, table = self.decoder(scores, timestamps, thresholds)  # (C, T), events
         if filename is not None:
             table.insert(0, "filename", filename)
         spectrogram = None
@@ -199,7 +218,9 @@ class SoundEventDetector:
     def _score_batch(self, chunks: list[np.ndarray], keep_mel: bool) -> tuple[np.ndarray, np.ndarray | None]:
         audio = torch.from_numpy(np.stack(chunks)).to(self.device)  # (B, samples)
         sed_mel = self.sed_frontend.mel(audio)  # (B, 128, 626)
-        strong, _ = self.network(self.sed_frontend.scale(sed_mel), self.encoder_frontend(audio))  # (B, C, 156)
+        sed_feats, encoder_feats = self.sed_frontend.scale(sed_mel), self.encoder_frontend(audio)  # float32
+        with autocast(self.device, self.precision):
+            strong, _ = self.network(sed_feats, encoder_feats)  # (B, C, 156)
         mels = None
         if keep_mel:
             pooling = self.label_encoder.net_pooling
@@ -211,12 +232,12 @@ class SoundEventDetector:
     def _check_threshold(self, threshold: Thresholds) -> np.ndarray:
         values = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
         if values.ndim != 1 or len(values) not in (1, len(self.classes)):
-            raise ValueError(
+            raise InferenceError(
                 f"give one threshold or one per class ({len(self.classes)}: {', '.join(self.classes)}), "
                 f"got {len(values)}"
             )
         if not ((values >= 0) & (values <= 1)).all():
-            raise ValueError(f"thresholds are scores in [0, 1], got {values.tolist()}")
+            raise InferenceError(f"thresholds are scores in [0, 1], got {values.tolist()}")
         return np.broadcast_to(values, (len(self.classes),)).copy()
 
 

@@ -1,15 +1,18 @@
 """A picture of a detection: the log-mel spectrogram above the event roll (scores and events per class)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desed_task.inference.detector import Detection
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 MAX_COLUMNS = 4000  # wider images are averaged down in time; a figure has no more pixels than that anyway
+DPI = 100
 
 
 def _pooled(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> np.ndarray:
@@ -23,17 +26,30 @@ def _pooled(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> np.ndarray:
 
 
 def plot_detection(detection: Detection, path: str | Path, title: str | None = None) -> Path:
-    """Write a PNG with the log-mel spectrogram (needs ``keep_spectrogram=True``) above the event roll:
-    the median-filtered scores as a grey map, detected events as coloured bars, class names, time in seconds.
+    """Write the PNG of ``detection_figure`` to ``path``, all or nothing (a temporary file renamed into place),
+    with the permissions of any new file (the umask)."""
+    from desed_task.inference.outputs import AtomicOutputs
 
-    The file is written under a temporary name and renamed, so a failed plot leaves nothing behind.
-    """
+    path = Path(path)
+    figure = detection_figure(detection, title)
+    with AtomicOutputs([(path, "plot")]) as outputs:
+        outputs.write(path, lambda temporary: save_png(figure, temporary))
+    return path
+
+
+def save_png(figure: "Figure", path: Path) -> None:
+    """PNG of ``figure`` at the plots' resolution (the format named, as ``path`` may be a temporary name)."""
+    figure.savefig(path, format="png", dpi=DPI)
+
+
+def detection_figure(detection: Detection, title: str | None = None) -> "Figure":
+    """The log-mel spectrogram (needs ``keep_spectrogram=True``) above the event roll: the thresholded scores
+    as a grey map, detected events as coloured bars, class names, time in seconds."""
     if detection.spectrogram is None:
         raise ValueError("the detection has no spectrogram: call the detector with keep_spectrogram=True")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
     end = float(detection.timestamps[-1])
     n_classes = len(detection.classes)
     fig = Figure(figsize=(12, 3.0 + 0.3 * n_classes), layout="constrained")
@@ -64,14 +80,4 @@ def plot_detection(detection: Detection, path: str | Path, title: str | None = N
     roll_ax.invert_yaxis()  # first class on top
     roll_ax.set_xlim(0.0, end)
     roll_ax.set_xlabel("time (s)")
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", prefix=f".{path.stem}.", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=100)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return fig

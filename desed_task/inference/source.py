@@ -36,7 +36,10 @@ def _resampled(blocks: Iterator[np.ndarray], orig_sr: int, target_sr: int) -> It
 
 def _checked(block: np.ndarray, where: str) -> np.ndarray:
     if not np.isfinite(block).all():
-        raise AudioError(f"{where} contains NaN or infinite samples; fix or remove the recording")
+        raise AudioError(
+            f"{where} holds NaN or infinite samples: the recording itself is faulty; replace those samples "
+            "(e.g. by zeros) or leave it out"
+        )
     return block
 
 
@@ -59,7 +62,9 @@ def _file_mono_blocks(path: Path, file_sr: int, block_seconds: float) -> Iterato
                     return
                 yield _checked(block.mean(axis=1), str(path))  # (n,)
     except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        raise AudioError(f"cannot read audio file {path}: {error}; re-download or remove it") from error
+        raise AudioError(
+            f"cannot decode audio file {path}: {error}; the file is damaged or truncated: copy or download it again"
+        ) from error
 
 
 def as_channels_first(waveform: np.ndarray | torch.Tensor) -> np.ndarray:
