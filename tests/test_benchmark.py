@@ -1,19 +1,15 @@
-"""The benchmark's FLOP count and measurements on a small network."""
+"""The benchmark: FLOP count, timing helpers, inference in both precisions, and every key on a tiny network."""
 from __future__ import annotations
 
 import time
 
 import torch
 
-from desed_task.tools.benchmark import (
-    best_time,
-    describe_device,
-    format_table,
-    matmul_gflops,
-    network_flops,
-    run_benchmark,
-)
 from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.tools.benchmark import format_table, inference, run_benchmark
+from desed_task.tools.flops import network_flops
+from desed_task.tools.stage2_step import TINY_NETWORK
+from desed_task.tools.timing import best_time, describe_device, matmul_gflops
 
 
 def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
@@ -31,18 +27,36 @@ def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
     assert flops == expected
 
 
-def test_run_benchmark_reports_every_key_on_a_small_network():
+def test_run_benchmark_reports_inference_in_both_precisions_and_data_loading_on_a_tiny_network():
     results = run_benchmark(
-        "cpu", train_batch=1, precisions=("32",), inference_batches=(1, 2), repeats=1, data_clips=4,
-        matmul_sizes=(256,), window_seconds=0.0,
-        net_factory=lambda: CRNN(FrameATSTEncoder(embed_dim=32, depth=1, num_heads=2), nb_filters=(4,) * 7,
-                                 n_rnn_cell=8),
+        "cpu", precisions=("32", "bf16-mixed"), inference_batches=(1, 2), repeats=1, data_clips=4,
+        matmul_sizes=(256,), window_seconds=0.0, overrides=TINY_NETWORK, train=False, test_scoring=False,
     )
-    for key in ("matmul_gflops", "inference_rtf_bs1", "inference_clips_per_s_bs16",
-                "inference_limit_fraction_bs1", "train_step_s", "peak_memory_mb", "data_clips_per_s"):
+    for end in ("", "_bf16"):
+        for key in ("inference_network_s_bs1", "inference_rtf_bs1", "inference_clips_per_s_bs1",
+                    "inference_clips_per_s_bs16", "inference_rtf_bs16"):
+            assert results[key + end] > 0, key + end
+    for key in ("matmul_gflops", "network_gflops_per_clip", "inference_limit_fraction_bs1", "data_clips_per_s"):
         assert results[key] > 0, key
-    assert 0 < results["inference_limit_fraction_bs1"] < 1.5
+    assert results["device"] == describe_device(torch.device("cpu"))
+    assert not any(key.startswith("train_") for key in results)
     assert "matmul_gflops" in format_table(results)
+
+
+def test_inference_runs_the_network_under_bf16_autocast_and_the_front_ends_in_float32(monkeypatch):
+    net = CRNN(FrameATSTEncoder(embed_dim=32, depth=1, num_heads=2), nb_filters=(4,) * 7, n_rnn_cell=8).eval()
+    from desed_task.features import SEDFrontend
+
+    seen = []
+    original = net.forward
+
+    def forward(sed_feats, encoder_feats):
+        seen.append((sed_feats.dtype, encoder_feats.dtype, torch.is_autocast_enabled("cpu")))
+        return original(sed_feats, encoder_feats)
+
+    monkeypatch.setattr(net, "forward", forward)
+    inference(net, SEDFrontend(), net.encoder.frontend, torch.device("cpu"), 1, "bf16-mixed", repeats=1)
+    assert seen and all(s == (torch.float32, torch.float32, True) for s in seen)
 
 
 def test_matmul_gflops_is_positive_and_finite():

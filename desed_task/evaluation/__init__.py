@@ -25,6 +25,7 @@ from desed_task.evaluation.psds import (
     SCENARIOS,
     PSDSScenario,
     plot_psd_roc,
+    psds_eval_scenarios,
     psds_from_operating_points,
     psds_sed_scores_eval,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "median_filter_scores",
     "operating_point_thresholds",
     "plot_psd_roc",
+    "psds_eval_scenarios",
     "psds_from_operating_points",
     "psds_sed_scores_eval",
     "read_operating_points",

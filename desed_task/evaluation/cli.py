@@ -19,7 +19,7 @@ from typing import Sequence
 from desed_task.data.tables import TableError
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.inputs import EvaluationInputs, read_inputs
-from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
+from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios, psds_sed_scores_eval
 from desed_task.evaluation.report import format_metrics
 
 DESCRIPTION = """\
@@ -103,8 +103,8 @@ def score(inputs: EvaluationInputs) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if inputs.operating_points is not None:
         logging.info("psds_eval on %d operating points", len(inputs.operating_points))
-        for key, scenario in SCENARIOS.items():
-            metrics[f"{key}_psds_eval"] = psds_from_operating_points(inputs.operating_points, truth, lengths, scenario)
+        for key, value in psds_eval_scenarios(inputs.operating_points, truth, lengths, SCENARIOS).items():
+            metrics[f"{key}_psds_eval"] = value
     if inputs.scores is not None:
         logging.info("sed_scores_eval on %d score files", len(inputs.scores))
         for key, value in psds_sed_scores_eval(inputs.scores, truth, lengths).items():

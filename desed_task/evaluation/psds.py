@@ -129,7 +129,8 @@ def psds_sed_scores_eval(
             stacklevel=2,
         )
     keep = ["onset", "offset"] + [c for c in classes if c in present]
-    tables = {c: scores[c][keep] for c in clip_ids}
+    # A column selection copies each table: keep the tables as they are when every class is kept.
+    tables = {c: scores[c] if list(scores[c].columns) == keep else scores[c][keep] for c in clip_ids}
     truth, lengths = {c: events[c] for c in clip_ids}, {c: clip_durations[c] for c in clip_ids}
     out = {}
     for key, scenario in scenarios.items():
@@ -158,7 +159,9 @@ def _psds_eval_inputs(ground_truth: TableSource, durations: TableSource) -> tupl
 def detections_for_clips(detections: TableSource, clip_ids: set[str]) -> pd.DataFrame:
     """Detections keyed by clip id, only those of ``clip_ids``."""
     table = read_events(detections, "detections")
-    table["filename"] = table["filename"].map(clip_id_of)
+    # Clip ids of the distinct names only: the names repeat, once per event.
+    codes, names = pd.factorize(table["filename"], use_na_sentinel=False)
+    table["filename"] = np.array([clip_id_of(name) for name in names], dtype=object)[codes]
     return table[table["filename"].isin(clip_ids)].reset_index(drop=True)
 
 
@@ -176,6 +179,79 @@ def psds_eval_evaluator(
     return evaluator, set(metadata["filename"])
 
 
+def _add_operating_points(evaluators: list, operating_points: dict[float, TableSource], clip_ids: set[str]) -> None:
+    """``add_operating_point`` of psds_eval 0.5.3 for several evaluators of the same ground truth at once.
+
+    Each detection table is checked and prepared, identified and intersected with the ground truth once; each
+    evaluator then applies its own DTC/GTC/CTTC criteria to the intersections. These are the calls
+    ``add_operating_point`` and ``_evaluate_detections`` make, on the same tables, so every count and rate is the
+    same; per evaluator, the checks and the intersections took most of the time and were the same for all.
+    """
+    first = evaluators[0]
+    for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
+        det_t = first._init_det_table(detections_for_clips(detections, clip_ids))
+        op_id = first._operating_point_id(det_t)  # "" (skipped) when an identical table came before
+        if not op_id:
+            continue
+        inter_t = first._ground_truth_intersections(det_t, first.ground_truth)
+        for evaluator in evaluators:
+            tp, dtc_ids = evaluator._detection_and_ground_truth_criteria(inter_t)
+            cttc = evaluator._cross_trigger_criterion(inter_t, tp, dtc_ids)
+            counts, tpr, fpr, ctr = evaluator._confusion_matrix_and_rates(
+                tp.drop_duplicates("id_gt"), cttc.drop_duplicates(["id_det", "event_label_gt"])
+            )
+            evaluator._add_op(opid=op_id, counts=counts, tpr=tpr, fpr=fpr, ctr=ctr,
+                              info={"name": f"Op {i + 1:02d}", "threshold": threshold})
+
+
+def psds_eval_scenarios(
+    operating_points: dict[float, TableSource],
+    ground_truth: TableSource,
+    durations: TableSource,
+    scenarios: dict[str, PSDSScenario] = SCENARIOS,
+    plot_paths: dict[str, str | Path] | None = None,
+) -> dict[str, float]:
+    """PSDS with psds_eval in each scenario from detection tables at several thresholds (``{threshold: detections}``).
+
+    Detections of clips absent from the durations are ignored; clips with durations and no detections count
+    as clips where nothing was detected. ``plot_paths`` names the PSD-ROC plot of a scenario's key. The scenarios
+    share the reading and intersecting of every operating point (``_add_operating_points``).
+    """
+    out: dict[str, float] = {}
+    evaluators: dict[str, tuple[object, PSDSScenario]] = {}
+    clip_ids: set[str] = set()
+    for key, scenario in scenarios.items():
+        cttc = PSDS_EVAL_DEFAULT_CTTC if scenario.cttc_threshold is None else scenario.cttc_threshold
+        built = psds_eval_evaluator(ground_truth, durations, scenario.dtc_threshold, scenario.gtc_threshold, cttc)
+        out[key] = 0.0
+        if built is None or not operating_points:
+            if built is not None:
+                warnings.warn("no operating points given: PSDS set to 0.0", stacklevel=2)
+            continue
+        evaluator, clip_ids = built
+        classes = [name for name in evaluator.class_names if name != psds_eval().psds.WORLD]
+        if len(classes) == 1:
+            warnings.warn(
+                f"psds_eval cannot score one class ({classes[0]}): its cross-trigger rates are NaN and "
+                "its PSDS 0 whatever the detections; PSDS set to 0.0, use the psds*_sed_scores_eval values",
+                stacklevel=2,
+            )
+            continue
+        evaluators[key] = (evaluator, replace(scenario, cttc_threshold=cttc))
+    if not evaluators:
+        return out
+    with quiet_psds_eval():
+        _add_operating_points([evaluator for evaluator, _ in evaluators.values()], operating_points, clip_ids)
+        for key, (evaluator, scenario) in evaluators.items():
+            result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st,
+                                    max_efpr=scenario.max_efpr)
+            out[key] = float(result.value)
+            if plot_paths is not None and key in plot_paths:
+                plot_psd_roc(np.asarray(result.plt.xp), np.asarray(result.plt.yp), out[key], scenario,
+                             plot_paths[key])
+    return out
+
+
 def psds_from_operating_points(
     operating_points: dict[float, TableSource],
     ground_truth: TableSource,
@@ -183,37 +259,9 @@ def psds_from_operating_points(
     scenario: PSDSScenario = SCENARIO_1,
     plot_path: str | Path | None = None,
 ) -> float:
-    """PSDS with psds_eval from detection tables at several thresholds (``{threshold: detections}``).
-
-    Detections of clips absent from the durations are ignored; clips with durations and no detections count
-    as clips where nothing was detected.
-    """
-    cttc = PSDS_EVAL_DEFAULT_CTTC if scenario.cttc_threshold is None else scenario.cttc_threshold
-    built = psds_eval_evaluator(ground_truth, durations, scenario.dtc_threshold, scenario.gtc_threshold, cttc)
-    if built is None or not operating_points:
-        if built is not None:
-            warnings.warn("no operating points given: PSDS set to 0.0", stacklevel=2)
-        return 0.0
-    evaluator, clip_ids = built
-    classes = [name for name in evaluator.class_names if name != psds_eval().psds.WORLD]
-    if len(classes) == 1:
-        warnings.warn(
-            f"psds_eval cannot score one class ({classes[0]}): its cross-trigger rates are NaN and "
-            "its PSDS 0 whatever the detections; PSDS set to 0.0, use the psds*_sed_scores_eval values",
-            stacklevel=2,
-        )
-        return 0.0
-    with quiet_psds_eval():
-        for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
-            evaluator.add_operating_point(
-                detections_for_clips(detections, clip_ids), info={"name": f"Op {i + 1:02d}", "threshold": threshold}
-            )
-        result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st, max_efpr=scenario.max_efpr)
-    value = float(result.value)
-    if plot_path is not None:
-        shown = replace(scenario, cttc_threshold=cttc)
-        plot_psd_roc(np.asarray(result.plt.xp), np.asarray(result.plt.yp), value, shown, plot_path)
-    return value
+    """PSDS with psds_eval in one scenario (see ``psds_eval_scenarios``)."""
+    plots = None if plot_path is None else {"psds": plot_path}
+    return psds_eval_scenarios(operating_points, ground_truth, durations, {"psds": scenario}, plots)["psds"]
 
 
 def plot_psd_roc(

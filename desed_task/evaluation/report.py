@@ -23,7 +23,7 @@ from desed_task.data.tables import TableSource, clip_id_of, read_durations, read
 from desed_task.evaluation.decoding import decode_operating_points, operating_point_thresholds
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.folders import threshold_name, write_operating_points, write_score_folder
-from desed_task.evaluation.psds import SCENARIOS, psds_from_operating_points, psds_sed_scores_eval
+from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios, psds_sed_scores_eval
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,9 @@ def write_test_outputs(
     tables = decode_operating_points(scores_postprocessed, thresholds + [F1_THRESHOLD], progress=progress)
     operating_points = dict(zip(thresholds, tables[:-1]))
     write_operating_points(out_dir / "predictions_operating_points", operating_points)
-    for key, scenario in SCENARIOS.items():
-        metrics[f"{key}_psds_eval"] = psds_from_operating_points(
-            operating_points, truth, lengths, scenario, plot_path=plots / f"psd_roc_{key}_psds_eval.png"
-        )
+    plot_paths = {key: plots / f"psd_roc_{key}_psds_eval.png" for key in SCENARIOS}
+    for key, value in psds_eval_scenarios(operating_points, truth, lengths, SCENARIOS, plot_paths).items():
+        metrics[f"{key}_psds_eval"] = value
 
     detections = tables[-1]
     detections.to_csv(out_dir / f"predictions_th_{threshold_name(F1_THRESHOLD)}.tsv", sep="\t", index=False)

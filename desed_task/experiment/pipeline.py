@@ -33,13 +33,20 @@ def _experiment_version(log_dir: Path) -> str:
     return version
 
 
+def distributed_strategy(backend: str, processes: int) -> str:
+    """Lightning's strategy for ``training.backend``: DDP for ``auto`` with several processes, and DDP that looks
+    for parameters without a gradient. Stage 2 trains the encoder's ``mask_embed``, which only the encoder's
+    pre-training uses; plain DDP stops at the first step when a trainable parameter gets no gradient."""
+    if backend == "auto" and processes > 1:
+        backend = "ddp"
+    return "ddp_find_unused_parameters_true" if backend == "ddp" else backend
+
+
 def _trainer(config: dict, exp_dir: Path, devices, fast_dev_run: bool, callbacks: list) -> pl.Trainer:
     training = config["training"]
     accelerator, device_ids = devices
     n_devices = len(device_ids) if isinstance(device_ids, list) else device_ids
-    strategy = training["backend"]
-    if strategy == "auto" and n_devices * training["num_nodes"] > 1:
-        strategy = "ddp"
+    strategy = distributed_strategy(training["backend"], n_devices * training["num_nodes"])
     return pl.Trainer(
         accelerator=accelerator,
         devices=device_ids,

@@ -1,131 +1,43 @@
-"""Throughput measurements on the device at hand: matmul limit, inference, one stage-2 step, data loading.
+"""Throughput on the device at hand: matmul limit, inference in both precisions, stage-2 training steps, data
+loading and the test stage's scoring (docs/performance.md lists every key of the results).
 
-Every timing is the best of several repetitions after a warm-up (the least disturbed run on a shared
-machine). The network's FLOPs are counted analytically from the shapes its layers see (convolutions, linear
-layers, attention products, GRU gates; 2 FLOPs per multiply-add; element-wise work is not counted), so the
-"fraction of the matmul limit" compares the network with the device's best large float32 GEMM.
+Timings are the best of several calls after a warm-up (the least disturbed on a shared machine), except the
+training steps (median of the timed steps, see ``stage2_step``) and the test-stage scoring (one pass). The
+network's FLOPs are counted from the shapes its layers see (``flops.network_flops``), so the "fraction of the
+matmul limit" compares the network with the device's best large float32 GEMM.
 """
 from __future__ import annotations
 
 import logging
-import platform
-import resource
-import sys
 import tempfile
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from desed_task.features import MelFrontend, SEDFrontend
-from desed_task.nnet import CRNN, FrameATSTEncoder
-from desed_task.nnet.encoders.atst_transformer import Attention
+from desed_task.nnet import CRNN
+from desed_task.tools.flops import network_flops
+from desed_task.tools.timing import best_time, describe_device, matmul_gflops, synchronize
+
+__all__ = [
+    "best_time", "data_loading", "describe_device", "format_table", "inference", "matmul_gflops",
+    "network_flops", "run_benchmark", "synchronize",
+]
 
 log = logging.getLogger(__name__)
 
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 CLIP_SECONDS = 10.0
 SAMPLE_RATE = 16000
+TESTS_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "desed_validation"
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def best_time(
-    fn: Callable[[], object], device: torch.device, repeats: int = 5, warmup: int = 1, min_seconds: float = 0.0
-) -> float:
-    """The shortest wall-clock time in seconds of at least ``repeats`` calls of ``fn`` after ``warmup`` calls.
-
-    Calls go on until ``min_seconds`` have passed as well: on a shared host the load drifts over seconds, and the
-    best call of a longer window is the one least disturbed by other tenants.
-    """
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    best = float("inf")
-    window_start = time.perf_counter()
-    calls = 0
-    while calls < repeats or time.perf_counter() - window_start < min_seconds:
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        best = min(best, time.perf_counter() - start)
-        calls += 1
-    return best
-
-
-def describe_device(device: torch.device) -> str:
-    """The device in words: GPU name, or CPU model, vector extension torch uses, bf16 support and threads."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    bf16 = "native bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "no native bf16"
-    return f"{model}, {torch.backends.cpu.get_cpu_capability()}, {bf16}, {torch.get_num_threads()} threads"
-
-
-def matmul_gflops(
-    device: torch.device, sizes: tuple[int, ...] = (2048, 3072, 4096), repeats: int = 3, min_seconds: float = 0.0
-) -> float:
-    """The device's practical float32 limit: the best GFLOP/s of square GEMMs of the given sizes."""
-    best = 0.0
-    for n in sizes:
-        a = torch.randn(n, n, device=device)
-        b = torch.randn(n, n, device=device)
-        seconds = best_time(lambda: torch.mm(a, b), device, repeats=repeats, min_seconds=min_seconds)
-        best = max(best, 2 * n**3 / seconds / 1e9)
-    return best
-
-
-def _gru_flops(gru: nn.GRU, batch: int, steps: int) -> int:
-    """3 gates, each an input and a hidden product, per step, layer and direction."""
-    directions = 2 if gru.bidirectional else 1
-    total = 0
-    for layer in range(gru.num_layers):
-        n_in = gru.input_size if layer == 0 else gru.hidden_size * directions
-        total += directions * batch * steps * 3 * 2 * (n_in + gru.hidden_size) * gru.hidden_size
-    return total
-
-
-def network_flops(net: CRNN, sed_feats: torch.Tensor, encoder_feats: torch.Tensor) -> int:
-    """FLOPs of one forward pass of ``net`` on these inputs, counted from the shapes its layers see."""
-    counts: list[int] = []
-
-    def hook(module: nn.Module, inputs: tuple, output) -> None:
-        x = inputs[0]
-        if isinstance(module, nn.Linear):
-            counts.append(2 * (x.numel() // module.in_features) * module.in_features * module.out_features)
-        elif isinstance(module, nn.Conv2d):
-            kernel = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
-            counts.append(2 * output.numel() * kernel)
-        elif isinstance(module, nn.GRU):
-            batch, steps = (x.shape[0], x.shape[1]) if module.batch_first else (x.shape[1], x.shape[0])
-            counts.append(_gru_flops(module, batch, steps))
-        elif isinstance(module, Attention):
-            b, n, d = x.shape
-            counts.append(2 * 2 * b * n * n * d)  # q·kᵀ and attention·v over all heads
-
-    kinds = (nn.Linear, nn.Conv2d, nn.GRU, Attention)
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, kinds)]
-    try:
-        with torch.inference_mode():
-            net(sed_feats, encoder_feats)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return sum(counts)
+def suffix(precision: Precision) -> str:
+    """Key suffix of a precision: ``""`` for float32, ``"_bf16"`` for bf16-mixed, ``"_16"`` for 16-mixed."""
+    return "" if precision == "32" else "_" + precision.replace("-mixed", "")
 
 
 def _autocast(device: torch.device, precision: Precision):
@@ -141,65 +53,27 @@ def inference(
     encoder_frontend: MelFrontend,
     device: torch.device,
     batch: int,
+    precision: Precision = "32",
     repeats: int = 5,
     min_seconds: float = 0.0,
 ) -> dict[str, float]:
-    """Seconds per batch of 10 s clips: the network alone (features given) and end to end (from waveforms)."""
+    """Seconds per batch of 10 s clips: the network alone (features given) and end to end (from waveforms).
+
+    The network runs under autocast in ``precision``; the front-ends run in float32 outside it, as in training
+    and in ``SoundEventDetector``.
+    """
     audio = torch.randn(batch, int(CLIP_SECONDS * SAMPLE_RATE), device=device) * 0.1
+
+    def network(sed_feats: torch.Tensor, encoder_feats: torch.Tensor):
+        with _autocast(device, precision):
+            return net(sed_feats, encoder_feats)
+
     with torch.inference_mode():
         sed_feats, encoder_feats = sed(audio), encoder_frontend(audio)
-        network_s = best_time(lambda: net(sed_feats, encoder_feats), device, repeats, min_seconds=min_seconds)
-        total_s = best_time(lambda: net(sed(audio), encoder_frontend(audio)), device, repeats,
+        network_s = best_time(lambda: network(sed_feats, encoder_feats), device, repeats, min_seconds=min_seconds)
+        total_s = best_time(lambda: network(sed(audio), encoder_frontend(audio)), device, repeats,
                             min_seconds=min_seconds)
     return {"network_s": network_s, "end_to_end_s": total_s}
-
-
-def _peak_memory_mb(device: torch.device) -> float:
-    """CUDA: peak allocated tensor memory; CPU: the process's peak resident size (includes Python and torch)."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-
-
-def train_step(
-    student: CRNN,
-    teacher: CRNN,
-    sed: SEDFrontend,
-    encoder_frontend: MelFrontend,
-    device: torch.device,
-    batch: int,
-    precision: Precision = "32",
-    repeats: int = 1,
-) -> dict[str, float]:
-    """One stage-2 step (features, student forward/backward and Adam step, teacher forward) in ``precision``.
-
-    Losses are computed in float32 outside autocast, as in training. Returns seconds and peak memory in MB.
-    CPUs without native bfloat16 arithmetic emulate it: there bf16 is far slower than float32.
-    """
-    student.train()
-    teacher.train()
-    optimizer = torch.optim.Adam(student.parameters(), lr=1e-5)
-    audio = torch.randn(batch, int(CLIP_SECONDS * SAMPLE_RATE), device=device) * 0.1
-    labels = (torch.rand(batch, 10, 156, device=device) > 0.8).float()
-
-    def step() -> None:
-        sed_feats, encoder_feats = sed(audio), encoder_frontend(audio)
-        with _autocast(device, precision):
-            strong_s, weak_s = student(sed_feats, encoder_feats)
-            with torch.no_grad():
-                strong_t, weak_t = teacher(sed_feats, encoder_feats)
-        strong_s, weak_s = strong_s.float(), weak_s.float()
-        loss = F.binary_cross_entropy(strong_s, labels[:, : strong_s.shape[1], : strong_s.shape[2]])
-        loss = loss + F.mse_loss(strong_s, strong_t.float()) + F.mse_loss(weak_s, weak_t.float())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seconds = best_time(step, device, repeats)
-    return {"train_step_s": seconds, "peak_memory_mb": _peak_memory_mb(device)}
 
 
 def data_loading(n_clips: int = 16, num_workers: int = 0, root: Path | None = None) -> float:
@@ -223,62 +97,116 @@ def data_loading(n_clips: int = 16, num_workers: int = 0, root: Path | None = No
         return seen / (time.perf_counter() - start)
 
 
+def _inference_results(
+    results: dict[str, Any], net: CRNN, device: torch.device, precision: Precision, batches: tuple[int, int],
+    repeats: int, window_seconds: float,
+) -> None:
+    sed, atst = SEDFrontend().to(device), net.encoder.frontend
+    small, large = batches
+    end = suffix(precision)
+    bs1 = inference(net, sed, atst, device, small, precision, repeats, min_seconds=window_seconds)
+    bs16 = inference(net, sed, atst, device, large, precision, max(2, repeats // 2))
+    results[f"inference_network_s_bs1{end}"] = bs1["network_s"] / small
+    results[f"inference_rtf_bs1{end}"] = bs1["end_to_end_s"] / small / CLIP_SECONDS
+    results[f"inference_clips_per_s_bs1{end}"] = small / bs1["end_to_end_s"]
+    results[f"inference_clips_per_s_bs16{end}"] = large / bs16["end_to_end_s"]
+    results[f"inference_rtf_bs16{end}"] = bs16["end_to_end_s"] / large / CLIP_SECONDS
+
+
+def _train_results(results: dict[str, Any], device: torch.device, precision: Precision, batch: tuple[int, ...],
+                   overrides: dict[str, Any], warmup: int, steps: int) -> None:
+    from desed_task.tools.stage2_process import run_stage2_step
+
+    run = run_stage2_step(device=device.type, batch=batch, precision=precision, overrides=overrides,
+                          warmup=warmup, steps=steps)
+    end = suffix(precision)
+    if run["status"] != "ok":
+        log.warning("stage-2 step in %s: %s", precision, run.get("error") or run.get("output_tail") or run["status"])
+        results[f"train_step_status{end}"] = run["status"]
+        return
+    results[f"train_step_s{end}"] = run["step_s_median"]
+    results[f"train_step_min_s{end}"] = run["step_s_min"]
+    results[f"peak_memory_mb{end}"] = run["peak_memory_mb"]
+    results["peak_memory_kind"] = run["peak_memory_kind"]
+    results["train_process_rss_before_mb"] = run["rss_before_mb"]
+
+
 def run_benchmark(
     device: str | torch.device = "cpu",
-    train_batch: int = 1,
+    train_batch: tuple[int, int, int, int] = (1, 1, 2, 2),
     precisions: tuple[Precision, ...] = ("32", "bf16-mixed"),
     inference_batches: tuple[int, int] = (1, 16),
     repeats: int = 10,
     data_clips: int = 16,
-    net_factory: Callable[[], CRNN] = lambda: CRNN(FrameATSTEncoder()),
+    overrides: dict[str, Any] | None = None,
     matmul_sizes: tuple[int, ...] = (2048, 3072, 4096),
     window_seconds: float = 10.0,
-) -> dict[str, float]:
+    train_warmup: int = 1,
+    train_steps: int = 3,
+    train: bool = True,
+    test_scoring: bool = True,
+) -> dict[str, Any]:
     """All measurements on ``device``; keys as written to the benchmark's JSON (see docs/performance.md).
 
-    The matmul limit (each time) and the batch-1 inference timings each take the best call of a window of at
-    least ``window_seconds``, so that the limit fraction compares two undisturbed measurements.
+    The network is the recipe's stage-2 network (``confs/stage2.yaml``) with a random encoder; ``overrides``
+    (dotted configuration keys) change it, e.g. to a tiny one in tests. The matmul limit (each time) and the
+    batch-1 inference timings each take the best call of a window of at least ``window_seconds``, so that the
+    limit fraction compares two undisturbed measurements. Each precision's training steps run in a fresh process.
     """
+    from desed_task.experiment.builders import build_network
+    from desed_task.tools.stage2_step import stage2_config
+
     device = torch.device(device)
-    results: dict[str, float] = {"threads": float(torch.get_num_threads())}
+    overrides = dict(overrides or {})
+    results: dict[str, Any] = {"device": describe_device(device), "threads": torch.get_num_threads()}
     per_size = window_seconds / max(1, len(matmul_sizes))
     results["matmul_gflops"] = limit_before = matmul_gflops(device, matmul_sizes, min_seconds=per_size)
-    net = net_factory().to(device).eval()
-    sed, atst = SEDFrontend().to(device), net.encoder.frontend
+    net = build_network(stage2_config(overrides=overrides)).to(device).eval()
     audio = torch.zeros(1, int(CLIP_SECONDS * SAMPLE_RATE), device=device)
     with torch.inference_mode():
-        flops = network_flops(net, sed(audio), atst(audio))
+        flops = network_flops(net, SEDFrontend().to(device)(audio), net.encoder.frontend(audio))
     results["network_gflops_per_clip"] = flops / 1e9
-    small, large = inference_batches
-    bs1 = inference(net, sed, atst, device, small, repeats, min_seconds=window_seconds)
-    bs16 = inference(net, sed, atst, device, large, max(2, repeats // 2))
-    results["inference_network_s_bs1"] = bs1["network_s"] / small
-    results["inference_rtf_bs1"] = bs1["end_to_end_s"] / small / CLIP_SECONDS
-    results["inference_clips_per_s_bs1"] = small / bs1["end_to_end_s"]
-    results["inference_clips_per_s_bs16"] = large / bs16["end_to_end_s"]
-    results["inference_rtf_bs16"] = bs16["end_to_end_s"] / large / CLIP_SECONDS
+    for precision in precisions:
+        _inference_results(results, net, device, precision, inference_batches, repeats, window_seconds)
     # The limit is measured before and after the inference timings and the higher value kept: on a shared host
     # a busy moment lowers one of them, and the fraction must not profit from it.
     results["matmul_gflops"] = max(limit_before, matmul_gflops(device, matmul_sizes, min_seconds=per_size))
     results["inference_limit_fraction_bs1"] = (
         flops / results["inference_network_s_bs1"] / (results["matmul_gflops"] * 1e9)
     )
-    results["train_batch"] = float(train_batch)
-    for precision in precisions:
-        student = net_factory().to(device)
-        teacher = net_factory().to(device)
-        for param in teacher.parameters():
-            param.requires_grad_(False)
-        step = train_step(student, teacher, sed, atst, device, train_batch, precision)
-        suffix = "" if precision == "32" else "_" + precision.replace("-mixed", "")
-        results[f"train_step_s{suffix}"] = step["train_step_s"]
-        results[f"peak_memory_mb{suffix}"] = step["peak_memory_mb"]
-        del student, teacher
+    del net
+    synchronize(device)
+    if train:
+        results["train_batch_sizes"] = list(train_batch)
+        results["train_batch"] = sum(train_batch)
+        results["train_mixup_and_freq_warp_prob"] = 1.0
+        for precision in precisions:
+            _train_results(results, device, precision, train_batch, overrides, train_warmup, train_steps)
     results["data_clips_per_s"] = data_loading(data_clips)
+    if test_scoring:
+        results.update(_test_scoring())
     return results
 
 
-def format_table(results: dict[str, float]) -> str:
-    """A two-column text table of the results."""
+def _test_scoring() -> dict[str, float]:
+    """The test stage's scoring of student and teacher on the DESED validation set's 1,168 clips (synthetic
+    scores, real ground truth): ``test_scoring_s`` in all, ``test_scoring_metrics_s`` without writing files, and
+    each step (``eval_timing.time_test_steps``)."""
+    from desed_task.tools.eval_timing import synthetic_test_set, time_test_steps
+
+    test_set = synthetic_test_set(TESTS_DATA / "validation.tsv", TESTS_DATA / "validation_durations.tsv")
+    times = time_test_steps(test_set)
+    out = {"test_scoring_clips": len(test_set.clip_ids), "test_scoring_s": times.pop("total_s"),
+           "test_scoring_metrics_s": times.pop("metrics_s")}
+    out.update({f"test_scoring_{key}": value for key, value in times.items()})
+    return out
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """A two-column text table of the results (numbers with 4 significant digits)."""
     width = max(len(k) for k in results)
-    return "\n".join(f"{key:<{width}}  {value:.4g}" for key, value in results.items())
+
+    def shown(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    return "\n".join(f"{key:<{width}}  {shown(value)}" for key, value in results.items())

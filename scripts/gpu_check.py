@@ -1,0 +1,45 @@
+"""Run the GPU check's plan (desed_task.tools.gpu_check) and write its one JSON; called by scripts/gpu_check.sh.
+
+Example: ``python scripts/gpu_check.py gpu_check.json`` (or ``--dry-run`` on a CPU, with tiny sizes)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from desed_task.tools.gpu_check import run_check
+
+
+def _summary(part: str, value: object) -> str:
+    if isinstance(value, list):
+        return "; ".join(_summary(part, v) for v in value)
+    if not isinstance(value, dict):
+        return str(value)
+    if part == "stage2_paper_batch" or part == "ddp":
+        what = f"{value.get('precision')}{' + checkpointing' if value.get('activation_checkpointing') else ''}"
+        if value.get("status") == "ok":
+            return f"{what}: {value['step_s_median']:.3f} s/step, peak {value['peak_memory_mb']:.0f} MB"
+        return f"{what}: {value.get('status')}"
+    return str(value.get("status"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("json", type=Path, help="where to write the results (rewritten after every part)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="the same plan on the CPU with tiny sizes (checks the plan, measures nothing useful)")
+    args = parser.parse_args(argv)
+    results = run_check(args.json, dry_run=args.dry_run)
+    failed = []
+    for part in ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp"):
+        print(f"{part}: {_summary(part, results[part])}")
+        runs = results[part] if isinstance(results[part], list) else [results[part]]
+        if any(run.get("status") not in ("ok", "skipped", "out_of_memory") for run in runs):
+            failed.append(part)
+    print(f"results in {args.json} ({results['elapsed_s']:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
