@@ -27,13 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ground-truth", type=Path, help="DESED strong-label tsv of the test clips")
     parser.add_argument("--durations", type=Path, help="durations tsv of the test clips")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per precision and batch (best kept)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also list the N costliest operators of one network forward in each precision")
     args = parser.parse_args(argv)
     scoring = (args.checkpoint, args.audio, args.ground_truth, args.durations)
     if any(scoring) and not all(scoring):
         parser.error("--checkpoint, --audio, --ground-truth and --durations go together")
     if args.json.is_dir() or not args.json.parent.is_dir():
         parser.error(f"--json {args.json}: not a file in an existing folder")
-    results = measure(*scoring, rounds=args.rounds)
+    results = measure(*scoring, rounds=args.rounds, profile_top=args.profile)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0

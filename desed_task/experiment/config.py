@@ -65,6 +65,7 @@ _TRAINER_DEFAULTS: dict[str, Any] = {
     "accumulate_batches": 1,
     "deterministic": False,
     "enable_progress_bar": True,
+    "cpu_keep_freed_memory": True,
     "limit_train_batches": 1.0,
     "save_top_k": 5,
     "postprocess": None,

@@ -27,7 +27,6 @@ EVAL_KEYS = ("eval_folder",)
 _HINTS = {
     "ultra.model_init": "stage 2 starts from stage 1's best checkpoint (or the published Stage_1.ckpt): set "
                         "ultra.model_init to it",
-    "encoder.init": "set encoder.init to the pretrained encoder checkpoint (atst_as2M.ckpt)",
 }
 
 
@@ -95,7 +94,16 @@ def check_paths(config: dict, mode: Mode, checkpoints: dict[str, str | None] | N
                           "data.root at your dataset (docs/data.md)")
     (first, problem), more = problems[0], [n.key for n, _ in problems[1:]]
     tail = f" (and {len(more)} more: {', '.join(more)})" if more else ""
-    raise ConfigError(f"{problem}; {_HINTS.get(first.key, _data_hint(first))}{tail}")
+    raise ConfigError(f"{problem}; {_hint(first, config)}{tail}")
+
+
+def _hint(needed: NeededPath, config: dict) -> str:
+    if needed.key == "encoder.init":
+        from desed_task.nnet import encoder_class
+
+        source = encoder_class(config["encoder"]["name"]).pretrained_source
+        return f"set encoder.init to the pretrained encoder's checkpoint: {source}"
+    return _HINTS.get(needed.key) or _data_hint(needed)
 
 
 def _data_hint(needed: NeededPath) -> str:

@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from desed_task.experiment.builders import build_experiment
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
+from desed_task.experiment.host_memory import keep_freed_memory
 from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
 from desed_task.experiment.paths import check_paths
 
@@ -95,6 +96,8 @@ def run_experiment(
     mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
     check_paths(config, mode, {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
                                "validate_from": validate_from}, run_test=run_test)
+    if devices[0] == "cpu" and training["cpu_keep_freed_memory"]:
+        keep_freed_memory()
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
     exp_dir = log_dir / _experiment_version(log_dir)

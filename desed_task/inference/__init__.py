@@ -1,4 +1,4 @@
-"""Sound event detection on recordings of any length with a trained ATST-SED checkpoint (SPEC §7).
+"""Sound event detection on recordings of any length with a trained ATST-SED checkpoint (docs/recipe.md §7).
 
 ``SoundEventDetector.from_checkpoint(path)`` then ``detector("recording.wav")``; the command line is
 ``python -m desed_task.inference``.

@@ -1,7 +1,7 @@
 """Recordings as streams of mono blocks at the model's sample rate: files are read and resampled block by block,
 so memory does not grow with the recording's length.
 
-Channels are averaged (as in training, SPEC §1) and other sample rates are converted with soxr "HQ" — the
+Channels are averaged (as in training, docs/recipe.md §1) and other sample rates are converted with soxr "HQ" — the
 resampler of the recipe — streamed, which gives the same samples as resampling the whole signal at once.
 """
 from __future__ import annotations

@@ -23,15 +23,20 @@ from desed_task.data import DESED_CLASSES, LabelEncoder
 from desed_task.features import SEDFrontend
 from desed_task.inference.detector import SoundEventDetector
 from desed_task.inference.precision import native_bf16
-from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.nnet import CRNN
 
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 10.0
 
 
 def full_size_detector(precision: str, batch_size: int, network: CRNN | None = None) -> SoundEventDetector:
-    """A detector with the published network sizes (random weights unless ``network`` is given), 10 s hop."""
-    network = network if network is not None else CRNN(FrameATSTEncoder(), n_classes=len(DESED_CLASSES))
+    """A detector with the recipe's stage-2 network (``confs/stage2.yaml``, random weights unless ``network`` is
+    given) and a 10 s hop."""
+    if network is None:
+        from desed_task.experiment.builders import build_network
+        from desed_task.tools.stage2_step import stage2_config
+
+        network = build_network(stage2_config())
     return SoundEventDetector(network, SEDFrontend(), LabelEncoder(DESED_CLASSES), median_window=7, hop=CLIP_SECONDS,
                               batch_size=batch_size, device="cpu", precision=precision)
 
@@ -56,6 +61,26 @@ def clips_per_second(
             detector(audio, sample_rate=SAMPLE_RATE)
             best[key] = max(best[key], n_chunks / (time.perf_counter() - start))
     return {f"{p}_bs{b}": value for (p, b), value in best.items()}
+
+
+def network_profile(precision: str, top: int = 8, batch: int = 1) -> list[dict[str, Any]]:
+    """The ``top`` operators of one full-size network forward by self CPU time (torch profiler), in ``precision``:
+    where bf16 gains or loses against float32."""
+    from torch.profiler import ProfilerActivity, profile
+
+    detector = full_size_detector(precision, batch)
+    audio = torch.from_numpy((0.1 * np.random.default_rng(0).standard_normal(
+        (batch, int(CLIP_SECONDS * SAMPLE_RATE)))).astype(np.float32))
+    with torch.inference_mode():
+        sed, encoder = detector.sed_frontend(audio), detector.encoder_frontend(audio)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            detector.network(sed, encoder)  # warm-up
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                detector.network(sed, encoder)
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3, "share": e.self_cpu_time_total / total,
+             "calls": e.count} for e in events[:top]]
 
 
 def score_folder(detector: SoundEventDetector, files: Sequence[Path]) -> dict[str, pd.DataFrame]:
@@ -97,13 +122,17 @@ def measure(
     durations: str | Path | None = None,
     rounds: int = 3,
     n_chunks: int = 8,
+    profile_top: int = 0,
 ) -> dict[str, Any]:
-    """Speed of both precisions on the full-size network and, given a checkpoint and a test set, its scores."""
+    """Speed of both precisions on the full-size network (and, with ``profile_top``, each precision's costliest
+    operators) and, given a checkpoint and a test set, its scores."""
     native, why = native_bf16(torch.device("cpu"))
     results: dict[str, Any] = {"native_bf16": native, "why": why, "threads": torch.get_num_threads()}
     speed = clips_per_second(full_size_detector, n_chunks=n_chunks, rounds=rounds)
     results["clips_per_s"] = speed
     results["speedup"] = {f"bs{b}": speed[f"bf16_bs{b}"] / speed[f"fp32_bs{b}"] for b in (1, 8)}
+    if profile_top:
+        results["profile_bs1"] = {p: network_profile(p, profile_top) for p in ("fp32", "bf16")}
     if checkpoint is not None:
         results["scores"] = compare_checkpoint_scores(checkpoint, audio_folder, ground_truth, durations)
     return results

@@ -34,7 +34,7 @@ class AugmentationDraws:
         return self._coin(prob)
 
     def freq_warp_applies(self, prob: float) -> bool:
-        """Whether this step warps the frequency axis of the ATST features (probability ``prob``)."""
+        """Whether this step warps the frequency axis of the encoder stream's features (probability ``prob``)."""
         return self._coin(prob)
 
     def mixup(self, part: Part, size: int, alpha: float) -> MixupParams:
