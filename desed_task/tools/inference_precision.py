@@ -84,8 +84,9 @@ def network_profile(precision: str, top: int = 8, batch: int = 1) -> list[dict[s
 
 
 def score_folder(detector: SoundEventDetector, files: Sequence[Path]) -> dict[str, pd.DataFrame]:
-    """Raw (unfiltered) score tables of ``files`` keyed by clip id, the layout sed_scores_eval reads."""
-    return {path.stem: detector(path).score_table(smoothed=False) for path in files}
+    """Score tables of ``files`` after the checkpoint's median filter (what the test stage scores PSDS on), keyed
+    by clip id, in the layout sed_scores_eval reads."""
+    return {path.stem: detector(path).score_table() for path in files}
 
 
 def compare_checkpoint_scores(
@@ -95,8 +96,8 @@ def compare_checkpoint_scores(
     durations: str | Path,
     model: str = "teacher",
 ) -> dict[str, Any]:
-    """PSDS1/PSDS2 of a checkpoint's ``model`` on ``audio_folder`` in float32 and bf16, and the largest
-    difference between their raw frame scores."""
+    """PSDS1/PSDS2 of a checkpoint's ``model`` on ``audio_folder`` in float32 and bf16 (median-filtered scores, as
+    the test stage scores them), and the largest difference between their frame scores."""
     from desed_task.evaluation.psds import psds_sed_scores_eval
 
     files = sorted(Path(audio_folder).glob("*.wav"))
