@@ -49,7 +49,10 @@ def describe_device(device: torch.device) -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    bf16 = "native bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "no native bf16"
+    from desed_task.inference.precision import native_bf16
+
+    # oneDNN's own bf16 check is true on any AVX-512 CPU, emulated or not; the CPU flags tell them apart.
+    bf16 = "native bf16" if native_bf16(device)[0] else "no native bf16 (emulated)"
     return f"{model}, {torch.backends.cpu.get_cpu_capability()}, {bf16}, {torch.get_num_threads()} threads"
 
 
