@@ -59,6 +59,16 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
     return make_synthetic_desed(tmp_path_factory.mktemp("synthetic_tiny"), preset="tiny", seed=0, progress=False)
 
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A stage checkpoint of a small stage-1 task (demo sizes, teacher unlike the student), written once per
+    session for the tests that only read it."""
+    from test_inference import tiny_task, write_checkpoint
+
+    tmp = tmp_path_factory.mktemp("tiny_checkpoint")
+    task, config = tiny_task(tmp)
+    return write_checkpoint(task, config, tmp / "tiny.ckpt")
+
 
 def tiny_config(dataset: Path, stage: int = 1, **overrides) -> dict:
     """The demo configuration of ``stage`` shrunk to seconds of CPU time on the tiny dataset."""

@@ -14,7 +14,6 @@ from typing import Callable
 import numpy as np
 import pytest
 import soundfile as sf
-from test_inference import tiny_task, write_checkpoint
 
 from desed_task.inference import SoundEventDetector
 from desed_task.inference import outputs as outputs_module
@@ -23,13 +22,6 @@ from desed_task.inference.cli import main
 SR = 16000
 DESED_CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_shaver_toothbrush", "Frying",
                  "Running_water", "Speech", "Vacuum_cleaner"]
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("hostile_checkpoint")
-    task, config = tiny_task(tmp)
-    return write_checkpoint(task, config, tmp / "tiny.ckpt")
 
 
 def _wav(path: Path, seconds: float = 2.0, value: float | None = None, subtype: str = "PCM_16") -> Path:
@@ -154,7 +146,8 @@ BAD_INPUTS = ("NaN file after good ones", "truncated wav", "missing audio", "emp
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, checkpoint, tmp_path, monkeypatch, caplog, capsys):
+def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, tiny_checkpoint, tmp_path, monkeypatch, caplog,
+                                                             capsys):
     setup, keywords = CASES[case]
     scored = []
     real_call = SoundEventDetector.__call__
@@ -166,7 +159,7 @@ def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, checkpoint, t
     monkeypatch.setattr(SoundEventDetector, "__call__", spy)
     argv = setup(tmp_path, monkeypatch)
     if "--checkpoint" not in argv:
-        argv += ["--checkpoint", str(checkpoint)]
+        argv += ["--checkpoint", str(tiny_checkpoint)]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     with caplog.at_level(logging.INFO):
         status = main([*argv, "--device", "cpu", "--precision", "fp32", "--quiet"])
@@ -183,10 +176,10 @@ def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, checkpoint, t
         assert scored == []  # found before any scoring
 
 
-def test_bad_inputs_are_all_listed(checkpoint, tmp_path, caplog):
+def test_bad_inputs_are_all_listed(tiny_checkpoint, tmp_path, caplog):
     files = [_wav(tmp_path / "good.wav"), _truncated(tmp_path / "cut.wav"),
              _wav(tmp_path / "nan.wav", value=np.inf, subtype="FLOAT")]
-    assert main([*map(str, files), "--checkpoint", str(checkpoint), "--tsv", str(tmp_path / "e.tsv"),
+    assert main([*map(str, files), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tmp_path / "e.tsv"),
                  "--quiet"]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 3 and "cut.wav" in errors[0] and "nan.wav" in errors[1]
@@ -194,11 +187,11 @@ def test_bad_inputs_are_all_listed(checkpoint, tmp_path, caplog):
     assert not (tmp_path / "e.tsv").exists()
 
 
-def test_keep_going_skips_bad_files_writes_the_rest_and_exits_3(checkpoint, tmp_path, caplog):
+def test_keep_going_skips_bad_files_writes_the_rest_and_exits_3(tiny_checkpoint, tmp_path, caplog):
     good = [_wav(tmp_path / "in" / "b.wav"), _wav(tmp_path / "in" / "a.wav")]
     bad = [_truncated(tmp_path / "in" / "cut.wav"), _wav(tmp_path / "in" / "nan.wav", value=np.nan, subtype="FLOAT")]
     tsv = tmp_path / "out" / "events.tsv"
-    argv = [str(tmp_path / "in"), "--checkpoint", str(checkpoint), "--tsv", str(tsv), "--threshold", "0",
+    argv = [str(tmp_path / "in"), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tsv), "--threshold", "0",
             "--plot", str(tmp_path / "out" / "p.png"), "--keep-going", "--quiet"]
     assert main(argv) == 3
     table = np.loadtxt(tsv, dtype=str, delimiter="\t", skiprows=1, usecols=0)
@@ -208,16 +201,17 @@ def test_keep_going_skips_bad_files_writes_the_rest_and_exits_3(checkpoint, tmp_
     assert any("cut.wav" in e for e in errors) and any("nan.wav" in e for e in errors)
     assert "2 unusable input(s) skipped" in errors[-1]
     assert {p.name for p in bad} <= {p.name for p in (tmp_path / "in").iterdir()}  # inputs untouched
-    only_bad = [*map(str, bad), "--checkpoint", str(checkpoint), "--tsv", str(tmp_path / "none.tsv"), "--keep-going"]
+    only_bad = [*map(str, bad), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tmp_path / "none.tsv"),
+                "--keep-going"]
     assert main(only_bad) == 2 and not (tmp_path / "none.tsv").exists()
     assert all(p.exists() for p in good)
 
 
-def test_outputs_follow_the_umask(checkpoint, tmp_path):
+def test_outputs_follow_the_umask(tiny_checkpoint, tmp_path):
     old = os.umask(0o027)
     try:
-        assert main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(checkpoint), "--tsv", str(tmp_path / "e.tsv"),
-                     "--plot", str(tmp_path / "p.png"), "--quiet"]) == 0
+        assert main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(tiny_checkpoint),
+                     "--tsv", str(tmp_path / "e.tsv"), "--plot", str(tmp_path / "p.png"), "--quiet"]) == 0
     finally:
         os.umask(old)
     assert (tmp_path / "e.tsv").stat().st_mode & 0o777 == 0o640
@@ -225,22 +219,22 @@ def test_outputs_follow_the_umask(checkpoint, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "e.tsv", "p.png"]
 
 
-def test_a_bug_keeps_its_traceback(checkpoint, tmp_path, monkeypatch):
+def test_a_bug_keeps_its_traceback(tiny_checkpoint, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug in the program, not a user error")
 
     monkeypatch.setattr("desed_task.inference.detector.SoundEventDetector._score_batch", broken)
     with pytest.raises(ValueError, match="a bug"):
-        main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(checkpoint), "--tsv", str(tmp_path / "e.tsv")])
+        main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tmp_path / "e.tsv")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_unwritable_folder(checkpoint, tmp_path, caplog):
+def test_unwritable_folder(tiny_checkpoint, tmp_path, caplog):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o555)
     try:
-        assert main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(checkpoint),
+        assert main([str(_wav(tmp_path / "a.wav")), "--checkpoint", str(tiny_checkpoint),
                      "--tsv", str(locked / "e.tsv")]) == 2
     finally:
         locked.chmod(0o755)

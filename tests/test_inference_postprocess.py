@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from test_inference import tiny_task, write_checkpoint
 
 from desed_task.evaluation import decode_events, median_filter_scores
 from desed_task.inference import SoundEventDetector
@@ -20,24 +19,17 @@ SR = 16000
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("postprocess")
-    task, config = tiny_task(tmp)
-    return write_checkpoint(task, config, tmp / "tiny.ckpt")
-
-
-@pytest.fixture(scope="module")
 def audio() -> np.ndarray:
     rng = np.random.default_rng(3)
     return (0.1 * rng.standard_normal(14 * SR) * np.repeat(rng.random(14) > 0.5, SR)).astype(np.float32)
 
 
-def test_median_parameters_replace_the_checkpoint_windows(checkpoint, audio):
-    plain = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="fp32")
+def test_median_parameters_replace_the_checkpoint_windows(tiny_checkpoint, audio):
+    plain = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32")
     classes = plain.classes
     windows = {c: 1 + 4 * i for i, c in enumerate(reversed(classes))}  # a different window per class
     params = MedianParams(dict(sorted(windows.items())), frame_hop=0.064)  # class order of the file is free
-    tuned = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="fp32", postprocess=params)
+    tuned = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32", postprocess=params)
     assert tuned.median_window == [windows[c] for c in classes] != plain.median_window
     result = tuned(audio, sample_rate=SR, threshold=0.3)
     np.testing.assert_array_equal(result.scores, plain(audio, sample_rate=SR).scores)
@@ -48,13 +40,13 @@ def test_median_parameters_replace_the_checkpoint_windows(checkpoint, audio):
 
 
 @pytest.mark.parametrize("threshold", [0.2, 0.45])
-def test_csebb_boxes_are_thresholded_on_their_confidence(checkpoint, audio, tmp_path, threshold):
+def test_csebb_boxes_are_thresholded_on_their_confidence(tiny_checkpoint, audio, tmp_path, threshold):
     pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
-    detector = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="fp32")
+    detector = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32")
     values = CSEBBClassParams(step_filter_length=0.48, merge_threshold_abs=0.2, merge_threshold_rel=None)
     params = CSEBBParams({c: values for c in detector.classes})
     write_params(tmp_path / "csebb.json", params)
-    boxes = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="fp32",
+    boxes = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32",
                                                postprocess=tmp_path / "csebb.json")
     assert boxes.median_window is None and "cSEBB" in boxes.decoder.description
     result = boxes(audio, sample_rate=SR, threshold=threshold)
@@ -73,15 +65,15 @@ def test_csebb_boxes_are_thresholded_on_their_confidence(checkpoint, audio, tmp_
     assert kept <= set(map(tuple, all_boxes[["onset", "offset", "event_label"]].to_numpy().tolist()))  # never moved
 
 
-def test_cli_postprocess_writes_a_desed_table(checkpoint, audio, tmp_path, caplog):
+def test_cli_postprocess_writes_a_desed_table(tiny_checkpoint, audio, tmp_path, caplog):
     pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
-    classes = SoundEventDetector.from_checkpoint(checkpoint, device="cpu").classes
+    classes = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu").classes
     values = {"step_filter_length": 0.32, "merge_threshold_abs": None, "merge_threshold_rel": 2.0}
     (tmp_path / "csebb.json").write_text(json.dumps({"method": "csebb", "classes": {c: values for c in classes}}))
     sf.write(tmp_path / "rec.wav", audio, SR)
     tsv = tmp_path / "events.tsv"
     with caplog.at_level(logging.INFO):
-        assert main([str(tmp_path / "rec.wav"), "--checkpoint", str(checkpoint), "--tsv", str(tsv), "--threshold",
+        assert main([str(tmp_path / "rec.wav"), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tsv), "--threshold",
                      "0.2", "--postprocess", str(tmp_path / "csebb.json"), "--quiet"]) == 0
     table = pd.read_csv(tsv, sep="\t")
     assert list(table.columns) == ["filename", "onset", "offset", "event_label"] and len(table) > 0

@@ -5,20 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_inference import tiny_task, write_checkpoint
 
 from desed_task.inference import InferenceError, SoundEventDetector
 from desed_task.inference import precision as precision_module
 from desed_task.inference.precision import cpu_flags, native_bf16, resolve_precision
 
 SR = 16000
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("precision")
-    task, config = tiny_task(tmp)
-    return write_checkpoint(task, config, tmp / "tiny.ckpt")
 
 
 @pytest.mark.parametrize("flags, expected", [("fpu avx512f avx512bw", "fp32"), ("avx512f avx512_bf16", "fp32"),
@@ -48,9 +40,9 @@ def test_unknown_precision_is_an_error():
         resolve_precision("fp16", torch.device("cpu"))
 
 
-def test_bf16_network_float32_features_and_scores(checkpoint, rng):
-    fp32 = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="fp32")
-    bf16 = SoundEventDetector.from_checkpoint(checkpoint, device="cpu", precision="bf16")
+def test_bf16_network_float32_features_and_scores(tiny_checkpoint, rng):
+    fp32 = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32")
+    bf16 = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     seen = {}
     bf16.network.register_forward_pre_hook(lambda module, inputs: seen.update(inputs=[x.dtype for x in inputs]))

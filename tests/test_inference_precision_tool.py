@@ -3,7 +3,6 @@ reports is there and plausible, and the PSDS of both precisions are those of the
 from __future__ import annotations
 
 import numpy as np
-from test_inference import tiny_task, write_checkpoint
 
 from desed_task.data import DESED_CLASSES, LabelEncoder
 from desed_task.evaluation.psds import psds_sed_scores_eval
@@ -28,9 +27,8 @@ def test_clips_per_second_times_both_precisions_at_both_batches():
     assert all(0 < value < 1e4 for value in speed.values())
 
 
-def test_checkpoint_scores_in_both_precisions(tmp_path, tiny_dataset):
-    task, config = tiny_task(tmp_path)
-    checkpoint = write_checkpoint(task, config, tmp_path / "tiny.ckpt")
+def test_checkpoint_scores_in_both_precisions(tiny_checkpoint, tiny_dataset):
+    checkpoint = tiny_checkpoint
     audio = tiny_dataset / "audio/validation/validation_16k"
     truth = tiny_dataset / "metadata/validation/validation.tsv"
     durations = tiny_dataset / "metadata/validation/validation_durations.tsv"
