@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,26 @@ import pandas as pd
 import torch
 
 from desed_task.data import DESED_CLASSES, LabelEncoder
+from desed_task.data.tables import clip_id_of
 from desed_task.features import SEDFrontend
 from desed_task.inference.detector import SoundEventDetector
-from desed_task.inference.precision import native_bf16
+from desed_task.inference.precision import autocast, native_bf16
 from desed_task.nnet import CRNN
 
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 10.0
 
 
-def full_size_detector(precision: str, batch_size: int, network: CRNN | None = None) -> SoundEventDetector:
-    """A detector with the recipe's stage-2 network (``confs/stage2.yaml``, random weights unless ``network`` is
-    given) and a 10 s hop."""
-    if network is None:
-        from desed_task.experiment.builders import build_network
-        from desed_task.tools.stage2_step import stage2_config
+def full_size_network() -> CRNN:
+    """The recipe's stage-2 network (``confs/stage2.yaml``) with random weights."""
+    from desed_task.experiment.builders import build_network
+    from desed_task.tools.stage2_step import stage2_config
 
-        network = build_network(stage2_config())
+    return build_network(stage2_config())
+
+
+def full_size_detector(precision: str, batch_size: int, network: CRNN) -> SoundEventDetector:
+    """A detector of ``network`` with the DESED classes and a 10 s hop, so that every chunk is one clip."""
     return SoundEventDetector(network, SEDFrontend(), LabelEncoder(DESED_CLASSES), median_window=7, hop=CLIP_SECONDS,
                               batch_size=batch_size, device="cpu", precision=precision)
 
@@ -63,17 +67,17 @@ def clips_per_second(
     return {f"{p}_bs{b}": value for (p, b), value in best.items()}
 
 
-def network_profile(precision: str, top: int = 8, batch: int = 1) -> list[dict[str, Any]]:
-    """The ``top`` operators of one full-size network forward by self CPU time (torch profiler), in ``precision``:
+def network_profile(precision: str, network: CRNN, top: int = 8, batch: int = 1) -> list[dict[str, Any]]:
+    """The ``top`` operators of one forward of ``network`` by self CPU time (torch profiler), in ``precision``:
     where bf16 gains or loses against float32."""
     from torch.profiler import ProfilerActivity, profile
 
-    detector = full_size_detector(precision, batch)
+    detector = full_size_detector(precision, batch, network)
     audio = torch.from_numpy((0.1 * np.random.default_rng(0).standard_normal(
         (batch, int(CLIP_SECONDS * SAMPLE_RATE)))).astype(np.float32))
     with torch.inference_mode():
         sed, encoder = detector.sed_frontend(audio), detector.encoder_frontend(audio)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(detector.device, detector.precision):
             detector.network(sed, encoder)  # warm-up
             with profile(activities=[ProfilerActivity.CPU]) as prof:
                 detector.network(sed, encoder)
@@ -86,7 +90,7 @@ def network_profile(precision: str, top: int = 8, batch: int = 1) -> list[dict[s
 def score_folder(detector: SoundEventDetector, files: Sequence[Path]) -> dict[str, pd.DataFrame]:
     """Score tables of ``files`` after the checkpoint's median filter (what the test stage scores PSDS on), keyed
     by clip id, in the layout sed_scores_eval reads."""
-    return {path.stem: detector(path).score_table() for path in files}
+    return {clip_id_of(path.name): detector(path).score_table() for path in files}
 
 
 def compare_checkpoint_scores(
@@ -129,11 +133,12 @@ def measure(
     operators) and, given a checkpoint and a test set, its scores."""
     native, why = native_bf16(torch.device("cpu"))
     results: dict[str, Any] = {"native_bf16": native, "why": why, "threads": torch.get_num_threads()}
-    speed = clips_per_second(full_size_detector, n_chunks=n_chunks, rounds=rounds)
+    network = full_size_network()  # one network for every precision and batch: the same weights are timed
+    speed = clips_per_second(partial(full_size_detector, network=network), n_chunks=n_chunks, rounds=rounds)
     results["clips_per_s"] = speed
     results["speedup"] = {f"bs{b}": speed[f"bf16_bs{b}"] / speed[f"fp32_bs{b}"] for b in (1, 8)}
     if profile_top:
-        results["profile_bs1"] = {p: network_profile(p, profile_top) for p in ("fp32", "bf16")}
+        results["profile_bs1"] = {p: network_profile(p, network, profile_top) for p in ("fp32", "bf16")}
     if checkpoint is not None:
         results["scores"] = compare_checkpoint_scores(checkpoint, audio_folder, ground_truth, durations)
     return results
