@@ -67,20 +67,26 @@ def threshold_name(threshold: float) -> str:
 
 
 def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """sed_scores_eval score tables from a folder of ``<clip id>.tsv`` files, keyed by clip id, each checked."""
+    """sed_scores_eval score tables from a folder of ``<clip id>.tsv`` files, keyed by clip id, each checked.
+
+    A clip id with a folder (``day1/kitchen``) is a file in a subfolder (``day1/kitchen.tsv``).
+    """
     folder = _folder(folder, "scores")
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".tsv")
+    files = sorted(p for p in folder.rglob("*.tsv") if p.is_file())
     if not files:
         raise TableError(f"no <clip id>.tsv score files in {folder}")
-    return {clip_id_of(path.name): read_scores(path) for path in files}
+    return {path.relative_to(folder).as_posix()[:-len(".tsv")]: read_scores(path) for path in files}
 
 
 def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> None:
-    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format."""
+    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format (in a subfolder for ``day1/kitchen``)."""
     from tqdm.auto import tqdm
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write = sed_scores_eval().base_modules.io.write_sed_scores
     for clip_id, table in tqdm(scores.items(), desc=f"writing {folder.name} scores", disable=not progress):
-        write(table, folder / f"{clip_id}.tsv")
+        path = folder / f"{clip_id}.tsv"
+        if "/" in clip_id:  # a clip id with its folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+        write(table, path)
