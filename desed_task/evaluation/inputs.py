@@ -37,16 +37,17 @@ class EvaluationInputs:
 
     ``truth`` holds the clips that have a duration only. ``predictions`` are scored as given by event- and
     segment-based F1 (duplicates dropped with ``dedupe``); ``disjoint_predictions`` and ``operating_points`` have
-    each clip's overlapping detections of a class merged, for psds_eval.
+    each clip's overlapping detections of a class merged, for psds_eval. ``classes`` are those that detections
+    may use (:func:`class_list`).
     """
 
     truth: pd.DataFrame
     durations: pd.DataFrame
-    classes: list[str]
     operating_points: dict[float, pd.DataFrame] | None = None
     scores: dict[str, pd.DataFrame] | None = None
     predictions: pd.DataFrame | None = None
     disjoint_predictions: pd.DataFrame | None = None
+    classes: tuple[str, ...] = ()
 
 
 def check_path(path: Path, kind: str, folder: bool = False) -> None:
@@ -128,7 +129,7 @@ def read_inputs(
                 "of a class not to overlap), event- and segment-based F1 score the rows as they are",
                 stacklevel=2,
             )
-    return EvaluationInputs(truth, lengths, classes, tables, score_tables, detected, disjoint)
+    return EvaluationInputs(truth, lengths, tables, score_tables, detected, disjoint, tuple(classes))
 
 
 def _with_durations(truth: pd.DataFrame, durations: Mapping[str, float], ground_truth: Path,
