@@ -200,7 +200,7 @@ SCORED = [
     ("recordings in two folders, predictions right",
      _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(FOLDERS_GT[len(HEADER):])), [], [],
      {"event_f1_micro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
-    # b (Speech 1-4 s) has no duration: before, event and segment F1 counted it as missed (event micro 0.8)
+    # b (Speech 1-4 s) has no duration; were it scored, its event would count as missed (event micro 0.8)
     ("ground-truth clip without a duration",
      _args(_files(**{"dur.tsv": "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"}),
            _predictions("a.wav\t0.5\t2.0\tDog\na.wav\t3.0\t5.0\tCat\n")),
@@ -230,6 +230,10 @@ SCORED = [
     ("a detected class without ground truth", _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions(GOOD)),
      ["event_f1_macro: Cat has an undefined F1"], ["closest class", "error"],
      {"event_f1_micro": 0.8, "segment_f1_micro": 10 / 12, "event_f1_macro": 1.0, "intersection_f1_macro": 1.0}),
+    ("a trailing space in the score columns",
+     _args(*[_scores(clip, SCORES.replace("Dog", "Dog ")) for clip in "abc"]),
+     ["scores: column(s) 'Dog ' have leading or trailing white space; stripped"], ["error"],
+     {"psds1_sed_scores_eval": None}),
     ("scores in folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR,
                                           "nested__day1__kitchen.tsv": SCORES, "nested__day2__kitchen.tsv": SCORES}),
                                 lambda tmp: ["--scores", str(tmp / "nested")]), [], ["error"],

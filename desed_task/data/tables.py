@@ -308,9 +308,15 @@ def read_scores(path: str | Path) -> pd.DataFrame:
     """One sed_scores_eval score file: ``onset offset <classes>``, contiguous frames, scores in [0, 1].
 
     A score of ``-inf`` is accepted: it marks frames where no threshold detects the class, as the piecewise-constant
-    tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes."""
+    tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes. Column names lose leading
+    and trailing white space, with a warning, as labels do."""
     path, kind = Path(path), "score"
     table = _read_file(path, SCORE_TIME_COLUMNS, kind)
+    padded = [c for c in table.columns if c != c.strip()]
+    if padded:  # one message per folder: the warning filters show it once, not once per file
+        warnings.warn(f"score files in {path.parent}: column(s) {first_few([repr(c) for c in padded])} have leading "
+                      "or trailing white space; stripped", stacklevel=2)
+        table.columns = [c.strip() for c in table.columns]
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
         raise TableError(f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "
