@@ -232,7 +232,7 @@ SCORED = [
      {"event_f1_micro": 0.8, "segment_f1_micro": 10 / 12, "event_f1_macro": 1.0, "intersection_f1_macro": 1.0}),
     ("a trailing space in the score columns",
      _args(*[_scores(clip, SCORES.replace("Dog", "Dog ")) for clip in "abc"]),
-     ["scores: column(s) 'Dog ' have leading or trailing white space; stripped"], ["error"],
+     ["3 file(s) (a, b, c) have column(s) 'Dog ' with leading or trailing white space; stripped"], ["error"],
      {"psds1_sed_scores_eval": None}),
     ("scores in folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR,
                                           "nested__day1__kitchen.tsv": SCORES, "nested__day2__kitchen.tsv": SCORES}),

@@ -304,19 +304,23 @@ def events_by_clip(table: pd.DataFrame) -> dict[str, list[tuple[float, float, st
     return events
 
 
-def read_scores(path: str | Path) -> pd.DataFrame:
+def read_scores(path: str | Path, warn: bool = True) -> pd.DataFrame:
     """One sed_scores_eval score file: ``onset offset <classes>``, contiguous frames, scores in [0, 1].
 
     A score of ``-inf`` is accepted: it marks frames where no threshold detects the class, as the piecewise-constant
     tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes. Column names lose leading
-    and trailing white space, with a warning, as labels do."""
+    and trailing white space, as labels do, with a warning unless ``warn`` is False; the names as written are then
+    in ``attrs["stripped_columns"]`` (a folder's reader warns once for all its files).
+    """
     path, kind = Path(path), "score"
     table = _read_file(path, SCORE_TIME_COLUMNS, kind)
     padded = [c for c in table.columns if c != c.strip()]
-    if padded:  # one message per folder: the warning filters show it once, not once per file
-        warnings.warn(f"score files in {path.parent}: column(s) {first_few([repr(c) for c in padded])} have leading "
-                      "or trailing white space; stripped", stacklevel=2)
+    if padded:
+        if warn:
+            warnings.warn(f"score file {path}: column(s) {first_few([repr(c) for c in padded])} have leading or "
+                          "trailing white space; stripped", stacklevel=2)
         table.columns = [c.strip() for c in table.columns]
+        table.attrs["stripped_columns"] = padded
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
         raise TableError(f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "

@@ -8,12 +8,13 @@ Parsing and checking the tables is the table layer's job (:mod:`desed_task.data.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from desed_task.data.tables import EVENT_COLUMNS, TableError, clip_id_of, read_events, read_scores
+from desed_task.data.tables import EVENT_COLUMNS, TableError, first_few, read_events, read_scores
 from desed_task.evaluation.lazy import sed_scores_eval
 
 OPERATING_POINT_PATTERN = re.compile(r"^predictions_th_(\d+(?:\.\d+)?)\.tsv$")
@@ -75,7 +76,14 @@ def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
     files = sorted(p for p in folder.rglob("*.tsv") if p.is_file())
     if not files:
         raise TableError(f"no <clip id>.tsv score files in {folder}")
-    return {path.relative_to(folder).as_posix()[:-len(".tsv")]: read_scores(path) for path in files}
+    tables = {path.relative_to(folder).as_posix()[:-len(".tsv")]: read_scores(path, warn=False) for path in files}
+    padded = {clip_id: table.attrs.pop("stripped_columns") for clip_id, table in tables.items()
+              if "stripped_columns" in table.attrs}
+    if padded:
+        shown = sorted({repr(c) for columns in padded.values() for c in columns})
+        warnings.warn(f"scores folder {folder}: {len(padded)} file(s) ({first_few(sorted(padded))}) have column(s) "
+                      f"{first_few(shown)} with leading or trailing white space; stripped", stacklevel=2)
+    return tables
 
 
 def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> None:
