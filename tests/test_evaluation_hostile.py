@@ -172,3 +172,125 @@ def test_exit_status_and_one_line_through_python_m(base, tmp_path):
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "Doggo -> Dog" in result.stderr
+
+
+def _files(**texts: str):
+    """Overwrite or add inputs in tmp_path (``name=text``; ``__`` in a name is a ``/``); no extra arguments."""
+    def build(tmp: Path) -> list[str]:
+        for name, text in texts.items():
+            _write(tmp / name.replace("__", "/"), text)
+        return []
+    return build
+
+
+def _args(*builders):
+    return lambda tmp: [arg for build in builders for arg in build(tmp)]
+
+
+FOLDERS_GT = HEADER + "day1/kitchen.wav\t0.5\t2.0\tDog\nday2/kitchen.wav\t3.0\t5.0\tCat\n"
+FOLDERS_DUR = "filename\tduration\nday1/kitchen.wav\t10.0\nday2/kitchen.wav\t10.0\n"
+SWAPPED = "day2/kitchen.wav\t0.5\t2.0\tDog\nday1/kitchen.wav\t3.0\t5.0\tCat\n"
+NO_CAT_GT = HEADER + "a.wav\t0.5\t2.0\tDog\nb.wav\t1.0\t4.0\tSpeech\nc.wav\t\t\t\n"
+
+# (id, inputs built in tmp_path, words that stderr must contain, words it must not, metrics expected)
+SCORED = [
+    ("recordings in two folders, predictions swapped",
+     _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(SWAPPED)), [], [],
+     {"event_f1_micro": 0.0, "segment_f1_micro": 0.0}),
+    ("recordings in two folders, predictions right",
+     _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(FOLDERS_GT[len(HEADER):])), [], [],
+     {"event_f1_micro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    # b (Speech 1-4 s) has no duration; were it scored, its event would count as missed (event micro 0.8)
+    ("ground-truth clip without a duration",
+     _args(_files(**{"dur.tsv": "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"}),
+           _predictions("a.wav\t0.5\t2.0\tDog\na.wav\t3.0\t5.0\tCat\n")),
+     ["1 clip(s) of the ground truth", "(b)", "left out of every metric"], [],
+     {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    # 3 true positives and 3 copies: event F1 2*3 / (2*3 + 3)
+    ("every detection duplicated", _predictions(GOOD + GOOD), ["3 duplicated detection(s)", "--dedupe drops them"],
+     ["overlap"], {"event_f1_micro": 2 / 3, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    ("every detection duplicated, --dedupe", _args(_predictions(GOOD + GOOD), lambda tmp: ["--dedupe"]),
+     ["3 duplicated detection(s) dropped (--dedupe"], [],
+     {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    # the second Dog detection (1.0-2.5 s) is a false positive for sed_eval: 2*3 / (2*3 + 1); for intersection F1
+    # the union 0.5-2.5 s covers the 0.5-2.0 s event (dtc 0.75, gtc 1)
+    ("overlapping detections of one class", _predictions(GOOD + "a.wav\t1.0\t2.5\tDog\n"),
+     ["pred.tsv: 1 detection(s) overlap an earlier detection of their class", "union"], ["Traceback"],
+     {"event_f1_micro": 6 / 7, "intersection_f1_macro": 1.0}),
+    ("overlapping detections at an operating point",
+     _operating_point(GOOD + "a.wav\t1.0\t2.5\tDog\nb.wav\t1.0\t4.0\tSpeech\n"),
+     ["2 detection(s) in 1 of 1 table(s) overlap (or repeat)"], ["Traceback"], {"psds1_psds_eval": None}),
+    ("a trailing space in both tables",
+     _args(_files(**{"gt.tsv": HEADER + GOOD.replace("Dog", "Dog ") + "c.wav\t\t\t\n"}),
+           _predictions(GOOD.replace("Dog", "Dog "))),
+     ["ground truth file", "detections file", "'Dog '", "stripped"], ["Traceback"],
+     {"event_f1_macro": 1.0, "event_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    # Cat (3-5 s in a) has no ground-truth event: 2 true positives and 1 false positive, 2*2 / (2*2 + 1); segments:
+    # 5 active, all detected, and 2 false (3-4 s, 4-5 s), 2*5 / (2*5 + 2). Macro means leave Cat out (undefined).
+    ("a detected class without ground truth", _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions(GOOD)),
+     ["event_f1_macro: Cat has an undefined F1"], ["closest class", "error"],
+     {"event_f1_micro": 0.8, "segment_f1_micro": 10 / 12, "event_f1_macro": 1.0, "intersection_f1_macro": 1.0}),
+    ("a trailing space in the score columns",
+     _args(*[_scores(clip, SCORES.replace("Dog", "Dog ")) for clip in "abc"]),
+     ["3 file(s) (a, b, c) have column(s) 'Dog ' with leading or trailing white space; stripped"], ["error"],
+     {"psds1_sed_scores_eval": None}),
+    ("scores in folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR,
+                                          "nested__day1__kitchen.tsv": SCORES, "nested__day2__kitchen.tsv": SCORES}),
+                                lambda tmp: ["--scores", str(tmp / "nested")]), [], ["error"],
+     {"psds1_sed_scores_eval": None}),
+]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("build, present, absent, expected", [c[1:] for c in SCORED], ids=[c[0] for c in SCORED])
+def test_what_is_scored_differently_is_warned_and_scored_as_stated(base, tmp_path, capsys, build, present, absent,
+                                                                   expected):
+    argv = [*base, *build(tmp_path)]
+    inputs = _snapshot(tmp_path)
+    target = tmp_path / "out" / "metrics.json"
+    assert main([*argv, "--json", str(target)]) == 0
+    err = capsys.readouterr().err
+    for word in present:
+        assert word in err, (word, err)
+    for word in absent:
+        assert word not in err, (word, err)
+    assert _snapshot(tmp_path) == {**inputs, "out/metrics.json": target.read_bytes()}  # inputs unchanged
+    metrics = json.loads(target.read_text())
+    for key, value in expected.items():
+        assert key in metrics and (value is None or metrics[key] == pytest.approx(value, abs=1e-9)), (key, metrics)
+
+
+NAMING_ERRORS = [
+    ("base names against folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}),
+                                         _predictions("kitchen.wav\t0.5\t2.0\tDog\n")),
+     ["pred.tsv", "not in the ground truth", "kitchen is not day1/kitchen"]),
+    ("two names of one clip", _args(_files(**{"dur.tsv": "filename\tduration\na.wav\t10\nb.wav\t10\nc.wav\t10\n"
+                                              "a.flac\t10\n"}), _predictions(GOOD)),
+     ["durations", "'a.wav' and 'a.flac' are both clip 'a'"]),
+    ("two names of one clip in the detections", _predictions(GOOD + "a.flac\t6.0\t7.0\tDog\n"),
+     ["pred.tsv", "'a.wav' and 'a.flac' are both clip 'a'"]),
+    ("a name that is no class", _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions("a.wav\t0.5\t2.0\tKat\n")),
+     ["Kat", "closest class: Kat -> Cat"]),
+]
+
+
+@pytest.mark.parametrize("build, words", [c[1:] for c in NAMING_ERRORS], ids=[c[0] for c in NAMING_ERRORS])
+def test_clip_and_class_naming_errors_are_one_line_exit_2(base, tmp_path, capsys, build, words):
+    argv = [*base, *build(tmp_path)]
+    inputs = _snapshot(tmp_path)
+    assert main([*argv, "--json", str(tmp_path / "out" / "metrics.json")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert all(word in lines[0] for word in words), (words, lines[0])
+    assert _snapshot(tmp_path) == inputs
+
+
+def test_json_that_is_an_input_is_refused_before_reading(base, tmp_path, capsys):
+    argv = [*base, *_predictions(GOOD)(tmp_path)]
+    inputs = _snapshot(tmp_path)
+    assert main([*argv, "--json", str(tmp_path / "pred.tsv")]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == inputs

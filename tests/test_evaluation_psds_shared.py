@@ -56,7 +56,7 @@ def test_shared_pass_equals_one_evaluator_per_scenario_exactly(baseline, tmp_pat
 
 
 def test_detections_for_clips_maps_names_to_clip_ids_and_keeps_only_known_clips():
-    table = pd.DataFrame({"filename": ["a/Y1.wav", "Y1.wav", "Y2.wav", "Y3_1.000_2.000.wav"],
+    table = pd.DataFrame({"filename": ["./Y1.wav", "Y1.wav", "Y2.wav", "Y3_1.000_2.000.wav"],
                           "onset": [0.0, 1.0, 2.0, 0.5], "offset": [0.5, 1.5, 2.5, 1.0],
                           "event_label": ["Dog", "Cat", "Dog", "Cat"]})
     kept = detections_for_clips(table, {"Y1", "Y3_1.000_2.000"})

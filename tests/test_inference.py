@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 import soxr
@@ -211,7 +212,7 @@ def test_thresholds_per_class_and_events(detector, clip_10s):
         detector(clip_10s, sample_rate=SR, threshold=1.5)
 
 
-def test_silence_gives_no_events_and_loud_scores_stay_within_the_audio(tiny, tmp_path):
+def test_silence_events_depend_on_the_checkpoint_and_none_is_shorter_than_a_frame(tiny, tmp_path):
     task, config, _ = tiny
     quiet = tmp_path / "quiet.ckpt"
     with torch.no_grad():
@@ -224,9 +225,26 @@ def test_silence_gives_no_events_and_loud_scores_stay_within_the_audio(tiny, tmp
     silence = np.zeros(int(12.3 * SR), dtype=np.float32)
     result = SoundEventDetector.from_checkpoint(quiet, device="cpu")(silence, sample_rate=SR)
     assert np.isfinite(result.scores).all() and len(result.events) == 0
-    loud = SoundEventDetector.from_checkpoint(tmp_path / "loud.ckpt", device="cpu")(silence, sample_rate=SR)
+    loud_detector = SoundEventDetector.from_checkpoint(tmp_path / "loud.ckpt", device="cpu")
+    loud = loud_detector(silence, sample_rate=SR)
     assert len(loud.events) == 10  # one event per class over the whole recording, ending at its end
     assert (loud.events["onset"] == 0).all() and np.allclose(loud.events["offset"], 12.3)
+    frame = loud_detector.grid.frame_samples
+    for samples in (1, frame - 1):  # shorter than one output frame: its only frame is cut, no event
+        short = loud_detector(np.zeros(samples, dtype=np.float32), sample_rate=SR)
+        assert short.scores.shape == (10, 1) and short.events.empty, samples
+    one_frame = loud_detector(np.zeros(frame, dtype=np.float32), sample_rate=SR).events
+    assert len(one_frame) == 10 and np.allclose(one_frame["offset"] - one_frame["onset"], frame / SR)
+
+
+def test_an_event_shorter_than_a_frame_is_dropped():
+    from desed_task.inference.decoding import without_partial_frame_events
+
+    events = pd.DataFrame({"onset": [0.0, 9.984, 3.2], "offset": [0.064, 10.0, 3.2 + 0.064 * 3],
+                           "event_label": ["Dog", "Cat", "Cat"]})
+    kept = without_partial_frame_events(events, 0.064)
+    assert kept.to_dict("list") == {"onset": [0.0, 3.2], "offset": [0.064, 3.2 + 0.064 * 3],
+                                    "event_label": ["Dog", "Cat"]}
 
 
 def test_config_dict_overrides_the_checkpoint(tiny):

@@ -255,3 +255,17 @@ def test_usage_errors_are_one_line_exit_2(capsys):
         assert usage.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("error:")
+
+
+@pytest.mark.parametrize("samples, events", [(1, 0), (1023, 0), (1024, 10)])
+def test_a_recording_shorter_than_a_frame_gives_no_event_and_none_is_zero_length(tiny_checkpoint, tmp_path, samples,
+                                                                                 events):
+    path = tmp_path / "short.wav"
+    sf.write(path, np.full(samples, 0.1, dtype=np.float32), SR, subtype="PCM_16")
+    table = tmp_path / "events.tsv"
+    # threshold 0: every frame is above it (scores are sigmoids), so every class is detected wherever a frame counts
+    assert main([str(path), "--checkpoint", str(tiny_checkpoint), "--threshold", "0", "--tsv", str(table),
+                 "--device", "cpu", "--quiet"]) == 0
+    lines = table.read_text().splitlines()
+    assert lines[0] == "filename\tonset\toffset\tevent_label" and len(lines) == 1 + events
+    assert all(row.split("\t")[1:3] == ["0.000", "0.064"] for row in lines[1:])

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from operating_point_scores import DESED_CLASSES, validation_subset
 
@@ -83,6 +84,30 @@ def _csebb_params(tmp_path) -> str:
     return str(path)
 
 
+def _odd_first_file(validation, tmp: Path, change) -> str:
+    """A copy of the validation scores whose first file (in clip-id order: the first one read) is changed."""
+    folder = tmp / "odd_scores"
+    folder.mkdir()
+    files = sorted(validation["scores"].iterdir())
+    for path in files:
+        (folder / path.name).write_bytes(path.read_bytes())
+    table = pd.read_csv(files[0], sep="\t")
+    change(table).to_csv(folder / files[0].name, sep="\t", index=False)
+    return str(folder)
+
+
+def _tune_odd(change, method="median"):
+    def build(v, t):
+        argv = _tune(v, t / "p.json", method)
+        argv[argv.index("--scores") + 1] = _odd_first_file(v, t, change)
+        return argv
+    return build
+
+
+def _half_hop(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(onset=table["onset"] / 2, offset=table["offset"] / 2)
+
+
 ERRORS = {
     "unwritable parameter file": (
         lambda v, t: _tune(v, t / "file.txt" / "params.json"), "is not a directory"),
@@ -105,6 +130,13 @@ ERRORS = {
         lambda v, t: ["apply", "--params", str(v["truth"]), "--scores", str(v["scores"]), "--out", str(t / "out")],
         "is not valid JSON"),
     "usage": (lambda v, t: ["tune", "--method", "median"], "the following arguments are required"),
+    # the broken file is the first one read: the message names it, not a healthy one
+    "a score file without a class": (_tune_odd(lambda table: table.drop(columns="Vacuum_cleaner")),
+                                     "odd_scores: clip Y--4gqARaEJE_0.000_10.000 has the class columns"),
+    "a score file with classes in another order": (
+        _tune_odd(lambda table: table[["onset", "offset", *reversed(DESED_CLASSES)]]),
+        "clip Y--4gqARaEJE_0.000_10.000 has the class columns ['Vacuum_cleaner'"),
+    "a score file at another hop": (_tune_odd(_half_hop), "clip Y--4gqARaEJE_0.000_10.000 has frames from 0.032 s"),
 }
 
 

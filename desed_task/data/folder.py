@@ -60,6 +60,7 @@ def match_files(
     by_name = {p.name: p for p in files}
     by_name.update({p.relative_to(folder).as_posix(): p for p in files})
     by_clip = {clip_id_of(p.name): p for p in files}
+    by_clip.update({clip_id_of(p.relative_to(folder).as_posix()): p for p in files})
     found, missing = {}, []
     for name in filenames:
         path = by_name.get(name) or by_clip.get(clip_id_of(name))

@@ -8,13 +8,14 @@
 
 Tables are tab-separated with a header row; a ``.csv`` file is read comma-separated and its index column (as the
 DCASE baseline writes it) is ignored. Clips are matched by :func:`clip_id_of`, so ``Y1.wav`` and ``Y1`` are the
-same clip. A table that cannot be used raises :class:`TableError`, naming the table, the line and what to do.
+same clip, and ``day1/Y1.wav`` another one. Labels lose leading and trailing white space, with a warning. A table
+that cannot be used raises :class:`TableError`, naming the table, the line and what to do.
 """
 from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -39,13 +40,32 @@ class TableError(ValueError):
 
 
 def clip_id_of(filename: str) -> str:
-    """The clip id of a file name: its name without the audio extension (``a/b/Y1.wav`` -> ``Y1``).
+    """The clip id of a file name: the name as the table gives it, without the audio extension.
 
-    ``Y1_30.000_40.000`` stays whole: a numeric "extension" is part of a DESED clip name, not a file type.
+    A folder stays part of the id (``day1/kitchen.wav`` -> ``day1/kitchen``), so recordings that share a base
+    name in different folders stay different clips; a base name stays as it is (``Y1.wav`` -> ``Y1``).
+    Backslashes become ``/`` and a leading ``./`` is dropped. ``Y1_30.000_40.000`` stays whole: a numeric
+    "extension" is part of a DESED clip name, not a file type.
     """
-    name = str(filename).replace("\\", "/").rsplit("/", 1)[-1]
-    stem, dot, extension = name.rpartition(".")
-    return stem if dot and extension.isalnum() and not extension.isdigit() else name
+    name = str(filename).replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    folder, slash, base = name.rpartition("/")
+    stem, dot, extension = base.rpartition(".")
+    base = stem if dot and extension.isalnum() and not extension.isdigit() else base
+    return folder + slash + base
+
+
+def check_clip_ids(filenames: Iterable[str], name: str) -> None:
+    """A TableError when two different file names of one table map to the same clip id (``x.wav`` and ``x.flac``):
+    their rows would be scored as one clip."""
+    seen: dict[str, str] = {}
+    for filename in dict.fromkeys(filenames):
+        clip_id = clip_id_of(filename)
+        other = seen.setdefault(clip_id, filename)
+        if other != filename:
+            raise TableError(f"{name}: {other!r} and {filename!r} are both clip {clip_id!r}; give every recording "
+                             "one name (the same name in every table)")
 
 
 def describe(source: TableSource) -> str:
@@ -121,11 +141,20 @@ def _fail(source: TableSource, kind: str, rows: pd.DataFrame, problem: Callable[
     raise TableError(f"{_name(source, kind)}, {at(rows.index[0])}: {problem(rows.iloc[0])}{others}; {fix}")
 
 
-def _labelled(table: pd.DataFrame) -> pd.Series:
-    """Rows with a label; the label column of the others becomes NaN (a clip listed without events)."""
-    labels = table["event_label"]
-    has_label = labels.notna() & (labels.astype(str).str.strip().str.len() > 0)
-    table["event_label"] = labels.astype(str).where(has_label, np.nan).astype(object)
+def _labelled(table: pd.DataFrame, source: TableSource, kind: str) -> pd.Series:
+    """Rows with a label; the label column of the others becomes NaN (a clip listed without events).
+
+    Labels are stripped of white space (a warning shows them as written, e.g. ``'Dog '``): a trailing space or tab
+    is invisible in a table but would make another class.
+    """
+    raw = table["event_label"]
+    labels = raw.astype(str).str.strip()
+    has_label = raw.notna() & (labels.str.len() > 0)
+    padded = sorted(set(raw[has_label & (labels != raw.astype(str))]))
+    if padded:
+        warnings.warn(f"{_name(source, kind)}: label(s) {first_few([repr(x) for x in padded])} have leading or "
+                      "trailing white space; stripped", stacklevel=4)
+    table["event_label"] = labels.where(has_label, np.nan).astype(object)
     return has_label
 
 
@@ -172,7 +201,7 @@ def read_events(
     kept in the ground truth (clips without events) and dropped from detections.
     """
     table = _read(source, EVENT_COLUMNS, kind)
-    labelled = _labelled(table)
+    labelled = _labelled(table, source, kind)
     if kind == "detections":
         table, labelled = table[labelled].copy(), labelled[labelled]
     _times(table, labelled, source, kind, drop=False)
@@ -214,7 +243,7 @@ def read_strong(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
     """
     kind = "strong labels"
     table = _read(source, EVENT_COLUMNS, kind)
-    labelled = _labelled(table)
+    labelled = _labelled(table, source, kind)
     _check_labels(source, kind, table.loc[labelled, "event_label"], labels, "add them to data.classes or fix the table")
     no_time = _times(table, labelled, source, kind, drop=True)
     reversed_ = labelled & ~no_time & (table["onset"] >= table["offset"])
@@ -275,13 +304,23 @@ def events_by_clip(table: pd.DataFrame) -> dict[str, list[tuple[float, float, st
     return events
 
 
-def read_scores(path: str | Path) -> pd.DataFrame:
+def read_scores(path: str | Path, warn: bool = True) -> pd.DataFrame:
     """One sed_scores_eval score file: ``onset offset <classes>``, contiguous frames, scores in [0, 1].
 
     A score of ``-inf`` is accepted: it marks frames where no threshold detects the class, as the piecewise-constant
-    tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes."""
+    tables of cSEBB post-processing (``desed_task.postprocess``) hold outside their boxes. Column names lose leading
+    and trailing white space, as labels do, with a warning unless ``warn`` is False; the names as written are then
+    in ``attrs["stripped_columns"]`` (a folder's reader warns once for all its files).
+    """
     path, kind = Path(path), "score"
     table = _read_file(path, SCORE_TIME_COLUMNS, kind)
+    padded = [c for c in table.columns if c != c.strip()]
+    if padded:
+        if warn:
+            warnings.warn(f"score file {path}: column(s) {first_few([repr(c) for c in padded])} have leading or "
+                          "trailing white space; stripped", stacklevel=2)
+        table.columns = [c.strip() for c in table.columns]
+        table.attrs["stripped_columns"] = padded
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
         raise TableError(f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "

@@ -33,11 +33,15 @@ Score sound event detection outputs against a DESED-format ground truth. Give at
 
 PSDS scenario 1: dtc=gtc=0.7, alpha_ct=0, alpha_st=1, max_efpr=100 (cttc 0.3 for psds_eval, unused);
 scenario 2: dtc=gtc=0.1, cttc=0.3, alpha_ct=0.5, alpha_st=1, max_efpr=100. Clips are matched by file
-name without the audio extension (Y1.wav == Y1).
+name without the audio extension, folders included (Y1.wav == Y1; day1/Y1.wav is another clip).
 
-Every input is checked before scoring: labels must be ground-truth classes, clips must be in the ground
-truth and the durations, events must lie in their clip, scores must be in [0, 1]. Exit status 0 when the
-metrics were computed, 2 on a usage or input error (one line on stderr, nothing written)."""
+Every input is checked before scoring: labels must be classes (the ground truth's, the score files',
+and DESED's ten when the ground truth's are DESED classes; detections of a class without ground-truth
+events are false positives), clips must be in the ground truth and the durations, each clip must have
+one name, events must lie in their clip, scores must be in [0, 1]. Exit status 0 when the metrics were
+computed, 2 on a usage or input error (one line on stderr, nothing written). Warnings: ground-truth clips
+without a duration (left out of every metric), labels with white space around them (stripped),
+duplicated detections (see --dedupe), overlapping detections of a class (merged for psds_eval)."""
 
 EXAMPLE = """\
 example:
@@ -82,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the metrics to this JSON file ({metric: value}, only the metrics computed); checked "
         "before scoring, written only when every metric was computed",
     )
+    parser.add_argument(
+        "--dedupe", action="store_true",
+        help="drop detections that repeat an earlier row (same clip, class, onset and offset) before scoring; "
+        "without it each copy is a false positive in event-based F1 (a warning gives their count)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the metric table (no progress logging)")
     return parser
 
@@ -92,9 +101,10 @@ def evaluate(
     operating_points: Path | None = None,
     scores: Path | None = None,
     predictions: Path | None = None,
+    dedupe: bool = False,
 ) -> dict[str, float]:
     """The metrics that the given inputs allow (see ``DESCRIPTION``); all inputs are checked before any scoring."""
-    return score(read_inputs(ground_truth, durations, operating_points, scores, predictions))
+    return score(read_inputs(ground_truth, durations, operating_points, scores, predictions, dedupe))
 
 
 def score(inputs: EvaluationInputs) -> dict[str, float]:
@@ -112,15 +122,19 @@ def score(inputs: EvaluationInputs) -> dict[str, float]:
     if inputs.predictions is not None:
         logging.info("F1 scores of %d detections", len(inputs.predictions))
         metrics.update(event_and_segment_f1(inputs.predictions, truth))
-        metrics["intersection_f1_macro"] = intersection_f1_macro(inputs.predictions, truth, lengths)
+        metrics["intersection_f1_macro"] = intersection_f1_macro(inputs.disjoint_predictions, truth, lengths)
     return metrics
 
 
-def output_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be written (a folder, under a file, in a folder without write permission), or None.
+def output_problem(path: Path, inputs: Sequence[Path | None] = ()) -> str | None:
+    """Why ``path`` cannot be written (one of the ``inputs``, a folder, under a file, in a folder without write
+    permission), or None.
 
     Checked before scoring so that a typo in ``--json`` does not cost a full evaluation.
     """
+    for source in inputs:
+        if source is not None and path.resolve() == source.resolve():
+            return f"--json {path} would overwrite the input {source}; give another file name"
     if path.is_dir():
         return f"--json {path} is a folder; give a file name"
     parent = path.parent
@@ -160,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.operating_points is None and args.scores is None and args.predictions is None:
         parser.error("give at least one of --operating_points, --scores, --predictions")
-    problem = output_problem(args.json) if args.json is not None else None
+    inputs = (args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
+    problem = output_problem(args.json, inputs) if args.json is not None else None
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -168,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         try:
-            metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
+            metrics = evaluate(*inputs, dedupe=args.dedupe)
         except TableError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

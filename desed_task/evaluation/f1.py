@@ -114,7 +114,8 @@ def intersection_f1_macro(
     if table.empty:
         warnings.warn("no detections at all: intersection-based F1 set to 0.0", stacklevel=2)
         return 0.0
-    with quiet_psds_eval(), np.errstate(invalid="ignore", divide="ignore"):
+    with quiet_psds_eval(), np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # no class defined: warned below
         value, per_class = evaluator.compute_macro_f_score(table)
     left_out = sorted(name for name, f in per_class.items() if not math.isfinite(float(f)))
     if left_out and len(left_out) < len(per_class):

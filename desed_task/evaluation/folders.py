@@ -8,12 +8,13 @@ Parsing and checking the tables is the table layer's job (:mod:`desed_task.data.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from desed_task.data.tables import EVENT_COLUMNS, TableError, clip_id_of, read_events, read_scores
+from desed_task.data.tables import EVENT_COLUMNS, TableError, first_few, read_events, read_scores
 from desed_task.evaluation.lazy import sed_scores_eval
 
 OPERATING_POINT_PATTERN = re.compile(r"^predictions_th_(\d+(?:\.\d+)?)\.tsv$")
@@ -67,20 +68,33 @@ def threshold_name(threshold: float) -> str:
 
 
 def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
-    """sed_scores_eval score tables from a folder of ``<clip id>.tsv`` files, keyed by clip id, each checked."""
+    """sed_scores_eval score tables from a folder of ``<clip id>.tsv`` files, keyed by clip id, each checked.
+
+    A clip id with a folder (``day1/kitchen``) is a file in a subfolder (``day1/kitchen.tsv``).
+    """
     folder = _folder(folder, "scores")
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".tsv")
+    files = sorted(p for p in folder.rglob("*.tsv") if p.is_file())
     if not files:
         raise TableError(f"no <clip id>.tsv score files in {folder}")
-    return {clip_id_of(path.name): read_scores(path) for path in files}
+    tables = {path.relative_to(folder).as_posix()[:-len(".tsv")]: read_scores(path, warn=False) for path in files}
+    padded = {clip_id: table.attrs.pop("stripped_columns") for clip_id, table in tables.items()
+              if "stripped_columns" in table.attrs}
+    if padded:
+        shown = sorted({repr(c) for columns in padded.values() for c in columns})
+        warnings.warn(f"scores folder {folder}: {len(padded)} file(s) ({first_few(sorted(padded))}) have column(s) "
+                      f"{first_few(shown)} with leading or trailing white space; stripped", stacklevel=2)
+    return tables
 
 
 def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> None:
-    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format."""
+    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format (in a subfolder for ``day1/kitchen``)."""
     from tqdm.auto import tqdm
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write = sed_scores_eval().base_modules.io.write_sed_scores
     for clip_id, table in tqdm(scores.items(), desc=f"writing {folder.name} scores", disable=not progress):
-        write(table, folder / f"{clip_id}.tsv")
+        path = folder / f"{clip_id}.tsv"
+        if "/" in clip_id:  # a clip id with its folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+        write(table, path)

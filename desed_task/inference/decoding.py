@@ -6,6 +6,8 @@ or tuned post-processing from a ``desed_task.postprocess`` parameter file.
 - cSEBB parameters turn the merged (unfiltered) scores into sound event bounding boxes, and the threshold
   applies to each box's confidence: it decides which boxes are events, never where they start or end.
 
+Either way, an event shorter than one output frame (the recording's last frame, cut by its end) is dropped.
+
 Parameters tuned on scores with other classes, or median windows tuned at another frame hop, are refused with
 the library's ``PostprocessError`` naming the difference.
 """
@@ -85,6 +87,17 @@ class CSEBBDecoder:
                 rows.append((box.onset, box.offset, box.label, box.confidence))
         events = pd.DataFrame(sorted(rows, key=lambda e: (e[0], e[2])), columns=[*EVENT_COLUMNS, "confidence"])
         return confidence, events
+
+
+def without_partial_frame_events(events: pd.DataFrame, frame_duration: float) -> pd.DataFrame:
+    """The events that last at least one output frame.
+
+    Every event spans whole frames except where the recording's end cuts its last frame; an event shorter than a
+    frame is only that cut frame, which the network scored mostly on padding (a clip shorter than one frame gives
+    none). Dropping it keeps zero-length events (``0.000 0.000`` at the table's millisecond resolution) out.
+    """
+    short = (events["offset"] - events["onset"]) < frame_duration - 1e-9
+    return events[~short].reset_index(drop=True) if short.any() else events
 
 
 def make_decoder(

@@ -23,7 +23,7 @@ from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.features import SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
-from desed_task.inference.decoding import MedianDecoder, make_decoder
+from desed_task.inference.decoding import MedianDecoder, make_decoder, without_partial_frame_events
 from desed_task.inference.errors import InferenceError
 from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
@@ -206,6 +206,7 @@ class SoundEventDetector:
         scores = merged.result(n_frames)  # (C, T)
         timestamps = self.grid.timestamps(n, self.sample_rate)  # (T + 1,)
         smoothed, table = self.decoder(scores, timestamps, thresholds)  # (C, T), events
+        table = without_partial_frame_events(table, self.grid.frame_samples / self.sample_rate)
         if filename is not None:
             table.insert(0, "filename", filename)
         spectrogram = None

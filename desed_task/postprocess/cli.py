@@ -109,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run_tune(args: argparse.Namespace) -> str:
     """Tune and write the parameter file; the summary line to print."""
     from desed_task.postprocess.csebb import require_sebbs
+    from desed_task.postprocess.median import consistent_classes, frame_hop
     from desed_task.postprocess.outputs import check_output_file
     from desed_task.postprocess.params import write_params
     from desed_task.postprocess.tuning import tune_csebb, tune_median
@@ -117,6 +118,9 @@ def run_tune(args: argparse.Namespace) -> str:
         require_sebbs()
     check_output_file(args.out, "parameter file")
     scores = read_score_folder(args.scores)
+    consistent_classes(scores, f"the scores in {args.scores}")
+    if args.method == "median":
+        frame_hop(scores, f"the scores in {args.scores}")
     scenario = SCENARIOS[f"psds{args.scenario}"]
     common = dict(scenario=scenario, jobs=args.jobs, progress=not args.quiet)
     if args.method == "median":

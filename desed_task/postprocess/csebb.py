@@ -30,7 +30,7 @@ import pandas as pd
 from desed_task.data.tables import EVENT_COLUMNS
 from desed_task.evaluation.decoding import AUDIO_SUFFIX
 from desed_task.postprocess.errors import MissingExtraError, PostprocessError
-from desed_task.postprocess.median import TIME_COLUMNS, table_classes
+from desed_task.postprocess.median import TIME_COLUMNS, consistent_classes, table_classes
 from desed_task.postprocess.params import CSEBBParams, check_classes
 
 SEBBS_EXTRA = "pip install 'desed_task[sebbs]'"
@@ -68,7 +68,7 @@ def csebb_boxes(
     """The boxes of every clip, listed class by class (classes in the tables' order), in time order."""
     if not scores:
         return {}
-    classes = table_classes(next(iter(scores.values())))
+    classes = consistent_classes(scores, source)
     check_classes(params, classes, source)
     csebbs = require_sebbs()
     unused = np.inf

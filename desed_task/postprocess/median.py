@@ -5,6 +5,9 @@ default ``reflect`` mode, as the recipe applies it. Windows count frames, so the
 """
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -20,17 +23,45 @@ def table_classes(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c not in TIME_COLUMNS]
 
 
-def frame_hop(scores: dict[str, pd.DataFrame], source: str = "the scores") -> float:
-    """The one frame length (s) of all tables; an error if frames differ in length (e.g. cSEBB outputs)."""
-    lengths = np.concatenate([t["offset"].to_numpy(float) - t["onset"].to_numpy(float) for t in scores.values()])
-    if lengths.size == 0:
-        raise PostprocessError(f"{source} have no frames")
-    if lengths.max() - lengths.min() > HOP_TOLERANCE:
+def consistent_classes(scores: Mapping[str, pd.DataFrame], source: str = "the scores") -> list[str]:
+    """The class columns of the tables, which must be the same, in the same order, in every table.
+
+    Otherwise the error names the first clip (in clip-id order) whose columns differ from those of most clips:
+    the odd one out, not the first table read.
+    """
+    if not scores:
+        raise PostprocessError(f"{source}: no score tables")
+    columns = {clip_id: tuple(table_classes(table)) for clip_id, table in scores.items()}
+    usual, count = Counter(columns.values()).most_common(1)[0]
+    odd = sorted(c for c, found in columns.items() if found != usual)
+    if odd:
+        example = next(c for c, found in columns.items() if found == usual)
         raise PostprocessError(
-            f"{source} have frames from {lengths.min():.6g} s to {lengths.max():.6g} s long: a median window "
-            "in frames needs one fixed hop (median-filter frame scores, not cSEBB outputs)"
+            f"{source}: clip {odd[0]} has the class columns {list(columns[odd[0]])}, but {count} of {len(columns)} "
+            f"clips (e.g. {example}) have {list(usual)}"
+            f"{f' ({len(odd) - 1} more clips differ too)' if len(odd) > 1 else ''}: every score table needs the "
+            "same class columns in the same order; score the clip again or remove it"
         )
-    return float(np.median(lengths))
+    return list(usual)
+
+
+def frame_hop(scores: dict[str, pd.DataFrame], source: str = "the scores") -> float:
+    """The one frame length (s) of all tables; an error naming a clip whose frames differ (e.g. cSEBB outputs)."""
+    lengths = {c: t["offset"].to_numpy(float) - t["onset"].to_numpy(float) for c, t in scores.items()}
+    every = np.concatenate(list(lengths.values())) if lengths else np.zeros(0)
+    if every.size == 0:
+        raise PostprocessError(f"{source} have no frames")
+    if every.max() - every.min() <= HOP_TOLERANCE:
+        return float(np.median(every))
+    hops = Counter(round(float(np.median(frames)), 6) for frames in lengths.values() if frames.size)
+    usual = hops.most_common(1)[0][0]  # the hop of most clips
+    odd = sorted(c for c, frames in lengths.items() if frames.size and np.abs(frames - usual).max() > HOP_TOLERANCE)
+    frames = lengths[odd[0]]
+    raise PostprocessError(
+        f"{source}: clip {odd[0]} has frames from {frames.min():.6g} s to {frames.max():.6g} s long, where most "
+        f"clips have {usual:.6g} s ({len(odd)} of {len(lengths)} clips differ): a median window in frames needs "
+        "one fixed hop (median-filter frame scores, not cSEBB outputs)"
+    )
 
 
 def median_filter_tables(
@@ -43,14 +74,12 @@ def median_filter_tables(
     """
     if not scores:
         return {}
-    classes = table_classes(next(iter(scores.values())))
+    classes = consistent_classes(scores, source)
     check_classes(params, classes, source)
     check_hop(params, frame_hop(scores, source), source)
     windows = [params.window_frames[c] for c in classes]
     groups: dict[int, list[str]] = {}
     for clip_id, table in scores.items():
-        if table_classes(table) != classes:
-            raise PostprocessError(f"{source}: clip {clip_id} has classes {table_classes(table)}, others {classes}")
         groups.setdefault(len(table), []).append(clip_id)
     out = {}
     for clip_ids in groups.values():

@@ -16,7 +16,7 @@ import pandas as pd
 from desed_task.data.tables import TableSource, durations_by_clip, events_by_clip, read_durations, read_events
 from desed_task.evaluation.psds import PSDSScenario, scenario_psds
 from desed_task.postprocess.errors import PostprocessError
-from desed_task.postprocess.median import TIME_COLUMNS, table_classes
+from desed_task.postprocess.median import TIME_COLUMNS, consistent_classes
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def tuning_set(
     """The tuning set and the score tables of its clips (those with ground-truth events and scores)."""
     if not scores:
         raise PostprocessError("no score tables to tune on")
-    classes = table_classes(next(iter(scores.values())))
+    classes = consistent_classes(scores)
     events = {c: e for c, e in events_by_clip(read_events(ground_truth, "ground truth")).items() if e}
     clip_ids = sorted(set(events) & set(scores))
     if not clip_ids:
