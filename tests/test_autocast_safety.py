@@ -25,7 +25,7 @@ class RefusedUnderAutocast(RuntimeError):
 
 
 @pytest.fixture
-def cuda_like_refusal(monkeypatch) -> Counter:
+def autocast_refusal(monkeypatch) -> Counter:
     """Each banned function raises when autocast is on for its input's device type; counts the allowed calls."""
     calls: Counter = Counter()
     for name in CUDA_AUTOCAST_BANNED:
@@ -44,14 +44,14 @@ def cuda_like_refusal(monkeypatch) -> Counter:
     return calls
 
 
-def test_the_guard_refuses_under_autocast_and_allows_outside(cuda_like_refusal):
+def test_the_guard_refuses_under_autocast_and_allows_outside(autocast_refusal):
     pred, target = torch.full((2, 3), 0.5), torch.ones(2, 3)
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(RefusedUnderAutocast, match="unsafe to autocast"):
         F.binary_cross_entropy(pred, target)
     with torch.autocast("cpu", dtype=torch.bfloat16), pytest.raises(RefusedUnderAutocast):
         torch.nn.BCELoss()(pred, target)
     assert F.binary_cross_entropy(pred, target).item() == pytest.approx(0.6931, abs=1e-4)
-    assert cuda_like_refusal["binary_cross_entropy"] == 1
+    assert autocast_refusal["binary_cross_entropy"] == 1
 
 
 def test_in_float32_casts_and_disables_autocast_inside_only():
@@ -67,25 +67,34 @@ def test_in_float32_casts_and_disables_autocast_inside_only():
     assert pred.grad is not None and pred.grad.dtype == torch.bfloat16
 
 
-def test_in_float32_needs_tensors_of_one_device_type():
+def test_in_float32_needs_a_tensor():
     with pytest.raises(ValueError, match="at least one tensor"), in_float32():
         pass
-    if torch.cuda.is_available():
-        with pytest.raises(ValueError, match="different device types"), in_float32(torch.ones(1), torch.ones(1).cuda()):
-            pass
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_in_float32_on_cuda_disables_cuda_autocast_and_refuses_mixed_devices(autocast_refusal):
+    pred, target = torch.full((2, 3), 0.5, device="cuda"), torch.ones(2, 3, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        with in_float32(pred, target) as (p, t):
+            assert F.binary_cross_entropy(p, t).dtype == torch.float32
+        with pytest.raises(RefusedUnderAutocast):
+            F.binary_cross_entropy(pred, target)
+    with pytest.raises(ValueError, match="different device types"), in_float32(pred, torch.ones(1)):
+        pass
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
 @pytest.mark.parametrize("stage", [1, 2])
-def test_fit_validation_and_test_run_where_cuda_autocast_refuses_bce(
-    tiny_dataset, trained_checkpoint, tmp_path, cuda_like_refusal, stage, precision
+def test_fit_validation_and_test_run_where_autocast_refuses_bce(
+    tiny_dataset, trained_checkpoint, tmp_path, autocast_refusal, stage, precision
 ):
     overrides = {"training.precision": precision, "training.limit_train_batches": 2}
     if stage == 2:
         overrides.update({"ultra.model_init": str(trained_checkpoint), "training.mixup_prob": 1.0})
     metrics = run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path)
     # 2 training steps × (strong + weak BCE), and the validation losses of both models
-    assert cuda_like_refusal["binary_cross_entropy"] > 2 * 2
+    assert autocast_refusal["binary_cross_entropy"] > 2 * 2
     assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
     assert metrics["best_checkpoint"] is not None
