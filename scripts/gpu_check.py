@@ -8,10 +8,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from desed_task.tools.gpu_check import run_check
+from desed_task.tools.gpu_check import PARTS, run_check
+
+
+def _cli_summary(value: dict) -> str:
+    if "runs" not in value:
+        return f"synthetic data: {value.get('status')}"
+    lines = []
+    for run in value["runs"]:
+        times = ", ".join(f"{name} {c['wall_s']:.0f} s" if "wall_s" in c else f"{name} {c['status']}"
+                          for name, c in run["commands"].items())
+        psds = run.get("stage2_teacher_psds1")
+        same = run.get("test_from_checkpoint", {}).get("same_numbers")
+        lines.append(f"{run['precision']}: {run['status']} ({times})"
+                     + (f", stage-2 teacher PSDS1 {psds:.3f}" if psds is not None else "")
+                     + ("" if same is None else f", test from checkpoint {'same' if same else 'DIFFERENT'}"))
+    return "; ".join(lines)
 
 
 def _summary(part: str, value: object) -> str:
+    if part == "cli_runs" and isinstance(value, dict):
+        return _cli_summary(value)
     if isinstance(value, list):
         return "; ".join(_summary(part, v) for v in value)
     if not isinstance(value, dict):
@@ -29,10 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", type=Path, help="where to write the results (rewritten after every part)")
     parser.add_argument("--dry-run", action="store_true",
                         help="the same plan on the CPU with tiny sizes (checks the plan, measures nothing useful)")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), metavar="PART",
+                        help=f"run only these parts (default: all, in this order: {' '.join(PARTS)})")
     args = parser.parse_args(argv)
-    results = run_check(args.json, dry_run=args.dry_run)
+    results = run_check(args.json, dry_run=args.dry_run, parts=tuple(args.parts))
     failed = []
-    for part in ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp"):
+    for part in results["parts"]:
         print(f"{part}: {_summary(part, results[part])}")
         runs = results[part] if isinstance(results[part], list) else [results[part]]
         if any(run.get("status") not in ("ok", "skipped", "out_of_memory") for run in runs):

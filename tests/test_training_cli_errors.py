@@ -13,7 +13,8 @@ import yaml
 
 import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind stderr at import: not a test's capsys
 from conftest import CONFS_DIR
-from desed_task.experiment.run import main
+from desed_task.experiment.config import read_yaml
+from desed_task.experiment.run import _check_inputs, build_parser, main
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Case:
     stage: int = 1
     status: int = 2
     raw_yaml: str | None = None
+    base_stage: int | None = None  # the demo configuration the YAML builds on (default: the script's stage)
 
 
 def _no_events_table(dataset: Path, tmp_path: Path) -> str:
@@ -63,6 +65,13 @@ CASES = [
     Case("median windows per class miscounted", {"training.median_window": [7, 7]},
          words=("training.median_window has 2 entries", "data.classes has 10")),
     Case("not YAML", raw_yaml="training: [unclosed", words=("not valid YAML",)),
+    Case("stage 2 written, stage-1 script", {"training.stage": 2}, stage=1,
+         words=("configuration error", "training.stage is 2", "train_stage1.py", "training.stage: 1")),
+    Case("stage 1 written, stage-2 script", {"training.stage": 1}, stage=2,
+         words=("training.stage is 1", "train_stage2.py", "training.stage: 2")),
+    Case("stage 2 inherited through base:, stage-1 script", stage=1, base_stage=2,
+         words=("training.stage is 2", "train_stage1.py")),
+    Case("stage not a number", {"training.stage": "two"}, stage=2, words=("training.stage is 'two'",)),
 ]
 
 
@@ -71,7 +80,8 @@ def _write(tmp_path: Path, dataset: Path, case: Case) -> Path:
     if case.raw_yaml is not None:
         conf.write_text(case.raw_yaml)
         return conf
-    user = {"base": str(CONFS_DIR / f"demo_stage{case.stage}.yaml"), "data": {"root": str(dataset)},
+    base = CONFS_DIR / f"demo_stage{case.base_stage or case.stage}.yaml"
+    user = {"base": str(base), "data": {"root": str(dataset)},
             "training": {"batch_size": [2, 2, 2, 2], "batch_size_val": 4, "num_workers": 0, "n_epochs": 1,
                          "enable_progress_bar": False}}
     for dotted, value in case.edits.items():
@@ -121,3 +131,17 @@ def test_a_bug_keeps_its_traceback(tiny_dataset, tmp_path, monkeypatch):
     conf = _write(tmp_path, tiny_dataset, Case("ok"))
     with pytest.raises(ValueError, match="a bug inside the pipeline"):
         main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu"])
+
+
+@pytest.mark.parametrize("stage", [1, 2])
+def test_a_configuration_without_training_stage_takes_the_scripts(stage, tiny_dataset, tmp_path):
+    flat = read_yaml(CONFS_DIR / "demo_stage2.yaml")  # its base files merged in
+    del flat["training"]["stage"]
+    flat["data"]["root"] = str(tiny_dataset)
+    flat["ultra"]["model_init"] = str(tmp_path / "stage1.ckpt")  # only its existence is checked here
+    (tmp_path / "stage1.ckpt").write_bytes(b"")
+    conf = tmp_path / "no_stage.yaml"
+    conf.write_text(yaml.safe_dump(flat))
+    args = build_parser(stage).parse_args(["--conf_file", str(conf), "--gpus", "cpu"])
+    config, _ = _check_inputs(args, stage)
+    assert config["training"]["stage"] == stage

@@ -16,7 +16,7 @@ from typing import NoReturn, Sequence
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
-from desed_task.experiment.config import ConfigError, load_config
+from desed_task.experiment.config import ConfigError, load_config, read_yaml
 from desed_task.experiment.paths import Mode, check_paths
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
@@ -116,6 +116,18 @@ def _stop(err: Exception) -> NoReturn:
     raise SystemExit(EXIT_USER_ERROR)
 
 
+def check_stage(conf_file: str | Path, stage: int) -> None:
+    """The stage comes from the script: a configuration (its ``base:`` files included) whose ``training.stage``
+    names the other stage is refused rather than silently overridden; one without the key takes the script's."""
+    training = read_yaml(Path(conf_file)).get("training")
+    written = training.get("stage") if isinstance(training, dict) else None  # a malformed section: load_config's
+    if written is not None and written != stage:
+        raise ConfigError(
+            f"{conf_file}: training.stage is {written!r} but this is train_stage{stage}.py: run the script of the "
+            f"configuration's stage, or set training.stage: {stage}"
+        )
+
+
 def _overrides(args: argparse.Namespace, stage: int) -> dict:
     overrides = {"training.stage": stage}
     if args.accm_grad is not None:
@@ -131,6 +143,7 @@ def _overrides(args: argparse.Namespace, stage: int) -> dict:
 
 def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
     """The configuration and devices, after every input of the run was checked (nothing written yet)."""
+    check_stage(args.conf_file, stage)
     config = load_config(args.conf_file, _overrides(args, stage))
     devices = parse_devices(args.gpus)
     if devices[0] == "gpu":

@@ -5,11 +5,15 @@
 3. stage 2 at the paper's batch [24, 24, 48, 48] with the full-size network (ViT-Base encoder): bf16-mixed
    without and with activation checkpointing, then float32 (an out-of-memory error is recorded, not fatal), each
    a few Lightning steps in a fresh process (``stage2_step``): step time and peak memory;
-4. with two GPUs visible, a DDP smoke test: two processes, bf16-mixed, the paper's batch split over them.
+4. with two GPUs visible, a DDP smoke test: two processes, bf16-mixed, the paper's batch split over them;
+5. the README's command lines on the synthetic demo data in float32 and bf16-mixed (``cli_runs``): stage 1,
+   stage 2, and stage 2's test from its checkpoint, each command's wall time, the stage-2 teacher's PSDS1 and
+   whether the test from the checkpoint repeats the test at the end of training.
 
 ``dry_run`` runs the same plan on the CPU with tiny sizes (small network, batch [1, 1, 1, 1], 2 steps; the DDP
-test with two CPU processes over gloo), so that the plan itself can be tested on a machine without a GPU. The
-JSON is rewritten after every part, so a part that runs out of time leaves the others' results.
+test with two CPU processes over gloo; the command lines on the tiny synthetic set, one short epoch each), so that
+the plan itself can be tested on a machine without a GPU. The JSON is rewritten after every part, so a part that
+runs out of time leaves the others' results; the command lines start no command past ``Plan.stop_s``.
 """
 from __future__ import annotations
 
@@ -25,8 +29,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desed_task.tools.cli_runs import CliPlan, cli_runs
 from desed_task.tools.stage2_process import REPO_ROOT, run_stage2_step
 from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
+
+PARTS = ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs")
+
+# The command lines' sizes: the demo recipe shortened to fit the check on a GPU (validation once per stage, at
+# its end), and one short epoch of a one-block encoder on the tiny set for the dry run.
+GPU_CLI = CliPlan(
+    "demo", "0,",
+    stage1={"training.n_epochs": 6, "training.validation_interval": 6, "training.num_workers": 4},
+    stage2={"training.n_epochs": 4, "training.validation_interval": 4, "training.num_workers": 4},
+)
+_TINY_RUN = {
+    "training.batch_size": [2, 2, 2, 2], "training.batch_size_val": 4, "training.num_workers": 0,
+    "training.n_epochs": 1, "training.validation_interval": 1, "training.limit_train_batches": 2,
+    "training.n_test_thresholds": 5, "training.enable_progress_bar": False,
+    "encoder.embed_dim": 32, "encoder.depth": 1, "net.n_rnn_cell": 16,
+}
+DRY_RUN_CLI = CliPlan("tiny", "cpu", stage1=_TINY_RUN, stage2={**_TINY_RUN, "opt.tfm_trainable_layers": 3},
+                      command_timeout_s=120.0)
 
 
 @dataclass(frozen=True)
@@ -42,12 +65,14 @@ class Plan:
     tests_timeout: float = 150.0
     benchmark_timeout: float = 180.0
     stage2_timeout: float = 100.0
+    cli: CliPlan = GPU_CLI
+    stop_s: float = 575.0  # no command line starts later (scripts/gpu_check.sh stops everything at 590 s)
 
     @classmethod
     def for_run(cls, dry_run: bool) -> "Plan":
         if dry_run:
             return cls("cpu", (1, 1, 1, 1), 1, 1, dict(TINY_NETWORK),
-                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0)
+                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI)
         return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"))
 
 
@@ -145,11 +170,16 @@ def ddp_smoke(plan: Plan, dry_run: bool) -> dict[str, Any]:
     return _stage2(plan, "bf16-mixed", False, devices=2, batch=half)
 
 
-def run_check(out: Path, dry_run: bool = False) -> dict[str, Any]:
-    """Run every part of the plan, rewriting ``out`` after each; returns the results."""
+def run_check(out: Path, dry_run: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Run the named parts of the plan (all by default, in the order of ``PARTS``), rewriting ``out`` after
+    each; returns the results."""
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise ValueError(f"unknown part(s) {unknown}: the parts are {', '.join(PARTS)}")
     plan = Plan.for_run(dry_run)
     start = time.perf_counter()
-    results: dict[str, Any] = {"dry_run": dry_run, "plan": asdict(plan), "environment": environment()}
+    results: dict[str, Any] = {"dry_run": dry_run, "plan": asdict(plan), "parts": [p for p in PARTS if p in parts],
+                               "environment": environment()}
 
     def save(key: str, value: Any) -> None:
         results[key] = value
@@ -157,8 +187,18 @@ def run_check(out: Path, dry_run: bool = False) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
 
-    save("cuda_tests", cuda_tests(plan.tests_timeout))
-    save("benchmark", benchmark(plan))
-    save("stage2_paper_batch", stage2_runs(plan))
-    save("ddp", ddp_smoke(plan, dry_run))
+    runs = {
+        "cuda_tests": lambda: cuda_tests(plan.tests_timeout),
+        "benchmark": lambda: benchmark(plan),
+        "stage2_paper_batch": lambda: stage2_runs(plan),
+        "ddp": lambda: ddp_smoke(plan, dry_run),
+        "cli_runs": lambda: _cli_runs(plan, start),
+    }
+    for part in results["parts"]:
+        save(part, runs[part]())
     return results
+
+
+def _cli_runs(plan: Plan, start: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        return cli_runs(plan.cli, Path(folder), deadline=start + plan.stop_s)

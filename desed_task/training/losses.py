@@ -20,6 +20,8 @@ from typing import Protocol, Sequence
 import torch
 import torch.nn.functional as F
 
+from desed_task.training.float32 import in_float32
+
 __all__ = [
     "ConsistencyTerms",
     "LossTerms",
@@ -81,14 +83,14 @@ def _bce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean BCE in float32; 0 for an empty selection (a batch without items of that part)."""
     if pred.numel() == 0:
         return pred.new_zeros((), dtype=torch.float32)
-    with torch.autocast(device_type=pred.device.type, enabled=False):
-        return F.binary_cross_entropy(pred.float(), target.float())
+    with in_float32(pred, target) as (pred, target):
+        return F.binary_cross_entropy(pred, target)
 
 
 def _mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error in float32 against a detached target."""
-    with torch.autocast(device_type=pred.device.type, enabled=False):
-        return F.mse_loss(pred.float(), target.detach().float())
+    with in_float32(pred, target.detach()) as (pred, target):
+        return F.mse_loss(pred, target)
 
 
 def _check_mask(mask: torch.Tensor, batch: int, name: str) -> None:
@@ -172,15 +174,15 @@ def stage2_consistency(
 
 def _mix_teacher(pred: torch.Tensor, params: MixupLike | None) -> torch.Tensor:
     """``clamp(c·p + (1 − c)·p[perm], 0, 1)`` in float32, or ``p`` itself when the part was not mixed."""
-    pred = pred.detach().float()
     if params is None:
-        return pred
+        return pred.detach().float()
     if params.perm.shape != (pred.shape[0],):
         raise ValueError(
             f"mixup permutation of shape {tuple(params.perm.shape)} does not fit a part of {pred.shape[0]} items"
         )
     perm = params.perm.to(pred.device)
-    return (params.coef * pred + (1.0 - params.coef) * pred[perm]).clamp(0.0, 1.0)
+    with in_float32(pred.detach()) as (pred,):
+        return (params.coef * pred + (1.0 - params.coef) * pred[perm]).clamp(0.0, 1.0)
 
 
 def ict_consistency(

@@ -130,6 +130,23 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     def consistency_weight(self) -> float:
         return consistency_weight(self.schedule_step, self.rampup_steps, self.options.const_max)
 
+    # ---------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> "SEDTask":
+        """Like nn.Module.train; while the student's encoder is frozen (stage 1), the encoders of student and
+        teacher stay in eval mode, as the original's ``atst_frame.eval()``. A trainable encoder (stage 2) trains
+        in both networks like their other parts (the teacher's has no gradient in either stage)."""
+        super().train(mode)
+        if mode:
+            encoder_trains = not self.sed_student.encoder.is_frozen()
+            self.sed_student.encoder.train(encoder_trains)
+            self.sed_teacher.encoder.train(encoder_trains)
+        return self
+
+    def on_train_epoch_start(self) -> None:
+        """Training modes from the first step on: Lightning leaves the modules' modes as they were built (and
+        restores them after each validation), so it never applies the frozen encoder's eval mode itself."""
+        self.train()
+
     # ---------------------------------------------------------------- training
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         parts = BatchParts.from_subsets(batch["subsets"], device=self.device)
