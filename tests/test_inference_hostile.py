@@ -1,4 +1,4 @@
-"""``python -m desed_task.inference`` against hostile inputs and outputs (issue 15): each case gets exit status 2,
+"""``python -m desed_task.inference`` against hostile inputs and outputs: each case gets exit status 2,
 one line naming the path and the problem, nothing written (no table, no plot, no temporary file, no folder),
 and no scoring when an input is bad; program bugs keep their traceback."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from desed_task.inference import SoundEventDetector
-from desed_task.inference import outputs as outputs_module
+from desed_task import output_files as outputs_module
 from desed_task.inference.cli import main
 
 SR = 16000
@@ -115,7 +115,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
                                  ["--plot", "plots", "is a folder"]),
     "disk full while writing the plot": (_disk_full, ["--plot", "p.png", "No space left on device"]),
     "output overwrites an input": (lambda t, m: [str(_wav(t / "a.wav")), "--tsv", str(t / "a.wav")],
-                                   ["--tsv", "a.wav", "one of the audio inputs"]),
+                                   ["--tsv", "a.wav", "would overwrite the input audio file"]),
     "missing audio": (lambda t, m: [str(_wav(t / "a.wav")), str(t / "nowhere.wav")], ["nowhere.wav", "not found"]),
     "empty audio": (lambda t, m: [str(_wav(t / "a.wav")), str(_wav(t / "empty.wav", seconds=0))],
                     ["empty.wav", "no samples"]),

@@ -85,8 +85,8 @@ def _csebb_params(tmp_path) -> str:
 
 ERRORS = {
     "unwritable parameter file": (
-        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "is not a directory"),
-    "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "is a directory"),
+        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "file.txt is a file, not a folder"),
+    "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "it is a folder"),
     "missing score folder": (
         lambda v, t: _tune(v, t / "p.json")[:4] + [str(t / "nowhere")] + _tune(v, t / "p.json")[5:],
         "scores folder not found"),
