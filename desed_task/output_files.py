@@ -105,34 +105,34 @@ def check_separate(outputs: Sequence[Named], inputs: Sequence[Named]) -> None:
     Input folders are walked only when an output exists already (a new path cannot be any input's inode).
     """
     named_inputs = [(Path(os.path.realpath(p)), Path(p), what) for p, what in inputs if p is not None]
-    input_ids: dict[tuple[int, int], tuple[Path, str]] = {}
+    input_ids: dict[tuple[int, int], str] = {}
     walked = False
     for out_path, out_what in outputs:
         out_path = Path(out_path)
         resolved = Path(os.path.realpath(out_path))
         for real, given, what in named_inputs:
-            if resolved == real or real.is_relative_to(resolved):
-                raise _overlap(out_what, out_path, what, given)
+            if resolved == real:
+                raise _overlap(out_what, out_path, f"would overwrite the input {what} {given}")
+            if real.is_relative_to(resolved):
+                raise _overlap(out_what, out_path, f"holds the input {what} {given}")
         if not out_path.exists():
             continue
         if not walked:
             walked = True
             for real, given, what in named_inputs:
-                files = _files_under(real) if real.is_dir() else [real]
-                for file in files:
+                for file in _files_under(real) if real.is_dir() else [real]:
                     identity = _identity(file)
-                    if identity is not None:
-                        input_ids.setdefault(identity, (given if file == real else file, what))
-        candidates = _files_under(resolved) if resolved.is_dir() else [resolved]
-        for file in candidates:
+                    if identity is not None and identity not in input_ids:
+                        input_ids[identity] = (f"would overwrite the input {what} {given}" if file == real
+                                               else f"would overwrite {file}, inside the input {what} {given}")
+        for file in _files_under(resolved) if resolved.is_dir() else [resolved]:
             hit = input_ids.get(_identity(file) or (-1, -1))
             if hit is not None:
-                raise _overlap(out_what, out_path, hit[1], hit[0])
+                raise _overlap(out_what, out_path, hit)
 
 
-def _overlap(out_what: str, out_path: Path, in_what: str, in_path: Path) -> OutputError:
-    return OutputError(f"{out_what} {out_path} would overwrite the input {in_what} {in_path}: give an output "
-                       "path apart from every input")
+def _overlap(out_what: str, out_path: Path, relation: str) -> OutputError:
+    return OutputError(f"{out_what} {out_path} {relation}: give an output path apart from every input")
 
 
 # ----------------------------------------------------------------------------------------------- path checks
@@ -348,12 +348,14 @@ def create_numbered_folder(parent: str | Path, prefix: str = "version_", inputs:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OutputError(f"cannot create the folder {parent}: {error.strerror or error}") from None
+    tried = -1
     while True:
         taken = [int(p.name[len(prefix):]) for p in parent.glob(f"{prefix}*") if p.name[len(prefix):].isdigit()]
-        folder = parent / f"{prefix}{max(taken, default=-1) + 1}"
-        check_separate([(folder, "the experiment folder")], inputs)
+        tried = max([*taken, tried]) + 1
+        folder = parent / f"{prefix}{tried}"
+        check_separate([(folder, "the new folder")], inputs)
         try:
             folder.mkdir()
         except FileExistsError:
-            continue
+            continue  # taken meanwhile by another run
         return folder
