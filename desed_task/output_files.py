@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -320,7 +321,11 @@ def removed_unless_finished(folder: str | Path) -> Iterator[Path]:
 @contextmanager
 def handle_interrupts() -> Iterator[None]:
     """While the block runs, SIGINT and SIGTERM raise ``Interrupted`` in this process (worker processes forked
-    from it keep the default behaviour); the previous handlers come back afterwards."""
+    from it keep the default behaviour); the previous handlers come back afterwards. Outside the main thread,
+    where Python cannot install handlers, the block runs with the handlers as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     owner = os.getpid()
 
     def interrupt(number: int, frame: FrameType | None) -> None:
