@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,19 @@ def test_experiment_folder_is_reused_by_ddp_workers_only(tmp_path, monkeypatch):
     launcher = os.environ[pipeline._VERSION_ENV].rpartition("|")[0]
     monkeypatch.setenv(pipeline._VERSION_ENV, f"{launcher}|1")  # a worker: the launcher's environment, other pid
     assert pipeline._experiment_folder(log_dir, []) == (again, False)
+
+
+def test_numbered_folders_created_by_processes_at_once_are_all_different(tmp_path):
+    """Separate processes, released together once all have started: each gets its own version."""
+    go = tmp_path / "go"
+    script = ("import sys, time, pathlib\n"
+              "from desed_task.output_files import create_numbered_folder\n"
+              f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.001)\n"
+              f"print(create_numbered_folder({str(tmp_path / 'exp')!r}).name)\n")
+    repo = Path(__file__).resolve().parents[1]
+    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(repo)}) for _ in range(4)]
+    time.sleep(1.0)
+    go.touch()
+    names = [process.communicate(timeout=120)[0].strip() for process in processes]
+    assert sorted(names) == [f"version_{k}" for k in range(4)]
