@@ -83,7 +83,6 @@ def remove_stale_partials(folder: Path) -> list[Path]:
     return removed
 
 
-# ----------------------------------------------------------------------------------------------- input overlap
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         status = path.stat()
@@ -136,7 +135,6 @@ def _overlap(out_what: str, out_path: Path, relation: str) -> OutputError:
     return OutputError(f"{out_what} {out_path} {relation}: give an output path apart from every input")
 
 
-# ----------------------------------------------------------------------------------------------- path checks
 def _nearest_existing(path: Path) -> Path:
     ancestor = path.parent
     while not ancestor.exists():
@@ -178,7 +176,6 @@ def check_output_folder(path: str | Path, what: str) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------------------------- writing
 class AtomicOutputs:
     """A set of output files written together: ``write`` each under a temporary name, leaving the ``with`` block
     moves them all into place; leaving it by an exception (``Interrupted`` too) or calling ``abort`` removes
@@ -317,7 +314,6 @@ def removed_unless_finished(folder: str | Path) -> Iterator[Path]:
         raise
 
 
-# ----------------------------------------------------------------------------------------------- interrupts
 @contextmanager
 def handle_interrupts() -> Iterator[None]:
     """While the block runs, SIGINT and SIGTERM raise ``Interrupted`` in this process (worker processes forked
@@ -341,7 +337,6 @@ def handle_interrupts() -> Iterator[None]:
             signal.signal(number, handler)
 
 
-# ----------------------------------------------------------------------------------------------- numbered folders
 def create_numbered_folder(parent: str | Path, prefix: str = "version_", inputs: Sequence[Named] = ()) -> Path:
     """Create and return ``parent/<prefix>K`` for the next K above every existing one, exclusively: when two
     runs pick the same K at once, one ``mkdir`` fails and that run tries again. The folder must stay apart from

@@ -329,6 +329,7 @@ def _start_inference(tmp_path: Path, checkpoint: Path, clips: int = 40) -> tuple
     return process, plots
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupt_exits_130_with_one_line_and_leaves_nothing(number, tiny_checkpoint, tmp_path):
     process, _ = _start_inference(tmp_path, tiny_checkpoint)
@@ -342,6 +343,7 @@ def test_an_interrupt_exits_130_with_one_line_and_leaves_nothing(number, tiny_ch
     assert _checksums(tmp_path / "in") == checksums
 
 
+@pytest.mark.slow
 def test_a_killed_run_leaves_temporaries_that_the_next_run_there_removes(tiny_checkpoint, tmp_path):
     process, plots = _start_inference(tmp_path, tiny_checkpoint)
     process.kill()

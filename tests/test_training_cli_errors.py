@@ -162,6 +162,7 @@ def test_an_interrupted_test_stage_exits_130_naming_the_checkpoint_and_leaves_no
     assert not (tmp_path / "exp" / "version_1" / "test").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupt_during_training_exits_130_with_one_line(number, tiny_dataset, tmp_path):
     """A real run in a subprocess, stopped once it has written its config.yaml: no last.ckpt yet to name."""
