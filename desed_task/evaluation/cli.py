@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", type=Path, metavar="OUT",
         help="also write the metrics to this JSON file ({metric: value}, only the metrics computed); checked "
-        "before scoring, written only when every metric was computed",
+        "before scoring (never one of the inputs), written only when every metric was computed",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the metric table (no progress logging)")
     return parser
