@@ -60,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                             train=not args.no_train, test_scoring=not args.no_test_scoring, **options)
     print(format_table(results))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        from desed_task.output_files import write_text
+
+        write_text(args.json, json.dumps(results, indent=2) + "\n", "--json")
     return 0
 
 

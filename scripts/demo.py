@@ -72,7 +72,9 @@ def main() -> None:
         print(f"  {name:<22} PSDS1 {row['psds1']:.3f}  PSDS2 {row['psds2']:.3f}{tuned}")
     print("times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     summary = {"metrics": results, "decodings": decodings, "tuning_s": tuning_s, "timings": timings}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    from desed_task.output_files import write_text
+
+    write_text(out / "summary.json", json.dumps(summary, indent=2), "the demo's summary")
     print(f"summary: {out / 'summary.json'}")
 
 

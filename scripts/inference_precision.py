@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json.is_dir() or not args.json.parent.is_dir():
         parser.error(f"--json {args.json}: not a file in an existing folder")
     results = measure(*scoring, rounds=args.rounds, profile_top=args.profile)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    from desed_task.output_files import write_text
+
+    write_text(args.json, json.dumps(results, indent=2) + "\n", "--json")
     print(json.dumps(results, indent=2))
     return 0
 

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from desed_task.output_files import OutputError, write_text
 from desed_task.tools.performance_table import render_table, replace_table
 
 
@@ -28,8 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.readme is None:
             print(table)
             return 0
-        args.readme.write_text(replace_table(args.readme.read_text(), table))
-    except (OSError, ValueError, KeyError) as err:
+        write_text(args.readme, replace_table(args.readme.read_text(), table), "--readme")
+    except (OSError, ValueError, KeyError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"table replaced in {args.readme}")

@@ -2,10 +2,13 @@
 and writes nothing; the cases that are valid (header-only detections, a class without detections) warn."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -125,6 +128,57 @@ def test_unwritable_json_is_checked_before_reading_anything(base, tmp_path, caps
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and all(word in lines[0] for word in words), lines
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def _checksums(folder: Path) -> dict[Path, str]:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def _link(path: Path, target: Path, hard: bool) -> Path:
+    os.link(target, path) if hard else path.symlink_to(target)
+    return path
+
+
+# (--json built in tmp_path, which input flag and file the line names); inputs: base + predictions + scores
+JSON_OVER_INPUTS = {
+    "ground truth": (lambda t: t / "gt.tsv", ["--ground_truth", "gt.tsv"]),
+    "predictions": (lambda t: t / "pred.tsv", ["--predictions", "pred.tsv"]),
+    "durations through a symlink": (lambda t: _link(t / "m.json", t / "dur.tsv", hard=False),
+                                    ["m.json", "--durations", "dur.tsv"]),
+    "ground truth through a hard link": (lambda t: _link(t / "m.json", t / "gt.tsv", hard=True),
+                                         ["m.json", "--ground_truth", "gt.tsv"]),
+    "a score file": (lambda t: t / "scores" / "b.tsv", ["b.tsv", "inside the input --scores"]),
+    "the scores folder": (lambda t: t / "scores", ["--scores"]),
+}
+
+
+@pytest.mark.parametrize("case", list(JSON_OVER_INPUTS))
+def test_json_over_an_input_is_refused_before_scoring_and_changes_nothing(case, base, tmp_path, capsys,
+                                                                          monkeypatch):
+    build, words = JSON_OVER_INPUTS[case]
+    argv = [*base, *_predictions(GOOD)(tmp_path), "--scores", str(tmp_path / "scores")]
+    target = build(tmp_path)
+    monkeypatch.setattr("desed_task.evaluation.cli.evaluate", lambda *a: pytest.fail("scored before the check"))
+    checksums, before = _checksums(tmp_path), sorted(tmp_path.rglob("*"))
+    assert main([*argv, "--json", str(target)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --json"), lines
+    for word in [*words, "apart from every input"]:
+        assert word in lines[0], (word, lines[0])
+    assert _checksums(tmp_path) == checksums and sorted(tmp_path.rglob("*")) == before
+
+
+def test_an_interrupt_exits_130_with_one_line_and_writes_nothing(base, tmp_path, capsys, monkeypatch):
+    def interrupted(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        threading.Event().wait(5)  # the handler raises here
+
+    monkeypatch.setattr("desed_task.evaluation.cli.evaluate", interrupted)
+    target = tmp_path / "out" / "metrics.json"
+    assert main([*base, *_predictions(GOOD)(tmp_path), "--json", str(target)]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == ["interrupted by SIGINT; nothing written"]
+    assert not target.parent.exists()
 
 
 def test_header_only_predictions_are_no_detections_and_an_empty_file_is_an_error(base, tmp_path, capsys):

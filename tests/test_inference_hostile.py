@@ -1,13 +1,17 @@
-"""``python -m desed_task.inference`` against hostile inputs and outputs (issue 15): each case gets exit status 2,
+"""``python -m desed_task.inference`` against hostile inputs and outputs: each case gets exit status 2,
 one line naming the path and the problem, nothing written (no table, no plot, no temporary file, no folder),
 and no scoring when an input is bad; program bugs keep their traceback."""
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +20,7 @@ import pytest
 import soundfile as sf
 
 from desed_task.inference import SoundEventDetector
-from desed_task.inference import outputs as outputs_module
+from desed_task import output_files as outputs_module
 from desed_task.inference.cli import main
 
 SR = 16000
@@ -100,6 +104,39 @@ def _csebb_without_sebbs(t: Path, m: pytest.MonkeyPatch) -> list[str]:
     return [str(_wav(t / "a.wav")), "--postprocess", str(_csebb_params(t / "p.json"))]
 
 
+def _over_checkpoint(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    checkpoint = _file(t / "c.ckpt", b"a checkpoint")
+    return [str(_wav(t / "a.wav")), "--checkpoint", str(checkpoint), "--tsv", str(checkpoint)]
+
+
+def _over_config(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    config = _file(t / "conf.yaml", b"training: {}\n")
+    return [str(_wav(t / "a.wav")), "--config", str(config), "--tsv", str(config)]
+
+
+def _over_params(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    params = _median_params(t / "p.json")
+    return [str(_wav(t / "a.wav")), "--postprocess", str(params), "--tsv", str(params)]
+
+
+def _symlink_to_checkpoint(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    checkpoint = _file(t / "c.ckpt", b"a checkpoint")
+    (t / "link.tsv").symlink_to(checkpoint)
+    return [str(_wav(t / "a.wav")), "--checkpoint", str(checkpoint), "--tsv", str(t / "link.tsv")]
+
+
+def _hard_link_to_audio(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    audio = _wav(t / "a.wav")
+    os.link(audio, t / "p.png")
+    return [str(audio), "--plot", str(t / "p.png")]
+
+
+def _file_inside_audio_folder(t: Path, m: pytest.MonkeyPatch) -> list[str]:
+    _wav(t / "in" / "a.wav")
+    notes = _file(t / "in" / "notes.txt", b"recorded in the kitchen")
+    return [str(t / "in"), "--tsv", str(notes)]
+
+
 # name: (setup(tmp_path, monkeypatch) -> argv without --checkpoint, key words of the error line)
 Setup = Callable[[Path, pytest.MonkeyPatch], list[str]]
 CASES: dict[str, tuple[Setup, list[str]]] = {
@@ -115,7 +152,14 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
                                  ["--plot", "plots", "is a folder"]),
     "disk full while writing the plot": (_disk_full, ["--plot", "p.png", "No space left on device"]),
     "output overwrites an input": (lambda t, m: [str(_wav(t / "a.wav")), "--tsv", str(t / "a.wav")],
-                                   ["--tsv", "a.wav", "one of the audio inputs"]),
+                                   ["--tsv", "a.wav", "would overwrite the input audio file"]),
+    "tsv replaces the checkpoint": (_over_checkpoint, ["--tsv", "c.ckpt", "would overwrite the input --checkpoint"]),
+    "tsv replaces the config": (_over_config, ["--tsv", "conf.yaml", "would overwrite the input --config"]),
+    "tsv replaces the postprocess parameters": (_over_params, ["--tsv", "p.json", "the input --postprocess"]),
+    "tsv is a symlink to the checkpoint": (_symlink_to_checkpoint, ["--tsv", "link.tsv", "--checkpoint", "c.ckpt"]),
+    "plot is a hard link of the audio": (_hard_link_to_audio, ["--plot", "p.png", "the input audio file", "a.wav"]),
+    "tsv is a file inside an audio folder": (_file_inside_audio_folder,
+                                             ["--tsv", "notes.txt", "inside the input audio folder"]),
     "missing audio": (lambda t, m: [str(_wav(t / "a.wav")), str(t / "nowhere.wav")], ["nowhere.wav", "not found"]),
     "empty audio": (lambda t, m: [str(_wav(t / "a.wav")), str(_wav(t / "empty.wav", seconds=0))],
                     ["empty.wav", "no samples"]),
@@ -145,6 +189,11 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
 BAD_INPUTS = ("NaN file after good ones", "truncated wav", "missing audio", "empty audio", "garbage audio")
 
 
+def _checksums(folder: Path) -> dict[Path, str]:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, tiny_checkpoint, tmp_path, monkeypatch, caplog,
                                                              capsys):
@@ -161,6 +210,7 @@ def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, tiny_checkpoi
     if "--checkpoint" not in argv:
         argv += ["--checkpoint", str(tiny_checkpoint)]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    checksums = _checksums(tmp_path)
     with caplog.at_level(logging.INFO):
         status = main([*argv, "--device", "cpu", "--precision", "fp32", "--quiet"])
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -171,6 +221,7 @@ def test_hostile_case_is_one_line_exit_2_and_nothing_written(case, tiny_checkpoi
     assert "nothing written" in errors[-1]
     assert "re-download" not in errors[0] or "NaN" not in errors[0]
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written
+    assert _checksums(tmp_path) == checksums  # every input unchanged
     assert capsys.readouterr().out == ""  # no table printed either
     if case in BAD_INPUTS:
         assert scored == []  # found before any scoring
@@ -269,3 +320,50 @@ def test_a_recording_shorter_than_a_frame_gives_no_event_and_none_is_zero_length
     lines = table.read_text().splitlines()
     assert lines[0] == "filename\tonset\toffset\tevent_label" and len(lines) == 1 + events
     assert all(row.split("\t")[1:3] == ["0.000", "0.064"] for row in lines[1:])
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _start_inference(tmp_path: Path, checkpoint: Path, clips: int = 40) -> tuple[subprocess.Popen, Path]:
+    """Inference on ``clips`` recordings with a plot each, in a subprocess, once its first temporary plot exists."""
+    for i in range(clips):
+        _wav(tmp_path / "in" / f"clip{i:02d}.wav")
+    plots = tmp_path / "out" / "plots"
+    argv = [sys.executable, "-m", "desed_task.inference", str(tmp_path / "in"), "--checkpoint", str(checkpoint),
+            "--tsv", str(tmp_path / "out" / "events.tsv"), "--plot", str(plots / "p.png"), "--device", "cpu",
+            "--precision", "fp32", "--quiet"]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 300
+    while not (plots.is_dir() and any(".partial-" in p.name for p in plots.iterdir())):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no temporary plot after 300 s"
+        time.sleep(0.05)
+    return process, plots
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_exits_130_with_one_line_and_leaves_nothing(number, tiny_checkpoint, tmp_path):
+    process, _ = _start_inference(tmp_path, tiny_checkpoint)
+    checksums = _checksums(tmp_path / "in")
+    process.send_signal(number)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == [f"interrupted by {signal.Signals(number).name}; nothing written "
+                                        "(temporary files removed)"] and out == ""
+    assert not (tmp_path / "out").exists()  # no table, no plot, no temporary file, no folder made for them
+    assert _checksums(tmp_path / "in") == checksums
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_temporaries_that_the_next_run_there_removes(tiny_checkpoint, tmp_path):
+    process, plots = _start_inference(tmp_path, tiny_checkpoint)
+    process.kill()
+    process.communicate(timeout=60)
+    stale = [p for p in plots.iterdir() if ".partial-" in p.name]
+    assert stale and all(p.name.startswith(".p_clip") for p in stale)  # SIGKILL: no chance to clean up
+    assert main([str(tmp_path / "in" / "clip00.wav"), "--checkpoint", str(tiny_checkpoint),
+                 "--plot", str(plots / "p.png"), "--quiet"]) == 0
+    assert sorted(p.name for p in plots.iterdir()) == ["p.png"]

@@ -1,9 +1,14 @@
 """``python -m desed_task.postprocess``: tune and apply end to end, and errors that are one line, exit 2, no output."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -110,8 +115,8 @@ def _half_hop(table: pd.DataFrame) -> pd.DataFrame:
 
 ERRORS = {
     "unwritable parameter file": (
-        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "is not a directory"),
-    "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "is a directory"),
+        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "file.txt is a file, not a folder"),
+    "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "it is a folder"),
     "missing score folder": (
         lambda v, t: _tune(v, t / "p.json")[:4] + [str(t / "nowhere")] + _tune(v, t / "p.json")[5:],
         "scores folder not found"),
@@ -183,3 +188,67 @@ def test_import_is_light_and_never_imports_sebbs():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+@pytest.fixture
+def own_validation(validation, tmp_path) -> dict[str, Path]:
+    """A copy of the validation set in tmp_path (with a parameter file), so checksums cover every input."""
+    copy = tmp_path / "v"
+    shutil.copytree(validation["scores"].parent, copy)
+    paths = {key: copy / path.relative_to(validation["scores"].parent) for key, path in validation.items()}
+    paths["params"] = Path(_median_params(copy))
+    return paths
+
+
+def _checksums(folder: Path) -> dict[Path, str]:
+    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def _apply(v: dict[str, Path], out: Path) -> list[str]:
+    return ["apply", "--params", str(v["params"]), "--scores", str(v["scores"]), "--out", str(out), "--quiet"]
+
+
+def _symlink(path: Path, target: Path) -> Path:
+    path.symlink_to(target)
+    return path
+
+
+OVER_INPUTS = {
+    "tune over the ground truth": (lambda v, t: _tune(v, v["truth"]), ["--out parameter file", "--ground_truth"]),
+    "tune over a score file": (lambda v, t: _tune(v, next(v["scores"].iterdir())),
+                               ["--out parameter file", "inside the input --scores folder"]),
+    "tune over a symlink to the durations": (lambda v, t: _tune(v, _symlink(t / "p.json", v["durations"])),
+                                             ["p.json", "--durations", "durations.tsv"]),
+    "apply into the scores folder": (lambda v, t: _apply(v, v["scores"]), ["--out folder", "--scores folder"]),
+    "apply into a folder holding the parameters": (lambda v, t: _apply(v, t / "v"), ["holds the input --params"]),
+}
+
+
+@pytest.mark.parametrize("case", list(OVER_INPUTS))
+def test_an_output_over_an_input_is_refused_and_changes_nothing(case, own_validation, tmp_path, capsys):
+    make_argv, words = OVER_INPUTS[case]
+    argv = make_argv(own_validation, tmp_path)
+    checksums, before = _checksums(tmp_path), sorted(tmp_path.rglob("*"))
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    for word in [*words, "apart from every input"]:
+        assert word in err, (word, err)
+    assert _checksums(tmp_path) == checksums and sorted(tmp_path.rglob("*")) == before
+
+
+def test_an_interrupted_apply_exits_130_and_leaves_no_folder(own_validation, tmp_path, capsys, monkeypatch):
+    from desed_task.evaluation import folders
+
+    def write_then_terminated(folder, scores, progress=False):
+        (Path(folder) / "first.tsv").write_text("onset\toffset\n")
+        os.kill(os.getpid(), signal.SIGTERM)
+        threading.Event().wait(5)  # the handler raises here
+
+    monkeypatch.setattr(folders, "write_score_folder", write_then_terminated)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(_apply(own_validation, tmp_path / "new" / "out")) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "interrupted by SIGTERM; nothing written (temporary files removed)"]
+    assert sorted(tmp_path.rglob("*")) == before

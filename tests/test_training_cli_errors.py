@@ -4,6 +4,12 @@ line must hold, and nothing written (no experiment folder, no config.yaml). A bu
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +21,8 @@ import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind st
 from conftest import CONFS_DIR
 from desed_task.experiment.config import read_yaml
 from desed_task.experiment.run import _check_inputs, build_parser, main
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -72,6 +80,8 @@ CASES = [
     Case("stage 2 inherited through base:, stage-1 script", stage=1, base_stage=2,
          words=("training.stage is 2", "train_stage1.py")),
     Case("stage not a number", {"training.stage": "two"}, stage=2, words=("training.stage is 'two'",)),
+    Case("log_dir is the configuration file", flags=["--log_dir", "CONF_FILE"],
+         words=("output error", "conf.yaml", "it is a file")),
 ]
 
 
@@ -109,7 +119,9 @@ def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_d
     conf = _write(tmp_path, tiny_dataset, case)
     not_a_stage_checkpoint = tmp_path / "encoder_only.ckpt"
     torch.save({"state_dict": {"encoder.encoder.norm_frame.weight": torch.ones(2)}}, not_a_stage_checkpoint)
-    flags = [str(not_a_stage_checkpoint) if f == "NOT_A_STAGE_CHECKPOINT" else f for f in case.flags]
+    placeholders = {"NOT_A_STAGE_CHECKPOINT": str(not_a_stage_checkpoint), "CONF_FILE": str(conf)}
+    flags = [placeholders.get(f, f) for f in case.flags]
+    conf_bytes = conf.read_bytes()
     log_dir = tmp_path / "exp"
     with pytest.raises(SystemExit) as stop:
         main(case.stage, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu", *flags])
@@ -120,6 +132,7 @@ def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_d
         assert word in line, f"{word!r} not in {line!r}"
     assert "Traceback" not in err
     assert not log_dir.exists(), f"{case.name}: the run wrote {sorted(log_dir.rglob('*'))}"
+    assert conf.read_bytes() == conf_bytes
 
 
 def test_a_bug_keeps_its_traceback(tiny_dataset, tmp_path, monkeypatch):
@@ -145,3 +158,52 @@ def test_a_configuration_without_training_stage_takes_the_scripts(stage, tiny_da
     args = build_parser(stage).parse_args(["--conf_file", str(conf), "--gpus", "cpu"])
     config, _ = _check_inputs(args, stage)
     assert config["training"]["stage"] == stage
+
+
+def test_an_interrupted_test_stage_exits_130_naming_the_checkpoint_and_leaves_no_test_folder(
+        tiny_dataset, tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    """SIGINT while the test stage writes its folder: the half folder is removed; the one line names the
+    newest last.ckpt under --log_dir (here one of an earlier run)."""
+    from desed_task.training import evaluation_steps
+
+    def write_then_interrupted(folder, *args, **kwargs):
+        (Path(folder) / "scores").mkdir(parents=True)
+        os.kill(os.getpid(), signal.SIGINT)
+        threading.Event().wait(5)  # the handler raises here
+
+    monkeypatch.setattr(evaluation_steps, "write_test_outputs", write_then_interrupted)
+    earlier = tmp_path / "exp" / "version_0" / "checkpoints" / "last.ckpt"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"an earlier run's checkpoint")
+    conf = _write(tmp_path, tiny_dataset, Case("ok"))
+    with pytest.raises(SystemExit) as stop:
+        main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu",
+                 "--test_from_checkpoint", str(tiny_checkpoint)])
+    assert stop.value.code == 130
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line == f"interrupted by SIGINT; resume with --resume_from_checkpoint {earlier}"
+    assert (tmp_path / "exp" / "version_1" / "config.yaml").is_file()
+    assert not (tmp_path / "exp" / "version_1" / "test").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_during_training_exits_130_with_one_line(number, tiny_dataset, tmp_path):
+    """A real run in a subprocess, stopped once it has written its config.yaml: no last.ckpt yet to name."""
+    conf = _write(tmp_path, tiny_dataset, Case("ok"))
+    log_dir = tmp_path / "exp"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "train" / "train_stage1.py"), "--conf_file", str(conf), "--log_dir",
+         str(log_dir), "--gpus", "cpu"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 300
+    while not (log_dir / "version_0" / "config.yaml").exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no config.yaml after 300 s"
+        time.sleep(0.05)
+    process.send_signal(number)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted by {signal.Signals(number).name}; ") and "last.ckpt" in last, last
+    assert "Traceback" not in err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +20,15 @@ from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.inputs import EvaluationInputs, read_inputs
 from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios, psds_sed_scores_eval
 from desed_task.evaluation.report import format_metrics
+from desed_task.output_files import (
+    EXIT_INTERRUPTED,
+    Interrupted,
+    OutputError,
+    check_output_file,
+    check_separate,
+    handle_interrupts,
+    write_text,
+)
 
 DESCRIPTION = """\
 Score sound event detection outputs against a DESED-format ground truth. Give at least one of
@@ -38,8 +46,9 @@ name without the audio extension, folders included (Y1.wav == Y1; day1/Y1.wav is
 Every input is checked before scoring: labels must be classes (the ground truth's, the score files',
 and DESED's ten when the ground truth's are DESED classes; detections of a class without ground-truth
 events are false positives), clips must be in the ground truth and the durations, each clip must have
-one name, events must lie in their clip, scores must be in [0, 1]. Exit status 0 when the metrics were
-computed, 2 on a usage or input error (one line on stderr, nothing written). Warnings: ground-truth clips
+one name, events must lie in their clip, scores must be in [0, 1]; --json must not be (or overwrite) an
+input. Exit status 0 when the metrics were computed, 2 on a usage or input error (one line on stderr,
+nothing written), 130 when interrupted (SIGINT, SIGTERM; nothing written). Warnings: ground-truth clips
 without a duration (left out of every metric), labels with white space around them (stripped),
 duplicated detections (see --dedupe), overlapping detections of a class (merged for psds_eval)."""
 
@@ -84,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", type=Path, metavar="OUT",
         help="also write the metrics to this JSON file ({metric: value}, only the metrics computed); checked "
-        "before scoring, written only when every metric was computed",
+        "before scoring (never one of the inputs), written only when every metric was computed",
     )
     parser.add_argument(
         "--dedupe", action="store_true",
@@ -126,39 +135,12 @@ def score(inputs: EvaluationInputs) -> dict[str, float]:
     return metrics
 
 
-def output_problem(path: Path, inputs: Sequence[Path | None] = ()) -> str | None:
-    """Why ``path`` cannot be written (one of the ``inputs``, a folder, under a file, in a folder without write
-    permission), or None.
-
-    Checked before scoring so that a typo in ``--json`` does not cost a full evaluation.
-    """
-    for source in inputs:
-        if source is not None and path.resolve() == source.resolve():
-            return f"--json {path} would overwrite the input {source}; give another file name"
-    if path.is_dir():
-        return f"--json {path} is a folder; give a file name"
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"--json {path}: {parent} is a file, not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"--json {path}: no permission to write in {parent}"
-    return None
-
-
-def write_json(path: Path, metrics: dict[str, float]) -> None:
-    """All or nothing: a temporary file next to ``path``, renamed over it; permissions from the umask."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(json.dumps(metrics, indent=2) + "\n")
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+def _inputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    """Every path the command reads, for the check that ``--json`` overwrites none of them."""
+    given = [(args.ground_truth, "--ground_truth"), (args.durations, "--durations"),
+             (args.operating_points, "--operating_points"), (args.scores, "--scores"),
+             (args.predictions, "--predictions")]
+    return [(path, flag) for path, flag in given if path is not None]
 
 
 def _one_line_warning(
@@ -174,24 +156,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.operating_points is None and args.scores is None and args.predictions is None:
         parser.error("give at least one of --operating_points, --scores, --predictions")
-    inputs = (args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions)
-    problem = output_problem(args.json, inputs) if args.json is not None else None
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
+    try:
+        with handle_interrupts():
+            return _run(args)
+    except (OutputError, TableError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        print(f"interrupted by {stop.signal_name}; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Check ``--json`` (writable, apart from every input), score, print, write; the project's errors propagate."""
+    if args.json is not None:
+        check_separate([(args.json, "--json")], _inputs(args))
+        check_output_file(args.json, "--json")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
-        try:
-            metrics = evaluate(*inputs, dedupe=args.dedupe)
-        except TableError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+        metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions,
+                           dedupe=args.dedupe)
     sys.stdout.write(format_metrics(metrics))
     if args.json is not None:
-        try:
-            write_json(args.json, metrics)
-        except OSError as error:
-            print(f"error: cannot write --json {args.json}: {error.strerror or error}", file=sys.stderr)
-            return 2
+        write_text(args.json, json.dumps(metrics, indent=2) + "\n", "--json")
     return 0

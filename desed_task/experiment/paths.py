@@ -110,3 +110,32 @@ def _data_hint(needed: NeededPath) -> str:
     if needed.key.startswith("data."):
         return "point the configuration's data paths at your data (docs/data.md)"
     return "check the path"
+
+
+def config_files(path: str | Path) -> list[Path]:
+    """The configuration file and the ``base:`` files it builds on, in reading order (stops at a loop or at a
+    file that cannot be read; ``load_config`` reports those)."""
+    import yaml
+
+    chain: list[Path] = []
+    current = Path(path).resolve()
+    while current.is_file() and current not in chain:
+        chain.append(current)
+        try:
+            text = yaml.safe_load(current.read_text())
+        except (OSError, yaml.YAMLError):
+            break
+        base = text.get("base") if isinstance(text, dict) else None
+        if not isinstance(base, str):
+            break
+        current = (current.parent / base).resolve()
+    return chain
+
+
+def run_inputs(config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None,
+               run_test: bool = True) -> list[tuple[Path, str]]:
+    """Every input path a run reads that is set (data tables and folders, checkpoints), named by its key or flag,
+    for the check that no output overwrites one of them."""
+    needed = [NeededPath(flag, path, "file") for flag, path in (checkpoints or {}).items() if path is not None]
+    needed += needed_paths(config, mode, run_test)
+    return [(Path(n.path), n.key) for n in needed if n.path]

@@ -1,12 +1,15 @@
 """One experiment: its parts are built once (``builders.build_experiment``), then trained, tested or evaluated."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning.pytorch as pl
+import yaml
 from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -14,24 +17,33 @@ from desed_task.experiment.builders import build_experiment
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.host_memory import keep_freed_memory
-from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
-from desed_task.experiment.paths import check_paths
+from desed_task.experiment.paths import check_paths, run_inputs
+from desed_task.output_files import create_numbered_folder, removed_unless_finished, write_text
 
 log = logging.getLogger(__name__)
 
 _VERSION_ENV = "DESED_TASK_RUN_VERSION"
 
 
-def _experiment_version(log_dir: Path) -> str:
-    """The next free version_N under log_dir, chosen once by the launching process and passed through the
-    environment, so that DDP worker processes (which re-run the script) write to the same folder."""
+def _experiment_folder(log_dir: Path, inputs: Sequence[tuple[Path, str]]) -> tuple[Path, bool]:
+    """The run's ``version_K`` under log_dir and whether this process created it. The launching process creates
+    it exclusively (runs started together get different K) and passes it through the environment with its pid;
+    DDP worker processes (which re-run the script with that environment, under another pid) reuse it."""
     key = str(log_dir.resolve())
-    folder, _, version = os.environ.get(_VERSION_ENV, "").rpartition("|")
-    if folder != key:
-        existing = [int(p.name[8:]) for p in log_dir.glob("version_*") if p.name[8:].isdigit()]
-        version = f"version_{max(existing, default=-1) + 1}"
-        os.environ[_VERSION_ENV] = f"{key}|{version}"
-    return version
+    folder, version, pid = (os.environ.get(_VERSION_ENV, "").split("|") + ["", "", ""])[:3]
+    if folder == key and pid and pid != str(os.getpid()):
+        return log_dir / version, False
+    exp_dir = create_numbered_folder(log_dir, inputs=inputs)
+    os.environ[_VERSION_ENV] = f"{key}|{exp_dir.name}|{os.getpid()}"
+    return exp_dir, True
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # not empty, or gone: not ours to remove
 
 
 def distributed_strategy(backend: str, processes: int) -> str:
@@ -82,26 +94,38 @@ def run_experiment(
     fast_dev_run: bool = False,
     extra_callbacks: list[pl.Callback] | None = None,
     run_test: bool = True,
+    config_files: Sequence[Path] = (),
 ) -> dict:
     """Train (then test the best checkpoint), or only test / evaluate / validate a checkpoint. Returns the metrics.
 
     ``validate_from`` scores the validation sets with a checkpoint and writes their raw score folders, with the
     ground truth and durations of the scored clips, under ``<experiment>/validation/<model>/<subset>/`` (what
     ``python -m desed_task.postprocess tune`` takes). ``extra_callbacks`` are added to the trainer's;
-    ``run_test=False`` stops after training. Every input path is checked, and every part built, before the
-    experiment folder is written.
+    ``run_test=False`` stops after training. Every input path is checked, and every part built, before anything
+    is written (the experiment folder, made exclusively, is removed again if building fails); ``config_files`` (the YAML and its ``base:`` files) join the inputs that the
+    experiment folder must stay apart from. An interrupt during the test (or validation) stage removes its
+    half-written folder.
     """
     training = config["training"]
     checkpoint_to_score = test_from or eval_from or validate_from
     mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
-    check_paths(config, mode, {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
-                               "validate_from": validate_from}, run_test=run_test)
+    checkpoints = {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
+                   "validate_from": validate_from}
+    check_paths(config, mode, checkpoints, run_test=run_test)
     if devices[0] == "cpu" and training["cpu_keep_freed_memory"]:
         keep_freed_memory()
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
-    exp_dir = log_dir / _experiment_version(log_dir)
-    parts = build_experiment(config, exp_dir / ("eval" if eval_from else "test"), mode, checkpoint_to_score)
+    new_log_dir = not log_dir.exists()
+    inputs = [*run_inputs(config, mode, checkpoints, run_test), *((p, "the configuration") for p in config_files)]
+    exp_dir, created = _experiment_folder(log_dir, inputs)
+    scores_dir = exp_dir / ("eval" if eval_from else "test")
+    try:
+        parts = build_experiment(config, scores_dir, mode, checkpoint_to_score)
+    except BaseException:
+        if created:
+            _remove_empty([exp_dir, *([log_dir] if new_log_dir else [])])
+        raise
     task, datamodule = parts.task, parts.datamodule
     if validate_from:
         task.validation_scores_dir = exp_dir / "validation"
@@ -121,7 +145,8 @@ def run_experiment(
         callbacks.append(LearningRateMonitor(logging_interval="step"))  # every named parameter group
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
-        write_resolved_config(config, exp_dir)
+        write_text(exp_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
+                   "the resolved configuration")
 
     meter = EnergyMeter()
     with meter.measure(), warnings.catch_warnings():
@@ -134,12 +159,14 @@ def run_experiment(
             # Read before testing: loading a checkpoint for the test restores the callbacks' states as saved.
             best, last = checkpoint_cb.best_model_path or None, last_cb.best_model_path or None
         if validate_from:
-            trainer.validate(task, datamodule=datamodule)
+            with removed_unless_finished(exp_dir / "validation"):
+                trainer.validate(task, datamodule=datamodule)
             validation = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         if run_test and not validate_from:
             if best and not fast_dev_run:
                 log.info("testing the best checkpoint %s", best)
-            trainer.test(task, datamodule=datamodule, ckpt_path=best if best and not fast_dev_run else None)
+            with removed_unless_finished(scores_dir):
+                trainer.test(task, datamodule=datamodule, ckpt_path=best if best and not fast_dev_run else None)
     metrics = dict(task.test_metrics) if not validate_from else validation
     metrics["energy_kwh"] = meter.kwh
     if not checkpoint_to_score:
@@ -147,5 +174,5 @@ def run_experiment(
         metrics["last_checkpoint"] = last
     metrics["experiment_dir"] = str(exp_dir)
     if trainer.is_global_zero:
-        write_run_metrics(exp_dir, metrics)
+        write_text(exp_dir / "metrics.json", json.dumps(metrics, indent=2), "the run's metrics")
     return metrics

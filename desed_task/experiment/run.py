@@ -4,6 +4,8 @@ A user's mistake (a bad configuration value, a missing data path or checkpoint, 
 be used) stops the command with one line on stderr and exit status 2, before anything is written where the
 configuration and the paths can be checked up front. Anything else is a bug of this program and keeps its
 traceback (exit status 1): only this project's own error classes are caught, never ValueError or TypeError.
+SIGINT or SIGTERM stops the run with exit status 130 and one line naming the ``last.ckpt`` to resume from; an
+interrupted test stage leaves no half ``test/`` folder.
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config, read_yaml
-from desed_task.experiment.paths import Mode, check_paths
+from desed_task.experiment.paths import Mode, check_paths, config_files
 from desed_task.experiment.report import format_metrics_table
+from desed_task.experiment.resume import resume_hint
 from desed_task.nnet.checkpoints import CheckpointError
+from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts
 
 log = logging.getLogger("desed_task")
 
@@ -37,6 +41,7 @@ STAGE2_OVERRIDES = {
 USER_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (ConfigError, "configuration error"), (CheckpointError, "checkpoint error"),
     (TableError, "data error"), (DataError, "data error"), (AudioError, "data error"),
+    (OutputError, "output error"),
 )
 EXIT_USER_ERROR = 2
 
@@ -173,18 +178,23 @@ def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path
         config, devices = _check_inputs(args, stage)
         from desed_task.experiment.pipeline import run_experiment
 
-        metrics = run_experiment(
-            config,
-            log_dir=args.log_dir,
-            devices=devices,
-            resume_from=args.resume_from_checkpoint,
-            test_from=args.test_from_checkpoint,
-            eval_from=args.eval_from_checkpoint,
-            validate_from=args.validate_from_checkpoint,
-            fast_dev_run=args.fast_dev_run,
-        )
+        with handle_interrupts():
+            metrics = run_experiment(
+                config,
+                log_dir=args.log_dir,
+                devices=devices,
+                resume_from=args.resume_from_checkpoint,
+                test_from=args.test_from_checkpoint,
+                eval_from=args.eval_from_checkpoint,
+                validate_from=args.validate_from_checkpoint,
+                fast_dev_run=args.fast_dev_run,
+                config_files=config_files(args.conf_file),
+            )
     except errors as err:
         _stop(err)
+    except Interrupted as stop:
+        sys.stderr.write(f"interrupted by {stop.signal_name}; {resume_hint(args.log_dir)}\n")
+        raise SystemExit(EXIT_INTERRUPTED) from None
     model_metrics = {k: v for k, v in metrics.items() if k.startswith(("student/", "teacher/"))}
     if model_metrics:
         print(format_metrics_table(model_metrics, title="test metrics"))

@@ -4,7 +4,8 @@ Order of work: every output path is checked, the checkpoint (and post-processing
 read once and checked, then the recordings are scored and all outputs written together at the end (temporary
 files renamed into place), so a failure leaves no half-written table or plot behind. A user error (a bad path,
 file, option or checkpoint) is one line on stderr and exit status 2; anything else is a bug and keeps its
-traceback. Exit status 3: ``--keep-going`` skipped unusable files, the others' results were written.
+traceback. Exit status 3: ``--keep-going`` skipped unusable files, the others' results were written. 130: an
+interrupt (SIGINT, SIGTERM); the temporary files are removed and nothing is written.
 """
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ features and network of training, the chunks' frame scores averaged where they o
 per class and thresholded into events (or decoded with tuned --postprocess parameters). Events of all files go
 into one DESED-format table (filename, onset, offset, event_label; seconds).
 
-exit status: 0 success; 2 a user error (bad path, file, option, checkpoint or parameter file), one line on
-stderr and nothing written; 3 --keep-going skipped unusable files (listed on stderr), the rest was written."""
+Outputs are checked before any work: an output that is (or would overwrite, or holds) an input is refused.
+
+exit status: 0 success; 2 a user error (bad path, file, option, checkpoint or parameter file, or an output
+that overlaps an input), one line on stderr and nothing written; 3 --keep-going skipped unusable files (listed
+on stderr), the rest was written; 130 interrupted (SIGINT, SIGTERM), one line on stderr and nothing written."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -118,17 +122,21 @@ def plot_paths(plot: Path, names: Sequence[str]) -> list[Path]:
     return out
 
 
-def _outputs(args: argparse.Namespace, files: Sequence[Path], names: Sequence[str]) -> list[tuple[Path, str]]:
-    from desed_task.inference.errors import InferenceError
-
+def _outputs(args: argparse.Namespace, names: Sequence[str]) -> list[tuple[Path, str]]:
     outputs = [] if args.tsv is None else [(args.tsv, "the --tsv table")]
     if args.plot is not None:
         outputs += [(path, "the --plot picture") for path in plot_paths(args.plot, names)]
-    inputs = {os.path.realpath(f) for f in files}
-    for path, what in outputs:
-        if os.path.realpath(path) in inputs:
-            raise InferenceError(f"{what} {path} is one of the audio inputs: give another output path")
     return outputs
+
+
+def _inputs(args: argparse.Namespace, files: Sequence[Path]) -> list[tuple[Path, str]]:
+    """Every path the command reads: the audio (files and the folders given), checkpoint, configuration and
+    post-processing parameters."""
+    inputs = [(path, "audio folder" if path.is_dir() else "audio file") for path in args.audio]
+    inputs += [(path, "audio file") for path in files]
+    inputs += [(path, flag) for path, flag in ((args.checkpoint, "--checkpoint"), (args.config, "--config"),
+                                               (args.postprocess, "--postprocess")) if path is not None]
+    return inputs
 
 
 def _detector(args: argparse.Namespace):
@@ -155,12 +163,13 @@ def run(args: argparse.Namespace) -> int:
 
     from desed_task.data.audio import AudioError
     from desed_task.inference.inputs import check_inputs, expand_inputs, table_names
-    from desed_task.inference.outputs import AtomicOutputs
     from desed_task.inference.plot import detection_figure, save_png
+    from desed_task.output_files import AtomicOutputs, check_separate
 
     files, folder_problems = expand_inputs(args.audio)
     names = table_names(files)
-    outputs = _outputs(args, files, names)
+    outputs = _outputs(args, names)
+    check_separate(outputs, _inputs(args, files))
     with AtomicOutputs(outputs) as written:
         detector = _detector(args)
         problems = check_inputs(files)
@@ -213,12 +222,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desed_task.experiment.config import ConfigError
     from desed_task.inference.errors import InferenceError
     from desed_task.nnet import CheckpointError
+    from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts
     from desed_task.postprocess.errors import MissingExtraError, PostprocessError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        return run(args)
-    except (AudioError, CheckpointError, ConfigError, InferenceError, PostprocessError, MissingExtraError) as error:
+        with handle_interrupts():
+            return run(args)
+    except (AudioError, CheckpointError, ConfigError, InferenceError, OutputError, PostprocessError,
+            MissingExtraError) as error:
         log.error("error: %s; nothing written", error)
         return EXIT_USER_ERROR
+    except Interrupted as stop:
+        log.error("interrupted by %s; nothing written (temporary files removed)", stop.signal_name)
+        return EXIT_INTERRUPTED

@@ -28,7 +28,7 @@ def _pooled(image: np.ndarray, max_columns: int = MAX_COLUMNS) -> np.ndarray:
 def plot_detection(detection: Detection, path: str | Path, title: str | None = None) -> Path:
     """Write the PNG of ``detection_figure`` to ``path``, all or nothing (a temporary file renamed into place),
     with the permissions of any new file (the umask)."""
-    from desed_task.inference.outputs import AtomicOutputs
+    from desed_task.output_files import AtomicOutputs
 
     path = Path(path)
     figure = detection_figure(detection, title)

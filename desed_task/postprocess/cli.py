@@ -1,7 +1,8 @@
 """``python -m desed_task.postprocess``: tune class-wise post-processing on a validation set, apply it to scores.
 
-Thin wrapper over the library. Every output path is checked before any work and written all or nothing; an
-error is one line on stderr with exit status 2, and then nothing is written.
+Thin wrapper over the library. Every output path is checked before any work (an output that is, would
+overwrite or holds an input is refused) and written all or nothing; an error is one line on stderr with exit
+status 2, and then nothing is written. An interrupt (SIGINT, SIGTERM) exits 130 and leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -108,15 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_tune(args: argparse.Namespace) -> str:
     """Tune and write the parameter file; the summary line to print."""
+    from desed_task.output_files import check_output_file, check_separate
     from desed_task.postprocess.csebb import require_sebbs
     from desed_task.postprocess.median import consistent_classes, frame_hop
-    from desed_task.postprocess.outputs import check_output_file
     from desed_task.postprocess.params import write_params
     from desed_task.postprocess.tuning import tune_csebb, tune_median
 
     if args.method == "csebb":
         require_sebbs()
-    check_output_file(args.out, "parameter file")
+    check_separate([(args.out, "--out parameter file")], [(args.scores, "--scores folder"),
+                   (args.ground_truth, "--ground_truth"), (args.durations, "--durations")])
+    check_output_file(args.out, "--out parameter file")
     scores = read_score_folder(args.scores)
     consistent_classes(scores, f"the scores in {args.scores}")
     if args.method == "median":
@@ -140,27 +143,36 @@ def run_tune(args: argparse.Namespace) -> str:
 
 def run_apply(args: argparse.Namespace) -> str:
     """Post-process the folder and write the result; the summary line to print."""
+    from desed_task.evaluation.folders import write_score_folder
+    from desed_task.output_files import check_output_folder, check_separate, write_folder
     from desed_task.postprocess.apply import postprocess_scores
     from desed_task.postprocess.csebb import require_sebbs
-    from desed_task.postprocess.outputs import check_output_folder, write_scores_atomically
     from desed_task.postprocess.params import CSEBBParams, read_params
 
+    check_separate([(args.out, "--out folder")], [(args.params, "--params"), (args.scores, "--scores folder")])
     params = read_params(args.params)
     if isinstance(params, CSEBBParams):
         require_sebbs()
-    check_output_folder(args.out)
+    check_output_folder(args.out, "--out folder")
     scores = read_score_folder(args.scores)
     tables = postprocess_scores(scores, params, source=f"the scores in {args.scores}")
-    write_scores_atomically(args.out, tables, progress=not args.quiet)
+    write_folder(args.out, lambda partial: write_score_folder(partial, tables, progress=not args.quiet),
+                 "--out folder")
     return f"{params.method}: {len(tables)} score files -> {args.out}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts
+
     args = build_parser().parse_args(argv)
     try:
-        summary = run_tune(args) if args.command == "tune" else run_apply(args)
-    except (PostprocessError, TableError, MissingExtraError) as error:
+        with handle_interrupts():
+            summary = run_tune(args) if args.command == "tune" else run_apply(args)
+    except (OutputError, PostprocessError, TableError, MissingExtraError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as stop:
+        print(f"interrupted by {stop.signal_name}; nothing written (temporary files removed)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(summary)
     return 0

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from desed_task.output_files import write_text
 from desed_task.postprocess.errors import PostprocessError
-from desed_task.postprocess.outputs import write_text_atomically
 
 Method = Literal["median", "csebb"]
 METHODS: tuple[str, ...] = ("median", "csebb")
@@ -161,8 +161,9 @@ def read_params(path: str | Path) -> Params:
 
 
 def write_params(path: str | Path, params: Params) -> None:
-    """Write ``params`` as indented JSON, all or nothing (a temporary file renamed into place)."""
-    write_text_atomically(Path(path), json.dumps(params_to_dict(params), indent=2) + "\n")
+    """Write ``params`` as indented JSON, all or nothing (a temporary file renamed into place); an unwritable
+    path raises ``desed_task.output_files.OutputError``."""
+    write_text(path, json.dumps(params_to_dict(params), indent=2) + "\n", "parameter file")
 
 
 def check_classes(params: Params, classes: list[str], source: str) -> None:

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desed_task.output_files import write_text
 from desed_task.tools.cli_runs import CliPlan, cli_runs
 from desed_task.tools.stage2_process import REPO_ROOT, run_stage2_step
 from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
@@ -184,8 +185,7 @@ def run_check(out: Path, dry_run: bool = False, parts: tuple[str, ...] = PARTS) 
     def save(key: str, value: Any) -> None:
         results[key] = value
         results["elapsed_s"] = time.perf_counter() - start
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2) + "\n")
+        write_text(out, json.dumps(results, indent=2) + "\n", "the GPU check's results")
 
     runs = {
         "cuda_tests": lambda: cuda_tests(plan.tests_timeout),

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import torch
 
+from desed_task.output_files import write_text
 from desed_task.tools.timing import describe_device, synchronize
 
 PAPER_BATCH = (24, 24, 48, 48)
@@ -252,8 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                   "precision": args.precision, "activation_checkpointing": args.activation_checkpointing}
         code = 3
     if result.get("global_rank", 0) == 0 and int(os.environ.get("RANK", 0)) == 0:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        write_text(args.json, json.dumps(result, indent=2) + "\n", "--json")
     return code
 
 
