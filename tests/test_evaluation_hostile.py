@@ -170,7 +170,7 @@ def test_json_over_an_input_is_refused_before_scoring_and_changes_nothing(case, 
 
 
 def test_an_interrupt_exits_130_with_one_line_and_writes_nothing(base, tmp_path, capsys, monkeypatch):
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGINT)
         threading.Event().wait(5)  # the handler raises here
 

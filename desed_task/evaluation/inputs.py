@@ -207,7 +207,7 @@ class _KnownClips:
 
 def _folder_hint(unknown: Sequence[str], known: set[str]) -> str:
     """A note when the unknown clips are known under another folder (``day1/kitchen`` versus ``kitchen``)."""
-    base = {c.rpartition("/")[2]: c for c in known}
+    base = {c.rpartition("/")[2]: c for c in sorted(known, reverse=True)}  # the first in sorted order wins
     pairs = [f"{c} is not {base[c.rpartition('/')[2]]}" for c in unknown if c.rpartition("/")[2] in base]
     return f" (clip ids keep the folders the tables give: {first_few(pairs)})" if pairs else ""
 
