@@ -1,0 +1,37 @@
+"""``--resume_from_checkpoint last``: the newest run's ``last.ckpt`` under ``--log_dir`` (no Lightning import: the
+command line resolves it while checking its inputs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from desed_task.experiment.config import ConfigError
+
+LAST = "last"
+LAST_FILE = f"{LAST}.ckpt"
+
+
+def _version_number(folder: Path) -> int | None:
+    suffix = folder.name[len("version_"):]
+    return int(suffix) if folder.name.startswith("version_") and suffix.isdigit() else None
+
+
+def newest_last_checkpoint(log_dir: Path) -> Path | None:
+    """``version_K/checkpoints/last.ckpt`` of the highest K under ``log_dir`` that has one, or None."""
+    versions = [(n, p) for p in log_dir.glob("version_*") if (n := _version_number(p)) is not None]
+    for _, folder in sorted(versions, reverse=True):
+        last = folder / "checkpoints" / LAST_FILE
+        if last.is_file():
+            return last
+    return None
+
+
+def resolve_resume(checkpoint: str | None, log_dir: str | Path) -> str | None:
+    """``--resume_from_checkpoint`` as a path: the word ``last`` becomes the newest run's ``last.ckpt`` under
+    ``log_dir``; anything else is returned as given (and checked with the other input paths)."""
+    if checkpoint != LAST:
+        return checkpoint
+    found = newest_last_checkpoint(Path(log_dir))
+    if found is None:
+        raise ConfigError(f"--resume_from_checkpoint last: no version_*/checkpoints/{LAST_FILE} under --log_dir "
+                          f"{log_dir}: pass the --log_dir of the run to resume, or the checkpoint's path")
+    return str(found)
