@@ -77,7 +77,7 @@ def test_last_checkpoint_every_epoch_and_every_n_steps_without_validation(tiny_d
 
 
 @pytest.mark.slow
-def test_a_run_that_never_validates_ends_with_last_and_resumes_from_it(tiny_dataset, tmp_path):
+def test_a_run_that_never_validates_ends_with_last_and_resumes_from_it(tiny_dataset, tmp_path, monkeypatch):
     conf = tmp_path / "stage1.yaml"
     training = {"batch_size": [2, 2, 2, 2], "batch_size_val": 4, "num_workers": 0, "n_epochs": 2,
                 "validation_interval": 100, "limit_train_batches": 2, "enable_progress_bar": False,
@@ -93,8 +93,35 @@ def test_a_run_that_never_validates_ends_with_last_and_resumes_from_it(tiny_data
     training["n_epochs"] = 3
     conf.write_text(yaml.safe_dump({"base": str(CONFS_DIR / "demo_stage1.yaml"), "data": {"root": str(tiny_dataset)},
                                     "training": training}))
+    monkeypatch.delenv("DESED_TASK_RUN_VERSION")  # the version a process keeps for its DDP workers: a new command
     resumed = main(1, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu",
                        "--resume_from_checkpoint", "last"])
     assert Path(resumed["experiment_dir"]).name == "version_1"
     continued = torch.load(resumed["last_checkpoint"], weights_only=True)
     assert (continued["epoch"], continued["global_step"]) == (2, 6)  # epoch 3 of 3 after the 2 epochs of version_0
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAfterStep(pl.Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            raise _Killed
+
+
+@pytest.mark.slow
+def test_resume_from_a_checkpoint_inside_an_epoch_finishes_that_epoch(tiny_dataset, tmp_path):
+    overrides = {"training.n_epochs": 1, "training.validation_interval": 100, "training.limit_train_batches": 3,
+                 "training.checkpoint_every_n_steps": 2}
+    config = tiny_config(tiny_dataset, 1, **overrides)
+    with pytest.raises(_Killed):
+        run_experiment(config, tmp_path / "killed", run_test=False, extra_callbacks=[_KillAfterStep(2)])
+    (last,) = (tmp_path / "killed").glob("version_*/checkpoints/last.ckpt")
+    assert torch.load(last, weights_only=True)["global_step"] == 2
+    resumed = run_experiment(config, tmp_path / "resumed", run_test=False, resume_from=str(last))
+    assert torch.load(resumed["last_checkpoint"], weights_only=True)["global_step"] == 3  # the epoch's third step
