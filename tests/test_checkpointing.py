@@ -106,10 +106,13 @@ class _Killed(Exception):
 
 
 class _KillAfterStep(pl.Callback):
+    """Stops the run at the start of the batch after optimiser step ``step`` (Lightning calls checkpoint
+    callbacks after the others at a batch's end, so this is the first moment after that step's save)."""
+
     def __init__(self, step: int) -> None:
         self.step = step
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
             raise _Killed
 
