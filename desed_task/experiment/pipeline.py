@@ -137,6 +137,8 @@ def run_experiment(
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)
             # Read before testing: loading a checkpoint for the test restores the callbacks' states as saved.
             best, last = checkpoint_cb.best_model_path or None, last_cb.best_model_path or None
+            # Rank 0's files (a process of another machine may have chosen another version_N: it writes nothing).
+            best, last = trainer.strategy.broadcast((best, last))
         if validate_from:
             trainer.validate(task, datamodule=datamodule)
             validation = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
