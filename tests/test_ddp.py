@@ -58,7 +58,8 @@ def free_port() -> str:
 
 
 def worker_env(tests_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tests_dir)}
+    inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []  # a checkout before the install
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(tests_dir), *inherited])}
     env.pop("DESED_TASK_RUN_VERSION", None)
     return env
 

@@ -39,6 +39,7 @@ def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
     saved = json.loads((exp_dir / "metrics.json").read_text())
     assert "energy_kwh" in saved
     assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
+    assert not any(exp_dir.rglob("*.ckpt")) and metrics["last_checkpoint"] is None  # fast_dev_run saves nothing
 
 
 def test_stage2_fast_dev_run_cli_from_stage1_checkpoint(tiny_dataset, trained_checkpoint, tmp_path):
