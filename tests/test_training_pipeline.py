@@ -39,6 +39,7 @@ def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
     saved = json.loads((exp_dir / "metrics.json").read_text())
     assert "energy_kwh" in saved
     assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
+    assert not any(exp_dir.rglob("*.ckpt")) and metrics["last_checkpoint"] is None  # fast_dev_run saves nothing
 
 
 def test_stage2_fast_dev_run_cli_from_stage1_checkpoint(tiny_dataset, trained_checkpoint, tmp_path):
@@ -101,12 +102,14 @@ def _weights(path: str) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.mark.parametrize("interval", [1, 2], ids=["validated", "between_validations"])
 @pytest.mark.parametrize("stage,accumulate", [(1, 1), (2, 1), (1, 2), (2, 2)])
-def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_path, stage, accumulate):
+def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_path, stage, accumulate, interval):
     """Weights, optimiser, scheduler, the step counter read by the consistency weight and the EMA warm-up, and
     the random draws all continue; with accumulation over 2 of an epoch's 3 batches, the last step of each epoch
-    takes a single batch."""
-    overrides = {"training.n_epochs": 2, "training.validation_interval": 1,
+    takes a single batch. With validation every 2 epochs the run is stopped after an epoch without validation:
+    its last.ckpt is the only checkpoint, and the resumed run validates as the uninterrupted one does."""
+    overrides = {"training.n_epochs": 2, "training.validation_interval": interval,
                  "training.limit_train_batches": 2 if accumulate == 1 else 3,
                  "training.accumulate_batches": accumulate}
     if stage == 2:
@@ -119,6 +122,9 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
     steps = torch.load(full["last_checkpoint"], weights_only=True)["global_step"]
     assert steps == 2 * 2  # two epochs of two optimiser steps
     assert torch.load(resumed["last_checkpoint"], weights_only=True)["global_step"] == steps
+    if interval == 2:
+        assert part["best_checkpoint"] is None and Path(part["last_checkpoint"]).name == "last.ckpt"
+        assert Path(resumed["best_checkpoint"]).name == Path(full["best_checkpoint"]).name  # epoch=1-obj=...
     first = _weights(part["last_checkpoint"])
     assert any(not torch.equal(first[k], reference[k]) for k in reference if reference[k].is_floating_point())
     for key in reference:

@@ -68,6 +68,7 @@ _TRAINER_DEFAULTS: dict[str, Any] = {
     "cpu_keep_freed_memory": True,
     "limit_train_batches": 1.0,
     "save_top_k": 5,
+    "checkpoint_every_n_steps": None,
     "postprocess": None,
 }
 

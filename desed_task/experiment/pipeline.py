@@ -14,11 +14,13 @@ from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, Mode
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from desed_task.experiment.builders import build_experiment
+from desed_task.experiment.checkpointing import last_checkpoint_callbacks
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.host_memory import keep_freed_memory
 from desed_task.experiment.paths import check_paths, run_inputs
 from desed_task.output_files import create_numbered_folder, removed_unless_finished, write_text
+from desed_task.training.checkpoint_io import AtomicCheckpointIO, remove_stale_partials
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ def _trainer(config: dict, exp_dir: Path, devices, fast_dev_run: bool, callbacks
         use_distributed_sampler=False,
         fast_dev_run=fast_dev_run,
         log_every_n_steps=10,
+        plugins=[AtomicCheckpointIO()],
     )
 
 
@@ -135,18 +138,19 @@ def run_experiment(
         auto_insert_metric_name=False, monitor="val/obj_metric", mode=task.objective_mode,
         save_top_k=training["save_top_k"],
     )
-    # Lightning writes "last" only when a top-k checkpoint is written; resuming needs the latest epoch always.
-    last_cb = ModelCheckpoint(dirpath=exp_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
-                              enable_version_counter=False)
+    last_cbs = last_checkpoint_callbacks(exp_dir / "checkpoints", training["checkpoint_every_n_steps"])
+    last_cb = last_cbs[0]
     early_stop = EarlyStopping(monitor="val/obj_metric", mode=task.objective_mode,
                                patience=training["early_stop_patience"], check_on_train_epoch_end=False)
-    callbacks = [checkpoint_cb, last_cb, early_stop, ReshuffleEachEpoch(), *(extra_callbacks or [])]
+    callbacks = [checkpoint_cb, *last_cbs, early_stop, ReshuffleEachEpoch(), *(extra_callbacks or [])]
     if not checkpoint_to_score:
         callbacks.append(LearningRateMonitor(logging_interval="step"))  # every named parameter group
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
         write_text(exp_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
                    "the resolved configuration")
+        if resume_from:
+            remove_stale_partials(Path(resume_from).parent)  # of a writer killed while saving there
 
     meter = EnergyMeter()
     with meter.measure(), warnings.catch_warnings():
@@ -158,6 +162,8 @@ def run_experiment(
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)
             # Read before testing: loading a checkpoint for the test restores the callbacks' states as saved.
             best, last = checkpoint_cb.best_model_path or None, last_cb.best_model_path or None
+            # Rank 0's files (a process of another machine may have chosen another version_N: it writes nothing).
+            best, last = trainer.strategy.broadcast((best, last))
         if validate_from:
             with removed_unless_finished(exp_dir / "validation"):
                 trainer.validate(task, datamodule=datamodule)

@@ -21,7 +21,7 @@ from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config, read_yaml
 from desed_task.experiment.paths import Mode, check_paths, config_files
 from desed_task.experiment.report import format_metrics_table
-from desed_task.experiment.resume import resume_hint
+from desed_task.experiment.resume import resolve_resume, resume_hint
 from desed_task.nnet.checkpoints import CheckpointError
 from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts
 
@@ -64,7 +64,9 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
                         help="'0,' = first GPU, '0,1' = two GPUs (DDP); empty or 'cpu' = run on the CPU")
     parser.add_argument("--resume_from_checkpoint", default=None,
                         help="continue an interrupted run from this Lightning checkpoint (weights of student and "
-                             "teacher, optimiser, scheduler and step)")
+                             "teacher, optimiser, scheduler and step), in a new version_N folder; 'last' = the "
+                             "last.ckpt of the newest version_N under --log_dir that has one (written at the end "
+                             "of every training epoch)")
     parser.add_argument("--test_from_checkpoint", default=None,
                         help="skip training: test this checkpoint (published or ours) on data.test_* of the config")
     parser.add_argument("--eval_from_checkpoint", default=None,
@@ -76,7 +78,10 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
                         help="override training.postprocess: also test with these tuned post-processing parameters "
                              "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's")
     parser.add_argument("--fast_dev_run", action="store_true",
-                        help="one training, validation and test batch to check the set-up")
+                        help="one training, validation and test batch to check the set-up (writes no checkpoint)")
+    parser.add_argument("--num_nodes", type=int, default=None,
+                        help="override training.num_nodes: machines taking part in DDP training, each running "
+                             "one process per device of --gpus (launch with torchrun or SLURM: docs/training.md)")
     parser.add_argument("--accm_grad", type=int, default=None,
                         help="override training.accumulate_batches: one optimiser step per N batches (gradient "
                              "accumulation for small GPUs; schedules count optimiser steps)")
@@ -137,6 +142,8 @@ def _overrides(args: argparse.Namespace, stage: int) -> dict:
     overrides = {"training.stage": stage}
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad
+    if args.num_nodes is not None:
+        overrides["training.num_nodes"] = args.num_nodes
     if args.postprocess is not None:
         overrides["training.postprocess"] = args.postprocess
     if stage == 2:
@@ -147,7 +154,8 @@ def _overrides(args: argparse.Namespace, stage: int) -> dict:
 
 
 def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
-    """The configuration and devices, after every input of the run was checked (nothing written yet)."""
+    """The configuration and devices, after every input of the run was checked (nothing written yet);
+    ``--resume_from_checkpoint last`` is replaced by the path it names."""
     check_stage(args.conf_file, stage)
     config = load_config(args.conf_file, _overrides(args, stage))
     devices = parse_devices(args.gpus)
@@ -155,6 +163,7 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
         import torch
 
         check_gpus_visible(devices[1], torch.cuda.device_count())
+    args.resume_from_checkpoint = resolve_resume(args.resume_from_checkpoint, args.log_dir)
     mode: Mode = ("eval" if args.eval_from_checkpoint else "test" if args.test_from_checkpoint
                   else "validate" if args.validate_from_checkpoint else "train")
     check_paths(config, mode, {

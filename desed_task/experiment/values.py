@@ -14,6 +14,7 @@ from typing import Any
 from desed_task.training.objectives import OBJECTIVES
 
 _NULLABLE = {"encoder.frontend.top_db"}
+_NULLABLE_INTS = {"training.checkpoint_every_n_steps"}  # default None (off), else an integer
 _PRECISIONS = {"32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64", "64-true", 16, 32, 64}
 
 
@@ -62,6 +63,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "training.accumulate_batches": (lambda v: v >= 1, "a positive integer (1 = no gradient accumulation)"),
     "training.limit_train_batches": (lambda v: v > 0, "a positive number (a fraction, or a count of batches)"),
     "training.save_top_k": (lambda v: v >= -1, "an integer >= -1 (-1 keeps every checkpoint)"),
+    "training.checkpoint_every_n_steps": (lambda v: v >= 1, "a positive number of optimiser steps, or null (off)"),
     "opt.cnn_lr": (lambda v: v >= 0, "a non-negative learning rate"),
     "opt.rnn_lr": (lambda v: v >= 0, "a non-negative learning rate"),
     "opt.tfm_lr": (lambda v: v >= 0, "a non-negative learning rate"),
@@ -97,6 +99,8 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
 def _type_problem(value: Any, default: Any, key: str) -> str | None:
     if value is None and (default is None or key in _NULLABLE):
         return None
+    if key in _NULLABLE_INTS:
+        return None if _is_int(value) else "a positive integer or null"
     if default is None:
         return None if isinstance(value, str) else "a path (a string) or null"
     if isinstance(default, bool):
