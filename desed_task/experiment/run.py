@@ -17,6 +17,7 @@ from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config
+from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
 from desed_task.experiment.paths import Mode, check_paths
 from desed_task.experiment.report import format_metrics_table
 from desed_task.nnet.checkpoints import CheckpointError
@@ -131,6 +132,14 @@ def _overrides(args: argparse.Namespace, stage: int) -> dict:
 
 def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
     """The configuration and devices, after every input of the run was checked (nothing written yet)."""
+    checkpoints = {
+        "--resume_from_checkpoint": args.resume_from_checkpoint,
+        "--test_from_checkpoint": args.test_from_checkpoint,
+        "--eval_from_checkpoint": args.eval_from_checkpoint,
+        "--validate_from_checkpoint": args.validate_from_checkpoint,
+    }
+    check_mode_flags(checkpoints)
+    check_log_dir(args.log_dir)
     config = load_config(args.conf_file, _overrides(args, stage))
     devices = parse_devices(args.gpus)
     if devices[0] == "gpu":
@@ -139,12 +148,9 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
         check_gpus_visible(devices[1], torch.cuda.device_count())
     mode: Mode = ("eval" if args.eval_from_checkpoint else "test" if args.test_from_checkpoint
                   else "validate" if args.validate_from_checkpoint else "train")
-    check_paths(config, mode, {
-        "--resume_from_checkpoint": args.resume_from_checkpoint,
-        "--test_from_checkpoint": args.test_from_checkpoint,
-        "--eval_from_checkpoint": args.eval_from_checkpoint,
-        "--validate_from_checkpoint": args.validate_from_checkpoint,
-    })
+    check_paths(config, mode, checkpoints)
+    if args.resume_from_checkpoint is not None:
+        check_resume_checkpoint(args.resume_from_checkpoint, config)
     return config, devices
 
 
