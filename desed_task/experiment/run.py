@@ -109,10 +109,21 @@ def check_gpus_visible(ids: list[int], visible: int) -> None:
         )
 
 
+def user_message(err: Exception) -> str:
+    """The error's message on one line. An error raised in a DataLoader worker process comes back with the
+    worker's traceback in its message (``Caught DataError in DataLoader worker process 0. Original Traceback
+    ...``): only its own last line is kept."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        name = f"{type(err).__module__}.{type(err).__qualname__}: "
+        return lines[-1][len(name):] if lines[-1].startswith(name) else lines[-1]
+    return " ".join(lines)
+
+
 def _stop(err: Exception) -> NoReturn:
     """One line on stderr, exit status 2: the user's error, not the program's."""
     label = next(label for kind, label in USER_ERRORS if isinstance(err, kind))
-    message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    message = user_message(err)
     sys.stderr.write(f"{label}: {message}\n")
     raise SystemExit(EXIT_USER_ERROR)
 
