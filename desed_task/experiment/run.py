@@ -48,7 +48,8 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
     ``confs/stageN.yaml`` beside them), and is required without one."""
     parser = HintingArgumentParser(
         description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint. "
-                    "A configuration, data or checkpoint error stops it with one line and exit status 2.",
+                    "A configuration, data or checkpoint error stops it with one line and exit status 2. "
+                    "At most one of the *_from_checkpoint flags: each chooses what the run does.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     if default_conf is None:
@@ -73,7 +74,8 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
                         help="override training.postprocess: also test with these tuned post-processing parameters "
                              "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's")
     parser.add_argument("--fast_dev_run", action="store_true",
-                        help="one training, validation and test batch to check the set-up")
+                        help="one training, validation and test batch to check the set-up; writes no checkpoint "
+                             "and no TensorBoard log")
     parser.add_argument("--accm_grad", type=int, default=None,
                         help="override training.accumulate_batches: one optimiser step per N batches (gradient "
                              "accumulation for small GPUs; schedules count optimiser steps)")
