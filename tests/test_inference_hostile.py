@@ -1,4 +1,4 @@
-"""``python -m desed_task.inference`` against hostile inputs and outputs (issue 15): each case gets exit status 2,
+"""``python -m desed_task.inference`` against hostile inputs and outputs: each case gets exit status 2,
 one line naming the path and the problem, nothing written (no table, no plot, no temporary file, no folder),
 and no scoring when an input is bad; program bugs keep their traceback."""
 from __future__ import annotations

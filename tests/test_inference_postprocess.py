@@ -1,4 +1,4 @@
-"""Inference with tuned post-processing (issue 12): median parameters replace the checkpoint's windows; cSEBB
+"""Inference with tuned post-processing: median parameters replace the checkpoint's windows; cSEBB
 parameters turn the merged scores into boxes thresholded on their confidence."""
 from __future__ import annotations
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
@@ -30,6 +33,7 @@ class Case:
     status: int = 2
     raw_yaml: str | None = None
     log_dir: str = "exp"  # under tmp_path; A_FILE: a file; READ_ONLY/exp: below a folder that can't be written
+    spoil: tuple = ()  # (audio folder under the dataset, "truncate" or "nan"): its first clip, in a copy of the data
 
 
 def _no_events_table(dataset: Path, tmp_path: Path) -> str:
@@ -93,6 +97,11 @@ CASES = [
     Case("validate and evaluate together", flags=["--validate_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
                                                   "--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
          words=("--eval_from_checkpoint and --validate_from_checkpoint cannot be combined",)),
+    Case("a truncated training clip", {"data.on_missing": "error"}, spoil=("audio/train/weak_16k", "truncate"),
+         words=("data error", "weak", "is truncated", "data.on_missing: skip")),
+    Case("a NaN clip in the test set", {"data.on_missing": "error"},
+         spoil=("audio/validation/validation_16k", "nan"),
+         words=("data error", "test", "holds NaN or infinite samples", "data.on_missing: skip")),
     Case("log_dir is a file", log_dir="A_FILE", words=("--log_dir", "afile", "is a file, not a folder")),
     Case("log_dir below a file", log_dir="A_FILE/exp", words=("--log_dir", "cannot be created", "is a file")),
     Case("log_dir not writable", log_dir="READ_ONLY/exp", words=("--log_dir", "read_only", "not writable")),
@@ -151,6 +160,20 @@ def _checkpoint(request, tmp_path: Path, placeholder: str) -> Path:
     return path
 
 
+def _spoilt_copy(dataset: Path, tmp_path: Path, spoil: tuple) -> Path:
+    """A copy of the dataset whose first clip in ``spoil[0]`` is cut in half, or holds a NaN sample."""
+    folder, how = spoil
+    copy = Path(shutil.copytree(dataset, tmp_path / "dataset"))
+    clip = sorted((copy / folder).glob("*.wav"))[0]
+    if how == "truncate":
+        clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    else:
+        audio, rate = sf.read(clip, dtype="float32")
+        audio[rate // 2] = np.nan
+        sf.write(clip, audio, rate, subtype="FLOAT")
+    return copy
+
+
 def _log_dir(tmp_path: Path, spec: str, monkeypatch) -> Path:
     if spec.startswith("A_FILE"):
         (tmp_path / "afile").write_text("notes\n")
@@ -175,7 +198,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_dataset, tmp_path, capsys,
                                                                      request, monkeypatch):
-    conf = _write(tmp_path, tiny_dataset, case)
+    conf = _write(tmp_path, _spoilt_copy(tiny_dataset, tmp_path, case.spoil) if case.spoil else tiny_dataset, case)
     placeholders = {"NOT_A_STAGE_CHECKPOINT", "TEXT_FILE", "WEIGHTS_ONLY", "TRUNCATED_CHECKPOINT",
                     "OTHER_CLASSES_CHECKPOINT"}
     flags = [str(_checkpoint(request, tmp_path, f)) if f in placeholders else f for f in case.flags]
