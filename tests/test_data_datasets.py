@@ -200,7 +200,10 @@ def test_dataloader_workers_and_errors_that_name_the_file(strong_folder):
     assert batches[0]["audio"].shape == (2, 160000) and batches[0]["labels"].shape == (2, 10, 156)
     assert batches[0]["subsets"] == ["synth", "synth"] and batches[1]["clip_ids"] == ["c"]
     stopping = StrongSet(folder, tsv, ENCODER, "synth", on_missing="error")
+    scored = StrongSet(folder, tsv, ENCODER, "test", random_crop=False, check_samples=True)
     (folder / "b.wav").unlink()  # vanished after the datasets were built
+    with pytest.raises(DataError, match="test: audio file not found: .*b.wav; the file changed .* restore the file"):
+        scored[1]  # its ground truth holds the clip: no other clip may stand in for it
     with pytest.raises(DataError, match="synth: audio file not found: .*b.wav .*data.on_missing: skip") as err:
         list(DataLoader(stopping, batch_size=2, num_workers=1, collate_fn=collate_clips))
     assert user_message(err.value) == f"synth: audio file not found: {folder / 'b.wav'} (set data.on_missing: " \

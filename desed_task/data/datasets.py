@@ -7,13 +7,13 @@ Files follow ``on_missing`` when they are missing, unreadable, empty or truncate
 set is built) and when they hold NaN or infinite samples. Those show only when the samples are decoded: a set that
 is scored (``check_samples=True``) decodes every file once when it is built, so that such a clip leaves its
 ground truth like a missing one; a training set finds them when it reads the clip, and then stops (``error``) or
-gives the next usable clip in its place (``skip``), warning once per file, so that they never reach the loss.
+gives the next usable clip in its place (``skip``), warning once per file and process, so that they never reach
+the loss.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -91,13 +91,17 @@ class _ClipSet(Dataset):
     def _usable_index(self, index: int) -> tuple[int, np.ndarray]:
         """``index`` and its audio, or under ``on_missing="skip"`` the next clip that can be read in place of one
         that cannot (named in a warning, once per file and process); ``DataError`` under ``"error"``."""
-        for candidate in [*range(index, len(self)), *range(index)]:
+        for step in range(len(self)):
+            candidate = (index + step) % len(self)
             if candidate in self._unusable:
                 continue
             try:
                 return candidate, load_audio(self._paths[candidate], self.sample_rate)[0]
             except AudioError as error:
-                if self.on_missing == "error" or self.check_samples:
+                if self.check_samples and self.on_missing == "skip":  # it was usable when the set was built
+                    raise DataError(f"{self.subset}: {error}; the file changed after the set was built, and a scored "
+                                    "clip cannot leave its ground truth then: restore the file") from error
+                if self.on_missing == "error":
                     raise DataError(f"{self.subset}: {error} (set data.on_missing: skip to leave such files "
                                     "out)") from error
                 self._unusable.add(candidate)
