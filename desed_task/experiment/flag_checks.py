@@ -18,9 +18,10 @@ MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from
               "--validate_from_checkpoint")
 # What Lightning needs to continue a run, beside the weights.
 _TRAINING_STATE_KEYS = ("optimizer_states", "lr_schedulers", "loops", "epoch", "global_step")
-# The settings that fix the networks' shapes and the optimiser's parameter groups: a resumed run must share them.
+# The settings that define the networks (front-ends, shapes, dropout) and, with the stage, the optimiser's parameter
+# groups: a resumed run must share them.
 _SAME_ON_RESUME = ("data.classes", "training.stage", "feats", "net", "encoder")
-_FREE_ON_RESUME = ("encoder.init", "encoder.random_init", "encoder.activation_checkpointing")  # no effect on shapes
+_FREE_ON_RESUME = ("encoder.init", "encoder.random_init", "encoder.activation_checkpointing")  # free to change
 
 
 def check_mode_flags(flags: Mapping[str, str | None]) -> None:
