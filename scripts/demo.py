@@ -108,7 +108,7 @@ def compare_decodings(config: dict, checkpoint: str, stage2: dict, out: Path) ->
         write_params(out / f"postprocess_{params.method}.json", params)
         rows[name] = psds_sed_scores_eval(postprocess_scores(test_scores, params), data["test_tsv"], data["test_dur"])
     if "cSEBB" not in tuners:
-        print("cSEBB skipped: install the optional sebbs package (pip install 'desed_task[sebbs]')")
+        print("cSEBB skipped: install the optional sebbs package (pip install --no-deps 'sebbs==1.0.2')")
     return rows, tuning_s
 
 

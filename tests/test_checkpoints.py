@@ -201,17 +201,26 @@ def test_truncated_text_and_unsafe_files(tmp_path, stage_weights):
     torch.save(_lightning(stage_weights), full)
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
-    assert "Download or copy it again" in _unreadable(truncated)
+    assert "truncated or damaged; download or copy it again" in _unreadable(truncated)
 
-    for i, content in enumerate(["this is not a checkpoint\n", "hello", "net:\n  n_classes: 10\n", ""]):
+    for i, content in enumerate(["this is not a checkpoint\n", "hello", "net:\n  n_classes: 10\n",
+                                 "<!DOCTYPE html>\n<html>Not Found</html>\n"]):
         text = tmp_path / f"notes{i}.ckpt"
-        text.write_text(content)  # the safe unpickler fails with IndexError, KeyError, UnpicklingError, EOFError
-        _unreadable(text)
+        text.write_text(content)  # the safe unpickler fails with IndexError, KeyError, UnpicklingError
+        message = _unreadable(text)
+        assert f"a text file (it begins with {' '.join(content.split())[:40]!r})" in message
+        assert "(101)" not in message and "weights_only" not in message
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    assert "the file is empty" in _unreadable(empty)
+    binary = tmp_path / "binary.ckpt"
+    binary.write_bytes(bytes(range(256)))
+    assert "neither a zip archive nor a pickle" in _unreadable(binary)
 
     legacy = tmp_path / "legacy.ckpt"
     torch.save({"state_dict": {}}, legacy, _use_new_zipfile_serialization=False)
     legacy.write_bytes(legacy.read_bytes()[:20])
-    _unreadable(legacy)
+    assert "truncated or damaged" in _unreadable(legacy)
 
     unsafe = tmp_path / "unsafe.ckpt"
     torch.save({"state_dict": {}, "callback": Path("x")}, unsafe)  # needs the full unpickler: refused

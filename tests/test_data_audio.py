@@ -7,7 +7,14 @@ import soundfile as sf
 import soxr
 
 from desed_task.data import AudioError, load_audio
-from desed_task.data.audio import audio_info, check_audio_file, fit_length, shift_events, wav_declared_bytes
+from desed_task.data.audio import (
+    audio_info,
+    check_audio_file,
+    check_header,
+    fit_length,
+    shift_events,
+    wav_declared_bytes,
+)
 
 
 def test_multichannel_is_averaged(tmp_path, rng):
@@ -91,6 +98,15 @@ def test_check_audio_file_tells_each_problem_with_fitting_advice(tmp_path, rng):
     with pytest.raises(AudioError, match=r"nan.wav holds NaN.*first at 1.000 s.*will not help") as nan:
         check_audio_file(tmp_path / "nan.wav", block_seconds=0.3)
     assert "re-download" not in str(nan.value)
+    with pytest.raises(AudioError, match=r"nan.wav holds NaN.*first at 1.000 s"):
+        load_audio(tmp_path / "nan.wav", 16000)  # what the datasets read: NaN never comes out
+    broken[16000 + 8] = np.inf
+    sf.write(tmp_path / "inf.wav", broken, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"inf.wav holds NaN or infinite samples"):
+        load_audio(tmp_path / "inf.wav", 44100)
+    with pytest.raises(AudioError, match=r"cut_ok.wav is truncated: .*announces 96000 bytes"):
+        check_header(tmp_path / "cut_ok.wav")  # from the header alone, without decoding
+    assert check_header(tmp_path / "nan.wav").frames == 48000  # samples are not read
     with pytest.raises(AudioError, match="is a folder"):
         check_audio_file(tmp_path)
     with pytest.raises(AudioError, match="not found"):

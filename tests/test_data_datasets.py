@@ -22,6 +22,7 @@ from desed_task.data import (
     collate_clips,
     weak_split,
 )
+from desed_task.experiment.run import user_message
 
 SR = 16000
 ENCODER = LabelEncoder(DESED_CLASSES)
@@ -198,6 +199,78 @@ def test_dataloader_workers_and_errors_that_name_the_file(strong_folder):
     batches = list(loader)
     assert batches[0]["audio"].shape == (2, 160000) and batches[0]["labels"].shape == (2, 10, 156)
     assert batches[0]["subsets"] == ["synth", "synth"] and batches[1]["clip_ids"] == ["c"]
-    (folder / "b.wav").unlink()  # vanished after the dataset was built
-    with pytest.raises(Exception, match="b.wav"):
-        list(DataLoader(dataset, batch_size=2, num_workers=1, collate_fn=collate_clips))
+    stopping = StrongSet(folder, tsv, ENCODER, "synth", on_missing="error")
+    scored = StrongSet(folder, tsv, ENCODER, "test", random_crop=False, check_samples=True)
+    (folder / "b.wav").unlink()  # vanished after the datasets were built
+    with pytest.raises(DataError, match="test: audio file not found: .*b.wav; the file changed .* restore the file"):
+        scored[1]  # its ground truth holds the clip: no other clip may stand in for it
+    with pytest.raises(DataError, match="synth: audio file not found: .*b.wav .*data.on_missing: skip") as err:
+        list(DataLoader(stopping, batch_size=2, num_workers=1, collate_fn=collate_clips))
+    assert user_message(err.value) == f"synth: audio file not found: {folder / 'b.wav'} (set data.on_missing: " \
+                                      "skip to leave such files out)"  # the one line of the training CLI
+    with pytest.warns(DataWarning, match="b.wav; another clip of the set is read in its place"):
+        assert [dataset[i]["clip_id"] for i in range(3)] == ["Yabc_30.000_40.000", "c", "c"]
+
+
+def _nan_wav(path: Path, value: float = float("nan")) -> Path:
+    audio = np.random.default_rng(0).uniform(-0.3, 0.3, 3 * SR).astype(np.float32)
+    audio[SR] = value
+    sf.write(path, audio, SR, subtype="FLOAT")
+    return path
+
+
+def _truncated_wav(path: Path) -> Path:
+    full = path.read_bytes()
+    path.write_bytes(full[: len(full) // 2])
+    return path
+
+
+def _checksums(folder: Path) -> dict[str, int]:
+    return {p.name: hash(p.read_bytes()) for p in sorted(folder.iterdir())}
+
+
+# (name, how b.wav is spoilt, on_missing, scored set, where it shows: "build" or "read", words in the message)
+SPOILT_CLIPS = [
+    ("truncated training clip skipped", _truncated_wav, "skip", False, "build", "b.wav is truncated"),
+    ("truncated training clip stops", _truncated_wav, "error", False, "build", "b.wav is truncated"),
+    ("truncated scored clip skipped", _truncated_wav, "skip", True, "build", "b.wav is truncated"),
+    ("NaN training clip skipped", _nan_wav, "skip", False, "read", "b.wav holds NaN or infinite samples"),
+    ("NaN training clip stops", _nan_wav, "error", False, "read", "b.wav holds NaN or infinite samples"),
+    ("inf training clip skipped", lambda p: _nan_wav(p, float("inf")), "skip", False, "read", "the first at 1.000 s"),
+    ("NaN scored clip skipped", _nan_wav, "skip", True, "build", "b.wav holds NaN or infinite samples"),
+    ("NaN scored clip stops", _nan_wav, "error", True, "build", "b.wav holds NaN or infinite samples"),
+]
+
+
+@pytest.mark.parametrize("spoil, on_missing, scored, where, words", [c[1:] for c in SPOILT_CLIPS],
+                         ids=[c[0] for c in SPOILT_CLIPS])
+def test_a_spoilt_clip_follows_on_missing(strong_folder, spoil, on_missing, scored, where, words):
+    """Truncated files are found from their headers when a set is built; NaN/inf samples when a training set
+    reads the clip, or when a scored set is built. Either way the file is named and its samples never come out."""
+    folder, tsv = strong_folder
+    spoil(folder / "b.wav")
+    before = _checksums(folder)
+    kwargs = {"on_missing": on_missing, "random_crop": not scored, "check_samples": scored}
+    if where == "build" and on_missing == "error":
+        with pytest.raises(DataError, match=f"{words}.*data.on_missing: skip"):
+            StrongSet(folder, tsv, ENCODER, "synth", **kwargs)
+        assert _checksums(folder) == before
+        return
+    with warnings.catch_warnings(record=True) as built:
+        warnings.simplefilter("always")
+        dataset = StrongSet(folder, tsv, ENCODER, "synth", **kwargs)
+    if where == "build":
+        assert any(words in str(w.message) for w in built) and dataset.unreadable == ["b.wav"]
+        assert dataset.clip_ids == ["Yabc_30.000_40.000", "c"] and "b.wav" not in set(dataset.ground_truth.filename)
+    elif on_missing == "error":
+        with pytest.raises(DataError, match=f"synth: .*{words}.*data.on_missing: skip"):
+            dataset[1]
+    else:
+        with pytest.warns(DataWarning, match=f"{words}.*another clip of the set is read in its place"):
+            item = dataset[1]
+        assert item["clip_id"] == "c" and torch.isfinite(item["audio"]).all()
+        np.testing.assert_array_equal(item["labels"].numpy(), dataset[2]["labels"].numpy())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per file: the clip is not read again
+            assert dataset[1]["clip_id"] == "c"
+    assert _checksums(folder) == before

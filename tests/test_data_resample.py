@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +60,45 @@ def test_script_exit_code_and_errors(tree, tmp_path, capsys):
         resample_folder(tmp_path / "nowhere", tmp_path / "o2", progress=False)
     with pytest.raises(ValueError, match="the same"):
         resample_folder(tree, tree, progress=False)
+
+
+def _readme_resampling_block() -> str:
+    """The shell block of README.md's step 1 (resampling DESED)."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```bash\n", text.index("## Reproducing the paper")) + len("```bash\n")
+    return textwrap.dedent(text[start:text.index("```", start)])
+
+
+def test_the_readme_resampling_gives_the_folders_the_configuration_reads(tmp_path):
+    """README step 1, run as written on a 44.1 kHz tree of DESED's folder names, writes exactly the
+    audio folders of confs/stage1.yaml under the data.root that holds the metadata."""
+    from desed_task.experiment.config import DATA_PATH_KEYS, load_config
+    from desed_task.experiment.paths import check_paths
+
+    block = _readme_resampling_block()
+    assert block.startswith("D=data/dcase/dataset ")
+    config = load_config(ROOT / "confs" / "stage1.yaml", {"data.root": str(tmp_path), "encoder.init": None,
+                                                         "encoder.random_init": True})
+    data = config["data"]
+    folders = {data[k] for k in DATA_PATH_KEYS if k.endswith("folder") and data[k]}
+    for folder in folders:
+        assert folder.endswith("_16k"), folder
+        download = Path(folder.removesuffix("_16k"))  # DESED's folder as downloaded, at 44.1 kHz
+        download.mkdir(parents=True)
+        sf.write(download / "clip.wav", np.zeros(4410, np.float32), 44100)
+    for key in DATA_PATH_KEYS:
+        if not key.endswith("folder") and data[key]:
+            Path(data[key]).parent.mkdir(parents=True, exist_ok=True)
+            Path(data[key]).write_text("filename\n")
+    # The loop as written, each resample_folder.py call listed and made in this process (same function, no
+    # interpreter start per folder).
+    script = block.replace("D=data/dcase/dataset", f"D={tmp_path}").replace(" --workers 8", "")
+    script = script.replace("python scripts/resample_folder.py", "printf '%s\\t%s\\n'")
+    calls = subprocess.run(["bash", "-euc", script], check=True, capture_output=True, text=True).stdout
+    for line in calls.splitlines():
+        source, target = line.split("\t")
+        resample_folder(source, target, 16000, workers=1, progress=False)
+    written = {str(p.parent) for p in tmp_path.rglob("*_16k/clip.wav")}
+    assert written == folders
+    assert all(sf.info(str(Path(f) / "clip.wav")).samplerate == 16000 for f in folders)
+    check_paths(config, "train")  # every folder and table the training reads is there

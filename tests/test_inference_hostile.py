@@ -184,7 +184,7 @@ CASES: dict[str, tuple[Setup, list[str]]] = {
         ["frame hop", "0.064", "0.032"]),
     "postprocess file missing": (lambda t, m: [str(_wav(t / "a.wav")), "--postprocess", str(t / "none.json")],
                                  ["none.json", "not found"]),
-    "csebb without sebbs": (_csebb_without_sebbs, ["sebbs", "pip install 'desed_task[sebbs]'"]),
+    "csebb without sebbs": (_csebb_without_sebbs, ["sebbs", "pip install --no-deps 'sebbs==1.0.2'"]),
 }
 BAD_INPUTS = ("NaN file after good ones", "truncated wav", "missing audio", "empty audio", "garbage audio")
 

@@ -1,4 +1,4 @@
-"""Inference with tuned post-processing (issue 12): median parameters replace the checkpoint's windows; cSEBB
+"""Inference with tuned post-processing: median parameters replace the checkpoint's windows; cSEBB
 parameters turn the merged scores into boxes thresholded on their confidence."""
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_median_parameters_replace_the_checkpoint_windows(tiny_checkpoint, audio
 
 @pytest.mark.parametrize("threshold", [0.2, 0.45])
 def test_csebb_boxes_are_thresholded_on_their_confidence(tiny_checkpoint, audio, tmp_path, threshold):
-    pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
+    pytest.importorskip("sebbs", reason="the optional package sebbs is not installed")
     detector = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32")
     values = CSEBBClassParams(step_filter_length=0.48, merge_threshold_abs=0.2, merge_threshold_rel=None)
     params = CSEBBParams({c: values for c in detector.classes})
@@ -66,7 +66,7 @@ def test_csebb_boxes_are_thresholded_on_their_confidence(tiny_checkpoint, audio,
 
 
 def test_cli_postprocess_writes_a_desed_table(tiny_checkpoint, audio, tmp_path, caplog):
-    pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
+    pytest.importorskip("sebbs", reason="the optional package sebbs is not installed")
     classes = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu").classes
     values = {"step_filter_length": 0.32, "merge_threshold_abs": None, "merge_threshold_rel": 2.0}
     (tmp_path / "csebb.json").write_text(json.dumps({"method": "csebb", "classes": {c: values for c in classes}}))

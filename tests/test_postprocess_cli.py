@@ -65,7 +65,7 @@ def test_tune_then_apply_then_evaluate(validation, tmp_path, capsys):
 
 
 def test_apply_csebb_writes_scores_the_evaluation_reads(validation, tmp_path, capsys):
-    pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
+    pytest.importorskip("sebbs", reason="the optional package sebbs is not installed")
     params_path = tmp_path / "csebb.json"
     write_params(params_path, CSEBBParams({c: CSEBBClassParams(0.48, 0.2, None) for c in DESED_CLASSES}))
     out = tmp_path / "empty_folder"
@@ -177,7 +177,7 @@ def test_csebb_without_sebbs_names_the_extra(command, validation, tmp_path, caps
                 str(tmp_path / "out")]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pip install 'desed_task[sebbs]'" in err and "AGPL" in err
+    assert err.count("\n") == 1 and "pip install --no-deps 'sebbs==1.0.2'" in err and "AGPL" in err
     assert sorted(p.name for p in tmp_path.iterdir()) in ([], ["given_csebb.json"])
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("sebbs", reason="the optional extra desed_task[sebbs] is not installed")
+pytest.importorskip("sebbs", reason="the optional package sebbs is not installed")
 
 from operating_point_scores import validation_subset  # noqa: E402
 

@@ -3,8 +3,10 @@ line must hold, and nothing written (no experiment folder, no config.yaml). A bu
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,13 +15,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 import yaml
 
 import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind stderr at import: not a test's capsys
-from conftest import CONFS_DIR
-from desed_task.experiment.config import read_yaml
+from conftest import CONFS_DIR, tiny_config
+from desed_task.experiment.config import load_config, read_yaml
+from desed_task.experiment.flag_checks import check_resume_checkpoint
 from desed_task.experiment.run import _check_inputs, build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +40,8 @@ class Case:
     status: int = 2
     raw_yaml: str | None = None
     base_stage: int | None = None  # the demo configuration the YAML builds on (default: the script's stage)
+    log_dir: str = "exp"  # under tmp_path; A_FILE: a file; READ_ONLY/exp: below a folder that can't be written
+    spoil: tuple = ()  # (audio folder under the dataset, "truncate" or "nan"): its first clip, in a copy of the data
 
 
 def _no_events_table(dataset: Path, tmp_path: Path) -> str:
@@ -70,6 +77,42 @@ CASES = [
     Case("evaluation without an eval folder", flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
          words=("data.eval_folder is not set",)),
     Case("gpus garbage", flags=["--gpus", "first"], words=("--gpus 'first'", "'cpu'")),
+    Case("median windows per class miscounted", {"training.median_window": [7, 7]},
+         words=("training.median_window has 2 entries", "data.classes has 10")),
+    Case("not YAML", raw_yaml="training: [unclosed", words=("not valid YAML",)),
+    Case("a section that is not a mapping", {"data": 5}, words=("conf.yaml", "'data' must be a mapping", "int 5")),
+    Case("a nested section that is a list", {"encoder.frontend": [1]},
+         words=("conf.yaml", "'encoder.frontend' must be a mapping", "list")),
+    Case("base file missing", raw_yaml="base: nothere.yaml\n",
+         words=("conf.yaml", "base: 'nothere.yaml'", "no such file", "nothere.yaml")),
+    Case("resume from a truncated checkpoint", flags=["--resume_from_checkpoint", "TRUNCATED_CHECKPOINT"],
+         words=("checkpoint error", "truncated.ckpt", "truncated or damaged")),
+    Case("resume from a text file", flags=["--resume_from_checkpoint", "TEXT_FILE"],
+         words=("checkpoint error", "notes.ckpt", "a text file (it begins with 'epoch 3 looked good")),
+    Case("resume from a foreign checkpoint", flags=["--resume_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+         words=("--resume_from_checkpoint", "encoder_only.ckpt", "not a checkpoint of this project", "last.ckpt")),
+    Case("resume from weights without a training state", flags=["--resume_from_checkpoint", "WEIGHTS_ONLY"],
+         words=("--resume_from_checkpoint", "not the state of a training run", "optimizer_states",
+                "--test_from_checkpoint")),
+    Case("resume with other classes", flags=["--resume_from_checkpoint", "OTHER_CLASSES_CHECKPOINT"],
+         words=("--resume_from_checkpoint", "data.classes", "'Ringing_bell'", "config.yaml")),
+    Case("resume and test together", flags=["--resume_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
+                                            "--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+         words=("--resume_from_checkpoint and --test_from_checkpoint cannot be combined",)),
+    Case("evaluate and test together", flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
+                                              "--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+         words=("--test_from_checkpoint and --eval_from_checkpoint cannot be combined",)),
+    Case("validate and evaluate together", flags=["--validate_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
+                                                  "--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+         words=("--eval_from_checkpoint and --validate_from_checkpoint cannot be combined",)),
+    Case("a truncated training clip", {"data.on_missing": "error"}, spoil=("audio/train/weak_16k", "truncate"),
+         words=("data error", "weak", "is truncated", "data.on_missing: skip")),
+    Case("a NaN clip in the test set", {"data.on_missing": "error"},
+         spoil=("audio/validation/validation_16k", "nan"),
+         words=("data error", "test", "holds NaN or infinite samples", "data.on_missing: skip")),
+    Case("log_dir is a file", log_dir="A_FILE", words=("--log_dir", "afile", "is a file, not a folder")),
+    Case("log_dir below a file", log_dir="A_FILE/exp", words=("--log_dir", "cannot be created", "is a file")),
+    Case("log_dir not writable", log_dir="READ_ONLY/exp", words=("--log_dir", "read_only", "not writable")),
     Case("resume from last without a run", flags=["--resume_from_checkpoint", "last"],
          words=("--resume_from_checkpoint last", "no version_*/checkpoints/last.ckpt under --log_dir")),
     Case("no nodes", flags=["--num_nodes", "0"], words=("training.num_nodes must be a positive integer", "0")),
@@ -77,9 +120,6 @@ CASES = [
          words=("training.checkpoint_every_n_steps must be a positive number of optimiser steps, or null",)),
     Case("checkpoint every 'often' steps", {"training.checkpoint_every_n_steps": "often"},
          words=("training.checkpoint_every_n_steps must be a positive integer or null", "'often'")),
-    Case("median windows per class miscounted", {"training.median_window": [7, 7]},
-         words=("training.median_window has 2 entries", "data.classes has 10")),
-    Case("not YAML", raw_yaml="training: [unclosed", words=("not valid YAML",)),
     Case("stage 2 written, stage-1 script", {"training.stage": 2}, stage=1,
          words=("configuration error", "training.stage is 2", "train_stage1.py", "training.stage: 1")),
     Case("stage 1 written, stage-2 script", {"training.stage": 1}, stage=2,
@@ -121,15 +161,75 @@ def _restore_logging():
     logging.root.handlers[:] = handlers
 
 
+def _checkpoint(request, tmp_path: Path, placeholder: str) -> Path:
+    """The file a checkpoint placeholder of ``Case.flags`` stands for, written below ``tmp_path``."""
+    if placeholder == "NOT_A_STAGE_CHECKPOINT":
+        path = tmp_path / "encoder_only.ckpt"
+        torch.save({"state_dict": {"encoder.encoder.norm_frame.weight": torch.ones(2)}}, path)
+    elif placeholder == "TEXT_FILE":
+        path = tmp_path / "notes.ckpt"
+        path.write_text("epoch 3 looked good\nobj 0.41\n")
+    elif placeholder == "WEIGHTS_ONLY":
+        path = request.getfixturevalue("tiny_checkpoint")
+    else:
+        trained = request.getfixturevalue("trained_checkpoint")
+        if placeholder == "TRUNCATED_CHECKPOINT":
+            path = tmp_path / "truncated.ckpt"
+            path.write_bytes(trained.read_bytes()[: trained.stat().st_size // 2])
+        else:
+            assert placeholder == "OTHER_CLASSES_CHECKPOINT"
+            checkpoint = torch.load(trained, weights_only=True)
+            checkpoint["hyper_parameters"]["data"]["classes"][0] = "Ringing_bell"
+            path = tmp_path / "other_classes.ckpt"
+            torch.save(checkpoint, path)
+    return path
+
+
+def _spoilt_copy(dataset: Path, tmp_path: Path, spoil: tuple) -> Path:
+    """A copy of the dataset whose first clip in ``spoil[0]`` is cut in half, or holds a NaN sample."""
+    folder, how = spoil
+    copy = Path(shutil.copytree(dataset, tmp_path / "dataset"))
+    clip = sorted((copy / folder).glob("*.wav"))[0]
+    if how == "truncate":
+        clip.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    else:
+        audio, rate = sf.read(clip, dtype="float32")
+        audio[rate // 2] = np.nan
+        sf.write(clip, audio, rate, subtype="FLOAT")
+    return copy
+
+
+def _log_dir(tmp_path: Path, spec: str, monkeypatch) -> Path:
+    if spec.startswith("A_FILE"):
+        (tmp_path / "afile").write_text("notes\n")
+        return tmp_path / spec.replace("A_FILE", "afile")
+    if spec.startswith("READ_ONLY"):
+        read_only = tmp_path / "read_only"
+        read_only.mkdir()
+        real_access = os.access
+        # As on a read-only file system: root may write anywhere, so chmod cannot show it.
+        monkeypatch.setattr("desed_task.experiment.flag_checks.os.access",
+                            lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
+        return tmp_path / spec.replace("READ_ONLY", "read_only")
+    return tmp_path / spec
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file and folder below ``folder`` with its content's checksum ("" for folders)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+            for p in sorted(folder.rglob("*"))}
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_dataset, tmp_path, capsys):
-    conf = _write(tmp_path, tiny_dataset, case)
-    not_a_stage_checkpoint = tmp_path / "encoder_only.ckpt"
-    torch.save({"state_dict": {"encoder.encoder.norm_frame.weight": torch.ones(2)}}, not_a_stage_checkpoint)
-    placeholders = {"NOT_A_STAGE_CHECKPOINT": str(not_a_stage_checkpoint), "CONF_FILE": str(conf)}
-    flags = [placeholders.get(f, f) for f in case.flags]
-    conf_bytes = conf.read_bytes()
-    log_dir = tmp_path / "exp"
+def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_dataset, tmp_path, capsys,
+                                                                     request, monkeypatch):
+    conf = _write(tmp_path, _spoilt_copy(tiny_dataset, tmp_path, case.spoil) if case.spoil else tiny_dataset, case)
+    placeholders = {"NOT_A_STAGE_CHECKPOINT", "TEXT_FILE", "WEIGHTS_ONLY", "TRUNCATED_CHECKPOINT",
+                    "OTHER_CLASSES_CHECKPOINT"}
+    flags = [str(_checkpoint(request, tmp_path, f)) if f in placeholders else str(conf) if f == "CONF_FILE" else f
+             for f in case.flags]
+    log_dir = _log_dir(tmp_path, case.log_dir, monkeypatch)
+    before = _snapshot(tmp_path)
     with pytest.raises(SystemExit) as stop:
         main(case.stage, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu", *flags])
     assert stop.value.code == case.status
@@ -138,8 +238,21 @@ def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_d
     for word in case.words:
         assert word in line, f"{word!r} not in {line!r}"
     assert "Traceback" not in err
-    assert not log_dir.exists(), f"{case.name}: the run wrote {sorted(log_dir.rglob('*'))}"
-    assert conf.read_bytes() == conf_bytes
+    assert _snapshot(tmp_path) == before, f"{case.name}: the run changed or left files below {tmp_path}"
+    assert not log_dir.is_dir(), f"{case.name}: the run wrote {sorted(log_dir.rglob('*'))}"
+
+
+def test_null_sections_are_empty_ones(tiny_dataset, tmp_path):
+    """A section whose every key is commented out (YAML null) keeps the base file's keys and the defaults."""
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(f"base: {CONFS_DIR / 'demo_stage1.yaml'}\ndata:\n  root: {tiny_dataset}\n"
+                    "training:\n  # n_epochs: 3\nopt:\nencoder:\n  frontend:\n")
+    config = load_config(conf)
+    assert config == load_config(CONFS_DIR / "demo_stage1.yaml", {"data.root": str(tiny_dataset)})
+
+
+def test_a_complete_checkpoint_of_the_same_run_may_be_resumed(trained_checkpoint, tiny_dataset):
+    check_resume_checkpoint(trained_checkpoint, tiny_config(tiny_dataset))
 
 
 def test_a_bug_keeps_its_traceback(tiny_dataset, tmp_path, monkeypatch):

@@ -91,11 +91,9 @@ def wav_declared_bytes(path: str | Path) -> tuple[int, int] | None:
             handle.seek(chunk_size + (chunk_size & 1), 1)  # chunks are padded to an even size
 
 
-def check_audio_file(path: str | Path, block_seconds: float = 5.0) -> AudioInfo:
-    """Read a whole file once and return its header, or raise :class:`AudioError` with advice that fits the
-    problem: missing, a folder, unreadable, empty, truncated (data shorter than the header says, or a decoder
-    error part-way) or holding NaN/infinite samples (a damaged float file: re-downloading would not help).
-    """
+def check_header(path: str | Path) -> AudioInfo:
+    """:func:`audio_info`, and for a WAV file its length against the header's: reads the header only, so it is
+    cheap enough for every file of a dataset. :class:`AudioError` names a truncated file."""
     info = audio_info(path)
     try:
         declared = wav_declared_bytes(path)
@@ -108,6 +106,24 @@ def check_audio_file(path: str | Path, block_seconds: float = 5.0) -> AudioInfo:
             f"holds {held} ({100.0 * held / announced:.0f} %); the copy or download was cut short: copy or "
             "download it again"
         )
+    return info
+
+
+def nonfinite_error(path: str | Path, first: float) -> AudioError:
+    """The error for a file holding NaN or infinite samples, the first at ``first`` seconds."""
+    return AudioError(
+        f"audio file {path} holds NaN or infinite samples (the first at {first:.3f} s): the file itself is faulty "
+        "(a float recording with invalid values), so downloading it again will not help; replace those samples "
+        "(e.g. by zeros) in the program that wrote it, or leave the file out"
+    )
+
+
+def check_audio_file(path: str | Path, block_seconds: float = 5.0) -> AudioInfo:
+    """Read a whole file once and return its header, or raise :class:`AudioError` with advice that fits the
+    problem: missing, a folder, unreadable, empty, truncated (data shorter than the header says, or a decoder
+    error part-way) or holding NaN/infinite samples (a damaged float file: re-downloading would not help).
+    """
+    info = check_header(path)
     block = max(1, int(block_seconds * info.sample_rate))
     read = 0
     with sf.SoundFile(str(path)) as handle:
@@ -123,12 +139,7 @@ def check_audio_file(path: str | Path, block_seconds: float = 5.0) -> AudioInfo:
                 break
             bad = ~np.isfinite(samples).all(axis=1)  # (n,)
             if bad.any():
-                first = (read + int(np.argmax(bad))) / info.sample_rate
-                raise AudioError(
-                    f"audio file {path} holds NaN or infinite samples (the first at {first:.3f} s): the file "
-                    "itself is faulty (a float recording with invalid values), so downloading it again will not "
-                    "help; replace those samples (e.g. by zeros) in the program that wrote it, or leave the file out"
-                )
+                raise nonfinite_error(path, (read + int(np.argmax(bad))) / info.sample_rate)
             read += len(samples)
     if read < info.frames:
         raise AudioError(
@@ -148,7 +159,8 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """(samples,) float32 mono (mean over channels) and its sample rate; resampled when ``sample_rate`` is given.
 
-    PCM of any width, float WAV and FLAC all come back as float32 in [-1, 1] (float files as stored).
+    PCM of any width, float WAV and FLAC all come back as float32 in [-1, 1] (float files as stored). A file with
+    NaN or infinite samples is an :class:`AudioError`: they would reach the loss as NaN.
     """
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
@@ -156,6 +168,9 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> tuple[np.nda
         raise open_error(path, error) from error
     if audio.shape[0] == 0:
         raise AudioError(f"audio file {path} holds no samples (an empty recording); remove it or leave it out")
+    bad = ~np.isfinite(audio).all(axis=1)  # (samples,)
+    if bad.any():
+        raise nonfinite_error(path, int(np.argmax(bad)) / sr)
     mono = audio.mean(axis=1)  # (samples,)
     if sample_rate is not None and sr != sample_rate:
         mono = resample(mono, sr, sample_rate)

@@ -2,8 +2,9 @@
 
 DESED downloads routinely miss files (hundreds in the validation set): such rows are reported once, with a
 count and the first names, and skipped, or they stop the run under ``on_missing="error"``. Audio headers are
-read when a dataset is built so that unreadable or empty files, and files at another sample rate, are named
-then, in the main process, and not deep inside a DataLoader worker.
+read when a dataset is built so that unreadable, empty or truncated files, and files at another sample rate, are
+named then, in the main process, and not deep inside a DataLoader worker. Reading every sample as well (NaN or
+infinite values can only be seen so) is asked for by the datasets that are scored.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from desed_task.data.audio import AUDIO_EXTENSIONS, AudioError, audio_info, find_audio_files
+from desed_task.data.audio import AUDIO_EXTENSIONS, AudioError, check_audio_file, check_header, find_audio_files
 from desed_task.data.tables import clip_id_of
 
 OnMissing = Literal["skip", "error"]
@@ -91,8 +92,10 @@ def check_clips(
     sample_rate: int,
     on_missing: OnMissing = "skip",
     on_sample_rate: OnSampleRate = "resample",
+    read_samples: bool = False,
 ) -> CheckedClips:
-    """Match ``filenames`` (from ``source``) to ``files``, read their headers, apply the policies, report once."""
+    """Match ``filenames`` (from ``source``) to ``files``, read their headers (and every sample with
+    ``read_samples``), apply the policies, report once."""
     if on_missing not in ("skip", "error"):
         raise ValueError(f"on_missing must be 'skip' or 'error', got {on_missing!r}")
     if on_sample_rate not in ("resample", "error"):
@@ -103,7 +106,7 @@ def check_clips(
         if name not in found:
             continue
         try:
-            info = audio_info(found[name])
+            info = check_audio_file(found[name]) if read_samples else check_header(found[name])
         except AudioError as error:
             unreadable.append(name)
             unreadable_reasons.append(str(error))

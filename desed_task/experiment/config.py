@@ -24,6 +24,7 @@ import yaml
 
 from desed_task.data import DESED_CLASSES
 from desed_task.experiment.layout import drop_derived_copies, upgrade_keys
+from desed_task.experiment.sections import normalise_sections
 from desed_task.experiment.values import check_values
 from desed_task.features import SEDFrontend
 from desed_task.nnet import CRNN, encoder_class
@@ -151,6 +152,7 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     """
     if not isinstance(user, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
+    user = normalise_sections(user, source, ConfigError)
     user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
@@ -236,11 +238,23 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from err
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
+    user = normalise_sections(user, str(path), ConfigError)
     base = user.pop("base", None)
     user = upgrade_keys(user, str(path), ConfigError)
     if base is None:
         return user
-    return _deep_update(read_yaml(path.parent / base, _seen + (path,)), user)
+    return _deep_update(read_yaml(_base_file(path, base), _seen + (path,)), user)
+
+
+def _base_file(path: Path, base: Any) -> Path:
+    """The file that ``base:`` in ``path`` names (relative to ``path``'s folder), which must exist."""
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: 'base' must name a YAML file (relative to {path.parent}), got {base!r}")
+    base_path = (path.parent / base).resolve()
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: base: {base!r}: no such file: {base_path} (a base file is taken relative to "
+                          f"the folder of the file that names it, {path.parent})")
+    return base_path
 
 
 def set_dotted(user: dict, dotted: str, value: Any) -> None:

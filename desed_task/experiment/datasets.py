@@ -40,11 +40,13 @@ class TrainSets:
     references: dict[str, EvaluationReference]
 
 
-def _strong_set(config, label_encoder, folder_key, tsv_key, subset, random_crop):
+def _strong_set(config, label_encoder, folder_key, tsv_key, subset, scored):
+    """A strongly labelled set: a scored one (validation, test) is read whole and in order, a training one cropped
+    at random and checked for NaN samples as it is read (``StrongSet``'s ``check_samples``)."""
     data = config["data"]
     return StrongSet(
         _required(data, folder_key), _required(data, tsv_key), label_encoder, subset,
-        random_crop=random_crop, **_dataset_kwargs(config),
+        random_crop=not scored, check_samples=scored, **_dataset_kwargs(config),
     )
 
 
@@ -71,8 +73,8 @@ def build_train_sets(config: dict, label_encoder: LabelEncoder) -> TrainSets:
     weak_df = pd.read_csv(_required(data, "weak_tsv"), sep="\t")
     weak_train_df, weak_val_df = weak_split(weak_df, training["weak_split"], training["seed"])
     train = [
-        _strong_set(config, label_encoder, "strong_folder", "strong_tsv", "strong_real", True),
-        _strong_set(config, label_encoder, "synth_folder", "synth_tsv", "synth", True),
+        _strong_set(config, label_encoder, "strong_folder", "strong_tsv", "strong_real", False),
+        _strong_set(config, label_encoder, "synth_folder", "synth_tsv", "synth", False),
         WeakSet(_required(data, "weak_folder"), weak_train_df, label_encoder, "weak", **kwargs),
         UnlabeledSet(_required(data, "unlabeled_folder"), label_encoder, "unlabeled", **kwargs),
     ]
@@ -96,10 +98,10 @@ def build_val_sets(
     if weak_val_df is None:
         weak_df = pd.read_csv(_required(data, "weak_tsv"), sep="\t")
         weak_val_df = weak_split(weak_df, training["weak_split"], training["seed"])[1]
-    synth_val = _strong_set(config, label_encoder, "synth_val_folder", "synth_val_tsv", "synth_val", False)
-    strong_val = _strong_set(config, label_encoder, "strong_val_folder", "strong_val_tsv", "strong_val", False)
+    synth_val = _strong_set(config, label_encoder, "synth_val_folder", "synth_val_tsv", "synth_val", True)
+    strong_val = _strong_set(config, label_encoder, "strong_val_folder", "strong_val_tsv", "strong_val", True)
     weak_val = WeakSet(data["weak_folder"], weak_val_df, label_encoder, "weak_val", random_crop=False,
-                       **_dataset_kwargs(config))
+                       check_samples=True, **_dataset_kwargs(config))
     references = {
         "synth_val": _reference(synth_val, data, "synth_val"),
         "strong_val": _reference(strong_val, data, "strong_val"),
@@ -109,12 +111,13 @@ def build_val_sets(
 
 def build_test_set(config: dict, label_encoder: LabelEncoder) -> tuple[Dataset, dict[str, EvaluationReference]]:
     """The dev-test set (DESED real validation) and its reference."""
-    test = _strong_set(config, label_encoder, "test_folder", "test_tsv", "test", False)
+    test = _strong_set(config, label_encoder, "test_folder", "test_tsv", "test", True)
     return test, {"test": _reference(test, config["data"], "test")}
 
 
 def build_eval_set(config: dict, label_encoder: LabelEncoder) -> Dataset:
     """Evaluation mode: every clip of ``data.eval_folder``, scored without ground truth."""
     return UnlabeledSet(
-        _required(config["data"], "eval_folder"), label_encoder, "eval", random_crop=False, **_dataset_kwargs(config)
+        _required(config["data"], "eval_folder"), label_encoder, "eval", random_crop=False, check_samples=True,
+        **_dataset_kwargs(config),
     )

@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from desed_task.argparse_hints import HintingArgumentParser
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config, read_yaml
+from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
 from desed_task.experiment.paths import Mode, check_paths, config_files
 from desed_task.experiment.report import format_metrics_table
 from desed_task.experiment.resume import resolve_resume, resume_hint
@@ -49,9 +51,10 @@ EXIT_USER_ERROR = 2
 def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse.ArgumentParser:
     """The stage's flags; ``--conf_file`` defaults to ``default_conf`` (the training scripts pass the
     ``confs/stageN.yaml`` beside them), and is required without one."""
-    parser = argparse.ArgumentParser(
+    parser = HintingArgumentParser(
         description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint. "
-                    "A configuration, data or checkpoint error stops it with one line and exit status 2.",
+                    "A configuration, data or checkpoint error stops it with one line and exit status 2. "
+                    "At most one of the *_from_checkpoint flags: each chooses what the run does.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     if default_conf is None:
@@ -78,7 +81,8 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
                         help="override training.postprocess: also test with these tuned post-processing parameters "
                              "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's")
     parser.add_argument("--fast_dev_run", action="store_true",
-                        help="one training, validation and test batch to check the set-up (writes no checkpoint)")
+                        help="one training, validation and test batch to check the set-up; writes no checkpoint "
+                             "and no TensorBoard log")
     parser.add_argument("--num_nodes", type=int, default=None,
                         help="override training.num_nodes: machines taking part in DDP training, each running "
                              "one process per device of --gpus (launch with torchrun or SLURM: docs/training.md)")
@@ -118,10 +122,21 @@ def check_gpus_visible(ids: list[int], visible: int) -> None:
         )
 
 
+def user_message(err: Exception) -> str:
+    """The error's message on one line. An error raised in a DataLoader worker process comes back with the
+    worker's traceback in its message (``Caught DataError in DataLoader worker process 0. Original Traceback
+    ...``): only its own last line is kept."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        name = f"{type(err).__module__}.{type(err).__qualname__}: "
+        return lines[-1][len(name):] if lines[-1].startswith(name) else lines[-1]
+    return " ".join(lines)
+
+
 def _stop(err: Exception) -> NoReturn:
     """One line on stderr, exit status 2: the user's error, not the program's."""
     label = next(label for kind, label in USER_ERRORS if isinstance(err, kind))
-    message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    message = user_message(err)
     sys.stderr.write(f"{label}: {message}\n")
     raise SystemExit(EXIT_USER_ERROR)
 
@@ -153,10 +168,22 @@ def _overrides(args: argparse.Namespace, stage: int) -> dict:
     return overrides
 
 
+def _checkpoint_flags(args: argparse.Namespace) -> dict[str, str | None]:
+    """The four checkpoint flags by name, as given (after ``resolve_resume``: with ``last`` resolved)."""
+    return {
+        "--resume_from_checkpoint": args.resume_from_checkpoint,
+        "--test_from_checkpoint": args.test_from_checkpoint,
+        "--eval_from_checkpoint": args.eval_from_checkpoint,
+        "--validate_from_checkpoint": args.validate_from_checkpoint,
+    }
+
+
 def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
     """The configuration and devices, after every input of the run was checked (nothing written yet);
     ``--resume_from_checkpoint last`` is replaced by the path it names."""
     check_stage(args.conf_file, stage)
+    check_mode_flags(_checkpoint_flags(args))
+    check_log_dir(args.log_dir)
     config = load_config(args.conf_file, _overrides(args, stage))
     devices = parse_devices(args.gpus)
     if devices[0] == "gpu":
@@ -164,14 +191,12 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
 
         check_gpus_visible(devices[1], torch.cuda.device_count())
     args.resume_from_checkpoint = resolve_resume(args.resume_from_checkpoint, args.log_dir)
+    checkpoints = _checkpoint_flags(args)
     mode: Mode = ("eval" if args.eval_from_checkpoint else "test" if args.test_from_checkpoint
                   else "validate" if args.validate_from_checkpoint else "train")
-    check_paths(config, mode, {
-        "--resume_from_checkpoint": args.resume_from_checkpoint,
-        "--test_from_checkpoint": args.test_from_checkpoint,
-        "--eval_from_checkpoint": args.eval_from_checkpoint,
-        "--validate_from_checkpoint": args.validate_from_checkpoint,
-    })
+    check_paths(config, mode, checkpoints)
+    if args.resume_from_checkpoint is not None:
+        check_resume_checkpoint(args.resume_from_checkpoint, config)
     return config, devices
 
 

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from desed_task.argparse_hints import HintingArgumentParser
+
 log = logging.getLogger("desed_task.inference")
 
 EXIT_USER_ERROR = 2
@@ -37,11 +39,11 @@ that overlaps an input), one line on stderr and nothing written; 3 --keep-going 
 on stderr), the rest was written; 130 interrupted (SIGINT, SIGTERM), one line on stderr and nothing written."""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(HintingArgumentParser):
     """Usage errors as one line (exit 2), like every other user error of this command."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USER_ERROR, f"error: {self.hinted(message)} (see {self.prog} --help)\n")
 
 
 def _thresholds(text: str) -> list[float]:
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--postprocess", type=Path, metavar="PARAMS.json",
                         help="decode with tuned parameters written by python -m desed_task.postprocess tune: "
                              "median windows per class replace the checkpoint's, or cSEBB boxes are thresholded "
-                             "on their confidence (needs the extra desed_task[sebbs])")
+                             "on their confidence (needs the optional package sebbs: pip install --no-deps 'sebbs==1.0.2')")
     parser.add_argument("--hop", type=_positive_float, default=3.0, metavar="SECONDS",
                         help="hop between the starts of consecutive 10 s chunks, at most 10; rounded to whole "
                              "output frames of 0.064 s (default: 3)")

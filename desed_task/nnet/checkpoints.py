@@ -23,11 +23,33 @@ class CheckpointError(RuntimeError):
     """A file that is not the checkpoint it should be; the message names the file and the keys at fault."""
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since torch 1.6
+_PICKLE_PROTOCOL = b"\x80"  # torch's earlier format starts with a pickle
+
+
+def _what_it_holds(path: Path) -> str:
+    """What the first bytes of a file that torch cannot load say it is (torch's own error for a text file is a
+    bare ``KeyError`` of a byte value, such as '101')."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if not head:
+        return "the file is empty"
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_PICKLE_PROTOCOL):
+        return "it starts like a torch checkpoint but cannot be read to its end: it is truncated or damaged"
+    text = head.decode("utf-8", errors="ignore")  # a character cut at byte 64 is dropped, not a sign of binary
+    if len(text.encode("utf-8")) >= len(head) - 3 and all(c.isprintable() or c in "\r\n\t" for c in text):
+        shown = " ".join(text.split())[:40]
+        return (f"it is a text file (it begins with {shown!r}), not a torch checkpoint; a web page saved in place "
+                "of the download looks like this")
+    return "it is not a torch checkpoint (neither a zip archive nor a pickle)"
+
+
 def _unreadable(path: Path, err: Exception) -> CheckpointError:
-    first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return CheckpointError(
-        f"{path} is not a readable torch checkpoint ({first_line}). Is the file complete? Download or copy it again."
-    )
+    try:
+        holds = _what_it_holds(path)
+    except OSError:
+        holds = f"torch cannot read it: {type(err).__name__}"
+    return CheckpointError(f"{path} is not a readable torch checkpoint: {holds}; download or copy it again")
 
 
 def read_checkpoint(path: str | Path) -> dict:

@@ -1,11 +1,11 @@
-"""Post-processing of frame scores beyond the recipe's fixed median filter (issue 12).
+"""Post-processing of frame scores beyond the recipe's fixed median filter.
 
 Two methods, each with class-wise parameters tuned for PSDS on a validation set and stored in a JSON parameter
 file (``params``): median windows per class (``median``), and change-point-based sound event bounding boxes
 (cSEBBs, ``csebb``; Ebbers et al., Interspeech 2024). The recipe's decoding stays the default elsewhere.
 
 Importing this package is light (numpy, pandas, scipy). The cSEBB method needs the optional, AGPL-3.0 package
-``sebbs`` (``pip install 'desed_task[sebbs]'``), imported only when cSEBBs are computed.
+``sebbs`` (``pip install --no-deps 'sebbs==1.0.2'``), imported only when cSEBBs are computed.
 """
 from desed_task.postprocess.apply import postprocess_scores
 from desed_task.postprocess.csebb import Box, boxes_to_tables, csebb_boxes, csebb_events, csebb_tables, require_sebbs

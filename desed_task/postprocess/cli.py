@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from desed_task.argparse_hints import HintingArgumentParser
 from desed_task.evaluation.psds import SCENARIOS
 from desed_task.data.tables import TableError
 from desed_task.evaluation.folders import read_score_folder
@@ -26,7 +27,7 @@ Post-process frame scores beyond the recipe's fixed median filter, with class-wi
 
   median  one median-filter window (frames) per class
   csebb   change-point-based sound event bounding boxes (Ebbers et al., Interspeech 2024): needs the optional
-          package sebbs (AGPL-3.0): pip install 'desed_task[sebbs]'
+          package sebbs (AGPL-3.0): pip install --no-deps 'sebbs==1.0.2'
 
 Score folders hold one <clip id>.tsv per clip with columns onset offset <class...> (what the test stage
 writes, sed_scores_eval's format). Score the output with: python -m desed_task.evaluation --scores DIR ..."""
@@ -38,11 +39,11 @@ example:
   python -m desed_task.postprocess apply --params csebb.json --scores test/scores --out test/scores_csebb"""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(HintingArgumentParser):
     """Usage errors as one line (exit 2), like every other error of this command."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {self.hinted(message)} (see {self.prog} --help)\n")
 
 
 def _floats(text: str) -> list[float]:

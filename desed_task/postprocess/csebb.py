@@ -8,7 +8,7 @@ and by a factor less than ``merge_threshold_rel``. Thresholding box confidences 
 detected but never their onsets and offsets, which frame thresholding couples to the sensitivity.
 
 The boxes come from the reference implementation, ``sebbs`` (by the method's authors), behind this thin
-adapter. sebbs is AGPL-3.0, so it is an optional extra (``pip install 'desed_task[sebbs]'``), imported only
+adapter. sebbs is AGPL-3.0, so it is optional (``pip install --no-deps 'sebbs==1.0.2'``, docs/postprocess.md), imported only
 inside these functions. Facts about sebbs 1.0.2 relied upon:
 
 - ``sebbs.csebbs.CSEBBsPredictor(step_filter_length, merge_threshold_abs, merge_threshold_rel,
@@ -33,7 +33,8 @@ from desed_task.postprocess.errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.median import TIME_COLUMNS, consistent_classes, table_classes
 from desed_task.postprocess.params import CSEBBParams, check_classes
 
-SEBBS_EXTRA = "pip install 'desed_task[sebbs]'"
+# Without its dependencies: its own requirement replaces the released sed_scores_eval (docs/postprocess.md).
+SEBBS_INSTALL = "pip install --no-deps 'sebbs==1.0.2'"
 NO_BOX = -np.inf  # the score outside every box: no candidate at any threshold, as sebbs' own evaluation does
 TIME_DECIMALS = 6
 
@@ -57,7 +58,7 @@ def require_sebbs() -> ModuleType:
     except ImportError as error:
         raise MissingExtraError(
             f"cSEBB post-processing needs the optional package sebbs (AGPL-3.0, not installed: {error}); "
-            f"install it with: {SEBBS_EXTRA}"
+            f"install it with: {SEBBS_INSTALL}"
         )
     return sebbs.csebbs
 
