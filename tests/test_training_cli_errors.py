@@ -128,7 +128,7 @@ CASES = [
          words=("training.stage is 2", "train_stage1.py")),
     Case("stage not a number", {"training.stage": "two"}, stage=2, words=("training.stage is 'two'",)),
     Case("log_dir is the configuration file", flags=["--log_dir", "CONF_FILE"],
-         words=("output error", "conf.yaml", "it is a file")),
+         words=("--log_dir", "conf.yaml", "is a file, not a folder")),
 ]
 
 
