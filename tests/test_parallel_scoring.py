@@ -1,0 +1,151 @@
+"""Scoring with worker processes gives exactly the serial numbers and files, on the real DESED validation ground
+truth with scores shaped like a trained system's (``tools.eval_timing.synthetic_scores``)."""
+from __future__ import annotations
+
+import copy
+import filecmp
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from desed_task.evaluation import median_filter_scores, psds_eval_scenarios, score_dataframes, write_test_outputs
+from desed_task.evaluation.lazy import sed_scores_eval
+from desed_task.evaluation.pool import ScoringPool, default_scoring_workers
+from desed_task.evaluation.psds import SCENARIOS, psds_sed_scores_eval, scenario_psds, sed_scores_eval_inputs
+from desed_task.evaluation.psds_shards import clip_shards, submit_psds_sed_scores_eval, submit_scenario_psds
+from desed_task.evaluation.score_files import value_strings, write_score_folders
+from desed_task.tools.eval_timing import MEDIAN_WINDOW, synthetic_test_set
+
+N_CLIPS = 300
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ScoringPool(2) as workers:
+        yield workers
+
+
+@pytest.fixture(scope="module")
+def desed(data_dir):
+    """The first ``N_CLIPS`` clips of the DESED validation set: ground truth, durations, teacher score tables."""
+    folder = data_dir / "desed_validation"
+    durations = pd.read_csv(folder / "validation_durations.tsv", sep="\t").head(N_CLIPS)
+    truth = pd.read_csv(folder / "validation.tsv", sep="\t")
+    truth = truth[truth["filename"].isin(durations["filename"])].reset_index(drop=True)
+    test_set = synthetic_test_set(truth, durations)
+    encoder, scores = test_set.label_encoder, test_set.scores["teacher"]
+    raw = score_dataframes(scores, test_set.clip_ids, encoder.labels, encoder.timestamps())
+    smoothed = score_dataframes(median_filter_scores(scores, list(MEDIAN_WINDOW)), test_set.clip_ids,
+                                encoder.labels, encoder.timestamps())
+    return {"truth": truth, "durations": durations, "raw": raw, "smoothed": smoothed, "labels": encoder.labels}
+
+
+def _files(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def test_test_stage_with_workers_writes_the_same_files_and_metrics(desed, pool, tmp_path):
+    args = (desed["raw"], desed["smoothed"], desed["truth"], desed["durations"], desed["labels"])
+    serial = write_test_outputs(tmp_path / "serial", *args, progress=False)
+    parallel = write_test_outputs(tmp_path / "parallel", *args, progress=False, pool=pool)
+    assert parallel == serial  # every metric, psds_eval and F1 included, to the last bit
+    files = _files(tmp_path / "serial")
+    assert files == _files(tmp_path / "parallel") and len(files) > 2 * N_CLIPS + 50
+    texts = [f for f in files if f.suffix != ".png"]
+    assert all(filecmp.cmp(tmp_path / "serial" / f, tmp_path / "parallel" / f, shallow=False) for f in texts)
+    assert 0.3 < serial["psds1_sed_scores_eval"] < 1 and 0.3 < serial["psds1_psds_eval"] < 1
+
+
+def test_sharded_sed_scores_eval_equals_its_own_computation_curves_included(desed, pool):
+    inputs = sed_scores_eval_inputs(desed["smoothed"], desed["truth"], desed["durations"])
+    pending = submit_scenario_psds(pool, *inputs, SCENARIOS)
+    for key, scenario in SCENARIOS.items():
+        value, per_class, (etpr, efpr) = scenario_psds(*inputs, scenario)
+        shard_value, shard_per_class, (shard_etpr, shard_efpr) = pending[key].result()
+        assert shard_value == value and shard_per_class == per_class
+        assert np.array_equal(shard_etpr, etpr) and np.array_equal(shard_efpr, efpr)
+
+
+def test_validation_psds_with_workers_equals_the_serial_psds(desed, pool, tmp_path):
+    serial = psds_sed_scores_eval(desed["raw"], desed["truth"], desed["durations"])
+    parallel = submit_psds_sed_scores_eval(pool, desed["raw"], desed["truth"], desed["durations"],
+                                           plot_dir=tmp_path).result()
+    assert parallel == serial
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["psd_roc_psds1_sed_scores_eval.png",
+                                                          "psd_roc_psds2_sed_scores_eval.png"]
+
+
+def test_psds_eval_with_workers_skips_a_repeated_operating_point_as_psds_eval_does(data_dir, pool):
+    from desed_task.evaluation import read_operating_points
+
+    folder = data_dir / "desed_validation"
+    points = read_operating_points(folder / "baseline_student" / "predictions_operating_points")
+    points = dict(list(points.items())[::7])
+    points[0.995] = points[min(points)].copy()  # the same detections at another threshold
+    truth, durations = folder / "validation.tsv", folder / "validation_durations.tsv"
+    assert psds_eval_scenarios(points, truth, durations, pool=pool) == psds_eval_scenarios(points, truth, durations)
+
+
+def test_score_files_are_byte_for_byte_those_of_sed_scores_eval(desed, tmp_path):
+    write = sed_scores_eval().base_modules.io.write_sed_scores
+    odd = desed["raw"][next(iter(desed["raw"]))].copy()
+    odd.iloc[0, 2:6] = [np.nan, -0.0, 1e-300, 123456789.125]
+    odd.iloc[1, 2:4] = [5e-324, 1.0]
+    tables = {**dict(list(desed["raw"].items())[:40]), "odd": odd}
+    ints = odd.copy()
+    ints["Dog"] = 1  # an integer column: written by write_sed_scores itself
+    write_score_folders({tmp_path / "new": tables, tmp_path / "new_ints": {"ints": ints}})
+    for name, table in {**tables, "ints": ints}.items():
+        folder = "new_ints" if name == "ints" else "new"
+        write(table, tmp_path / f"{name}.tsv")
+        assert (tmp_path / folder / f"{name}.tsv").read_bytes() == (tmp_path / f"{name}.tsv").read_bytes(), name
+
+
+def test_value_strings_are_numpys_shortest_repr_for_every_kind_of_float64(rng):
+    values = rng.integers(0, 2**63, size=200_000, dtype=np.int64).view(np.float64)
+    values = np.concatenate([values, rng.random(1000).astype(np.float32), [0.0, -0.0, np.inf, -np.inf, np.nan]])
+    strings, inverse = value_strings(values)
+    expected = values.astype(str)
+    expected[np.isnan(values)] = ""
+    assert strings[inverse].tolist() == expected.tolist()
+
+
+def _warns_and_returns(value: int) -> int:
+    warnings.warn(f"about {value}", UserWarning)
+    return 2 * value
+
+
+def _fails() -> None:
+    raise KeyError("no such clip")
+
+
+def test_a_workers_warnings_and_errors_reach_the_caller(pool):
+    with pytest.warns(UserWarning, match="about 21"):
+        assert pool.submit(_warns_and_returns, 21).result() == 42
+    with pytest.raises(KeyError, match="no such clip"):
+        pool.submit(_fails).result()
+
+
+def test_without_workers_jobs_run_in_place_and_copies_carry_no_workers(pool):
+    for workers in (0, 1):
+        serial = ScoringPool(workers)
+        with pytest.warns(UserWarning, match="about 1"):
+            job = serial.submit(_warns_and_returns, 1)  # warned here, at once
+        assert not serial.parallel and job.result() == 2
+    assert pool.parallel and copy.deepcopy(pool)._executor is None
+    with pytest.raises(ValueError, match="scoring workers must be >= 0"):
+        ScoringPool(-1)
+
+
+def test_default_workers_are_the_cores_the_loader_leaves_free(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
+    assert default_scoring_workers(4) == 2
+    assert default_scoring_workers(8) == 1
+
+
+def test_clip_shards_cover_the_clips_in_order():
+    clips = [f"c{i:02d}" for i in range(10)]
+    assert clip_shards(clips, 3) == [clips[0:3], clips[3:7], clips[7:]]
+    assert clip_shards(clips[:2], 5) == [["c00"], ["c01"]]
