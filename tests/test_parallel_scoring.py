@@ -14,7 +14,12 @@ from desed_task.evaluation import median_filter_scores, psds_eval_scenarios, sco
 from desed_task.evaluation.lazy import sed_scores_eval
 from desed_task.evaluation.pool import ScoringPool, default_scoring_workers
 from desed_task.evaluation.psds import SCENARIOS, psds_sed_scores_eval, scenario_psds, sed_scores_eval_inputs
-from desed_task.evaluation.psds_shards import clip_shards, submit_psds_sed_scores_eval, submit_scenario_psds
+from desed_task.evaluation.psds_shards import (
+    clip_shards,
+    event_covering_shards,
+    submit_psds_sed_scores_eval,
+    submit_scenario_psds,
+)
 from desed_task.evaluation.score_files import value_strings, write_score_folders
 from desed_task.tools.eval_timing import MEDIAN_WINDOW, synthetic_test_set
 
@@ -149,3 +154,21 @@ def test_clip_shards_cover_the_clips_in_order():
     clips = [f"c{i:02d}" for i in range(10)]
     assert clip_shards(clips, 3) == [clips[0:3], clips[3:7], clips[7:]]
     assert clip_shards(clips[:2], 5) == [["c00"], ["c01"]]
+
+
+def test_shards_hold_an_event_of_every_class_even_when_a_class_is_rare(desed, pool):
+    """sed_scores_eval refuses clips without an event of some class: the shards are cut where each has one."""
+    truth = desed["truth"]
+    blender = truth.index[truth["event_label"] == "Blender"]
+    rare = truth.drop(blender[1:]).reset_index(drop=True)  # one Blender event left, in one clip
+    serial = psds_sed_scores_eval(desed["smoothed"], rare, desed["durations"])
+    assert submit_psds_sed_scores_eval(pool, desed["smoothed"], rare, desed["durations"]).result() == serial
+
+
+def test_event_covering_shards_are_contiguous_and_cover_every_class():
+    events = {f"c{i}": [(0.0, 1.0, "Dog")] for i in range(8)}
+    events["c6"] = [(0.0, 1.0, "Cat")]
+    assert event_covering_shards(list(events), events, 2) == [[f"c{i}" for i in range(8)]]
+    events["c1"] = [(0.0, 1.0, "Cat")]
+    assert event_covering_shards(list(events), events, 2) == [["c0", "c1", "c2", "c3"], ["c4", "c5", "c6", "c7"]]
+    assert event_covering_shards(list(events), events, 3) == [["c0", "c1", "c2"], ["c3", "c4", "c5", "c6", "c7"]]

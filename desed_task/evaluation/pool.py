@@ -66,12 +66,17 @@ class Job(Generic[T]):
 
 
 class ScoringPool:
-    """``workers`` processes for scoring jobs (started lazily), or none: jobs run in place when ``workers`` <= 1."""
+    """``workers`` processes for scoring jobs (started lazily), or none: jobs run in place when ``workers`` <= 1.
 
-    def __init__(self, workers: int = 1) -> None:
+    ``start_method`` None is forkserver (spawn where there is none); spawn makes the workers children of this
+    process, whose CPU time ``resource.getrusage(RUSAGE_CHILDREN)`` then counts once they stopped.
+    """
+
+    def __init__(self, workers: int = 1, start_method: str | None = None) -> None:
         if workers < 0:
             raise ValueError(f"scoring workers must be >= 0 (0 or 1: score in this process), got {workers}")
         self.workers = workers
+        self.start_method = start_method or _start_method()
         self._executor: ProcessPoolExecutor | None = None
 
     @property
@@ -83,7 +88,8 @@ class ScoringPool:
         if not self.parallel:
             return Job(value=fn(*args, **kwargs))
         if self._executor is None:
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(_start_method()))
+            context = multiprocessing.get_context(self.start_method)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
         return Job(future=self._executor.submit(_run_catching_warnings, fn, args, kwargs))
 
     def shutdown(self) -> None:
@@ -100,4 +106,4 @@ class ScoringPool:
 
     def __getstate__(self) -> dict:
         """Copies (a spawned trainer process, ``copy.deepcopy``) get the setting, not the running workers."""
-        return {"workers": self.workers, "_executor": None}
+        return {**self.__dict__, "_executor": None}

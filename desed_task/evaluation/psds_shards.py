@@ -41,6 +41,29 @@ def clip_shards(clip_ids: Sequence[str], n_shards: int) -> list[list[str]]:
     return [list(clip_ids[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
+def event_covering_shards(
+    clip_ids: Sequence[str], ground_truth: Mapping[str, list], n_shards: int
+) -> list[list[str]]:
+    """``clip_ids`` in at most ``n_shards`` contiguous runs of about equal length, each holding a ground-truth event
+    of every class the clips have events of: sed_scores_eval refuses clips among which a class has no event."""
+    classes = {event[2] for clip in clip_ids for event in ground_truth[clip]}
+    target = len(clip_ids) / max(1, n_shards)
+    shards: list[list[str]] = []
+    current: list[str] = []
+    seen: set[str] = set()
+    for clip in clip_ids:
+        current.append(clip)
+        seen.update(event[2] for event in ground_truth[clip])
+        if len(shards) < n_shards - 1 and len(current) >= target and seen == classes:
+            shards.append(current)
+            current, seen = [], set()
+    if current and (seen == classes or not shards):
+        shards.append(current)
+    elif current:
+        shards[-1].extend(current)
+    return shards
+
+
 def shard_deltas(
     scores: PackedScores | Mapping[str, pd.DataFrame],
     ground_truth: Mapping[str, list],
@@ -88,7 +111,7 @@ class ShardedScenarioPSDS:
         self._truth = {clip: ground_truth[clip] for clip in clip_ids}
         self._durations = {clip: durations[clip] for clip in clip_ids}
         self._jobs: list[tuple[list[str], Job[ClassDeltas]]] = []
-        for shard in clip_shards(clip_ids, pool.workers):
+        for shard in event_covering_shards(clip_ids, self._truth, pool.workers):
             part = scores.subset(shard) if isinstance(scores, PackedScores) else {c: scores[c] for c in shard}
             truth = {clip: self._truth[clip] for clip in shard}
             self._jobs.append((shard, pool.submit(shard_deltas, part, truth, self._scenario)))
