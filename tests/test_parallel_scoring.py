@@ -172,3 +172,19 @@ def test_event_covering_shards_are_contiguous_and_cover_every_class():
     events["c1"] = [(0.0, 1.0, "Cat")]
     assert event_covering_shards(list(events), events, 2) == [["c0", "c1", "c2", "c3"], ["c4", "c5", "c6", "c7"]]
     assert event_covering_shards(list(events), events, 3) == [["c0", "c1", "c2"], ["c3", "c4", "c5", "c6", "c7"]]
+
+
+def test_a_run_validates_and_tests_with_workers_exactly_as_without(tiny_dataset, trained_checkpoint, tmp_path):
+    from conftest import tiny_config
+
+    from desed_task.experiment.pipeline import run_experiment
+
+    runs = {}
+    for workers in (0, 2):
+        config = tiny_config(tiny_dataset, 1, **{"training.scoring_workers": workers})
+        validation = run_experiment(config, tmp_path / f"validate{workers}", validate_from=str(trained_checkpoint))
+        test = run_experiment(config, tmp_path / f"test{workers}", test_from=str(trained_checkpoint))
+        runs[workers] = ({k: v for k, v in validation.items() if k.startswith("val/")},
+                         {k: v for k, v in test.items() if "/" in k})
+    assert runs[2] == runs[0]
+    assert "val/teacher/synth_val_psds1" in runs[0][0] and "teacher/psds1_psds_eval" in runs[0][1]
