@@ -188,3 +188,27 @@ def test_a_run_validates_and_tests_with_workers_exactly_as_without(tiny_dataset,
                          {k: v for k, v in test.items() if "/" in k})
     assert runs[2] == runs[0]
     assert "val/teacher/synth_val_psds1" in runs[0][0] and "teacher/psds1_psds_eval" in runs[0][1]
+
+
+@pytest.mark.parametrize("value", [-1, "two", 1.5, True])
+def test_a_bad_scoring_workers_value_is_a_configuration_error_naming_the_key(value):
+    from conftest import CONFS_DIR
+
+    from desed_task.experiment.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=r"training\.scoring_workers must be a non-negative integer .* or null"):
+        load_config(CONFS_DIR / "stage1.yaml", {"training.scoring_workers": value})
+
+
+def test_scoring_workers_null_becomes_the_cores_the_loader_leaves_free(monkeypatch):
+    from conftest import CONFS_DIR
+
+    from desed_task.experiment.builders import scoring_options
+    from desed_task.experiment.config import load_config
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(12)), raising=False)
+    config = load_config(CONFS_DIR / "stage1.yaml")
+    assert config["training"]["scoring_workers"] is None and config["training"]["num_workers"] == 8
+    assert scoring_options(config).scoring_workers == 4
+    config = load_config(CONFS_DIR / "stage1.yaml", {"training.scoring_workers": 0})
+    assert scoring_options(config).scoring_workers == 0

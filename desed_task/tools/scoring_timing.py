@@ -80,9 +80,25 @@ def _measured(fn: Callable[[ScoringPool], dict[str, float]], workers: int) -> tu
     return time.perf_counter() - start, _cpu_seconds() - cpu, values
 
 
+def _started(pool: ScoringPool) -> dict[str, float]:
+    """Start every worker (a job each that loads the scoring libraries) and wait for them."""
+    jobs = [pool.submit(_load_libraries) for _ in range(pool.workers)]
+    return {"started": float(sum(job.result() for job in jobs))}
+
+
+def _load_libraries() -> int:
+    from desed_task.evaluation.lazy import psds_eval, sed_eval, sed_scores_eval
+
+    sed_scores_eval(), sed_eval(), psds_eval()
+    return 1
+
+
 def compare_scoring(sets: dict[str, TestSetScores], workers: int, n_thresholds: int = 50) -> dict[str, float]:
     """Validation and test-stage scoring in process and with ``workers`` workers, back to back, and whether every
-    number came out the same. Keys ``<validation|test>_<serial|workers>_<wall|cpu>_s``, ``..._same``."""
+    number came out the same. Keys ``<validation|test>_<serial|workers>_<wall|cpu>_s`` (the workers' runs include
+    starting them), ``<validation|test>_same``, and ``workers_start_<wall|cpu>_s``: starting the workers alone.
+    The scoring libraries are loaded in this process before anything is timed."""
+    _load_libraries()
     test_set = sets["strong_val"]
     jobs = {
         "validation": lambda pool: score_validation(sets, pool),
@@ -90,6 +106,7 @@ def compare_scoring(sets: dict[str, TestSetScores], workers: int, n_thresholds: 
                               .items() if not k.endswith("_s")},
     }
     out: dict[str, float] = {"workers": workers}
+    out["workers_start_wall_s"], out["workers_start_cpu_s"], _ = _measured(_started, workers)
     for name, fn in jobs.items():
         results = {}
         for label, count in (("serial", 0), ("workers", workers)):
