@@ -3,7 +3,8 @@ then losses, PSDS and the test outputs (docs/recipe.md §6).
 
 A mixin of ``SEDTask``: it relies on the task's ``sed_student``, ``sed_teacher``, ``features``, ``options``,
 ``references``, ``label_encoder``, ``output_dir``, ``postprocess``, ``validation_scores_dir`` and
-``validation_objective``.
+``validation_objective``. PSDS and the test outputs are computed with ``scoring_pool`` (``evaluation.pool``:
+worker processes, or this one), every validation PSDS submitted before any is waited for.
 """
 from __future__ import annotations
 
