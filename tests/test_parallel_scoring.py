@@ -212,3 +212,29 @@ def test_scoring_workers_null_becomes_the_cores_the_loader_leaves_free(monkeypat
     assert scoring_options(config).scoring_workers == 4
     config = load_config(CONFS_DIR / "stage1.yaml", {"training.scoring_workers": 0})
     assert scoring_options(config).scoring_workers == 0
+
+
+def test_the_timing_compares_serial_and_workers_on_the_same_numbers(data_dir):
+    from desed_task.tools.scoring_timing import compare_scoring, validation_sets
+
+    folder = data_dir / "desed_validation"
+    sets = validation_sets(folder / "validation.tsv", folder / "validation_durations.tsv", n_synthetic=50, n_real=60)
+    assert len(sets["synth_val"].clip_ids) == 50 and sets["synth_val"].clip_ids[0].startswith("r0_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # classes without events among so few clips
+        results = compare_scoring(sets, workers=2, n_thresholds=3)
+    assert results["validation_same"] and results["test_same"]
+    assert results["validation_workers_cpu_s"] > 0 and results["workers_start_wall_s"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [(["--workers", "1"], "--workers must be at least 2"),
+                                           (["--json", "/no/such/folder/out.json"], "--json: folder")])
+def test_the_timing_script_refuses_bad_flags_in_one_line(argv, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "scoring_timing.py"
+    done = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr
+    assert len([line for line in done.stderr.splitlines() if "pkg_resources" not in line and line.strip()]) == 1
