@@ -130,9 +130,10 @@ def write_test_outputs(
     intersection_f1 = pool.submit(intersection_f1_macro, detections, truth, lengths)
     write_operating_points(out_dir / "predictions_operating_points", operating_points)
     plot_paths = {key: plots / f"psd_roc_{key}_psds_eval.png" for key in SCENARIOS}
-    metrics = {f"{key}_sed_scores_eval": value for key, value in psds.result().items()}
-    for key, value in psds_eval_scenarios(operating_points, truth, lengths, SCENARIOS, plot_paths, pool).items():
-        metrics[f"{key}_psds_eval"] = value
+    # psds_eval's operating points are queued behind the PSDS jobs before those are waited for.
+    psds_eval_values = psds_eval_scenarios(operating_points, truth, lengths, SCENARIOS, plot_paths, pool)
+    metrics = {f"{key}_psds_eval": value for key, value in psds_eval_values.items()}
+    metrics.update({f"{key}_sed_scores_eval": value for key, value in psds.result().items()})
 
     detections.to_csv(out_dir / f"predictions_th_{threshold_name(F1_THRESHOLD)}.tsv", sep="\t", index=False)
     metrics.update(event_segment_f1.result())
