@@ -84,6 +84,7 @@ def tiny_config(dataset: Path, stage: int = 1, **overrides) -> dict:
         "training.validation_interval": 1,
         "training.enable_progress_bar": False,
         "training.n_test_thresholds": 5,
+        "training.scoring_workers": 0,  # workers cost seconds to start; tests/test_parallel_scoring.py runs them
     }
     values.update(overrides)
     return load_config(CONFS_DIR / f"demo_stage{stage}.yaml", values)

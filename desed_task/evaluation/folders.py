@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from desed_task.data.tables import EVENT_COLUMNS, TableError, first_few, read_events, read_scores
-from desed_task.evaluation.lazy import sed_scores_eval
+from desed_task.evaluation.score_files import write_score_folders
 
 OPERATING_POINT_PATTERN = re.compile(r"^predictions_th_(\d+(?:\.\d+)?)\.tsv$")
 
@@ -87,14 +87,6 @@ def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def write_score_folder(folder: str | Path, scores: dict[str, pd.DataFrame], progress: bool = False) -> None:
-    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format (in a subfolder for ``day1/kitchen``)."""
-    from tqdm.auto import tqdm
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    write = sed_scores_eval().base_modules.io.write_sed_scores
-    for clip_id, table in tqdm(scores.items(), desc=f"writing {folder.name} scores", disable=not progress):
-        path = folder / f"{clip_id}.tsv"
-        if "/" in clip_id:  # a clip id with its folder
-            path.parent.mkdir(parents=True, exist_ok=True)
-        write(table, path)
+    """Write one ``<clip id>.tsv`` per clip in sed_scores_eval's format (``score_files``: byte for byte as
+    ``write_sed_scores``; in a subfolder for ``day1/kitchen``)."""
+    write_score_folders({folder: scores}, progress)

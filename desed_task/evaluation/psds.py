@@ -25,6 +25,8 @@ from desed_task.data.tables import (
     read_events,
 )
 from desed_task.evaluation.lazy import psds_eval, quiet_psds_eval, sed_scores_eval
+from desed_task.evaluation.pool import ScoringPool
+from desed_task.evaluation.psds_eval_points import add_operating_points_with_workers
 
 log = logging.getLogger(__name__)
 
@@ -86,19 +88,17 @@ def scenario_psds(
     return float(value), {c: float(per_class[c]) for c in classes}, (etpr, efpr)
 
 
-def psds_sed_scores_eval(
-    scores: dict[str, pd.DataFrame],
-    ground_truth: TableSource,
-    durations: TableSource,
-    scenarios: dict[str, PSDSScenario] = SCENARIOS,
-    plot_dir: str | Path | None = None,
-    plot_suffix: str = "sed_scores_eval",
-) -> dict[str, float]:
-    """PSDS per scenario from sed_scores_eval score tables (keyed by clip id), e.g. ``{"psds1": .., "psds2": ..}``.
+ScenarioInputs = tuple[dict[str, pd.DataFrame], dict[str, list], dict[str, float]]
 
-    Clips without ground-truth events are left out of the ground truth, the durations and the scores, as in the
-    recipe. Ground-truth clips without scores are left out with a warning. With ``plot_dir`` the PSD-ROC of each
-    scenario is saved as ``<plot_dir>/psd_roc_<key>_<plot_suffix>.png``.
+
+def sed_scores_eval_inputs(
+    scores: Mapping[str, pd.DataFrame], ground_truth: TableSource, durations: TableSource
+) -> ScenarioInputs | None:
+    """The score tables, ground-truth events and durations that ``scenario_psds`` scores, keyed by the sorted ids
+    of the scored clips with ground-truth events; None (with a warning) when there is no such clip.
+
+    Clips without ground-truth events are left out, as in the recipe; ground-truth clips without scores are left
+    out with a warning, and so are classes without ground-truth events among the scored clips.
     """
     events = {c: e for c, e in events_by_clip(read_events(ground_truth, "ground truth")).items() if e}
     clip_durations = durations_by_clip(read_durations(durations))
@@ -107,12 +107,12 @@ def psds_sed_scores_eval(
         warnings.warn(
             f"{len(unscored)} ground-truth clips with events have no scores (e.g. {unscored[:3]}); "
             "PSDS is computed without them",
-            stacklevel=2,
+            stacklevel=3,
         )
     clip_ids = sorted(set(events) & set(scores))
     if not clip_ids:
-        warnings.warn("no scored clip has ground-truth events: PSDS set to 0.0", stacklevel=2)
-        return {key: 0.0 for key in scenarios}
+        warnings.warn("no scored clip has ground-truth events: PSDS set to 0.0", stacklevel=3)
+        return None
     no_duration = [c for c in clip_ids if c not in clip_durations]
     if no_duration:
         raise TableError(
@@ -126,15 +126,34 @@ def psds_sed_scores_eval(
         warnings.warn(
             f"classes {absent} have no ground-truth event among the scored clips: PSDS is computed over the "
             f"{len(classes) - len(absent)} other classes",
-            stacklevel=2,
+            stacklevel=3,
         )
     keep = ["onset", "offset"] + [c for c in classes if c in present]
     # A column selection copies each table: keep the tables as they are when every class is kept.
     tables = {c: scores[c] if list(scores[c].columns) == keep else scores[c][keep] for c in clip_ids}
-    truth, lengths = {c: events[c] for c in clip_ids}, {c: clip_durations[c] for c in clip_ids}
+    return tables, {c: events[c] for c in clip_ids}, {c: clip_durations[c] for c in clip_ids}
+
+
+def psds_sed_scores_eval(
+    scores: dict[str, pd.DataFrame],
+    ground_truth: TableSource,
+    durations: TableSource,
+    scenarios: dict[str, PSDSScenario] = SCENARIOS,
+    plot_dir: str | Path | None = None,
+    plot_suffix: str = "sed_scores_eval",
+) -> dict[str, float]:
+    """PSDS per scenario from sed_scores_eval score tables (keyed by clip id), e.g. ``{"psds1": .., "psds2": ..}``.
+
+    The clips and classes scored are ``sed_scores_eval_inputs``'s. With ``plot_dir`` the PSD-ROC of each
+    scenario is saved as ``<plot_dir>/psd_roc_<key>_<plot_suffix>.png``. (``psds_shards.submit_psds_sed_scores_eval``
+    computes the same with scoring workers.)
+    """
+    inputs = sed_scores_eval_inputs(scores, ground_truth, durations)
+    if inputs is None:
+        return {key: 0.0 for key in scenarios}
     out = {}
     for key, scenario in scenarios.items():
-        value, _, (etpr, efpr) = scenario_psds(tables, truth, lengths, scenario)
+        value, _, (etpr, efpr) = scenario_psds(*inputs, scenario)
         out[key] = value
         if plot_dir is not None:
             plot_psd_roc(efpr, etpr, value, scenario, Path(plot_dir) / f"psd_roc_{key}_{plot_suffix}.png")
@@ -179,14 +198,21 @@ def psds_eval_evaluator(
     return evaluator, set(metadata["filename"])
 
 
-def _add_operating_points(evaluators: list, operating_points: dict[float, TableSource], clip_ids: set[str]) -> None:
+def _add_operating_points(
+    evaluators: list, operating_points: dict[float, TableSource], clip_ids: set[str], pool: ScoringPool | None = None
+) -> None:
     """``add_operating_point`` of psds_eval 0.5.3 for several evaluators of the same ground truth at once.
 
     Each detection table is checked and prepared, identified and intersected with the ground truth once; each
     evaluator then applies its own DTC/GTC/CTTC criteria to the intersections. These are the calls
     ``add_operating_point`` and ``_evaluate_detections`` make, on the same tables, so every count and rate is the
     same; per evaluator, the checks and the intersections took most of the time and were the same for all.
+    With a parallel ``pool`` the operating points are computed by its workers (``psds_eval_points``).
     """
+    if pool is not None and pool.parallel:
+        tables = {t: detections_for_clips(table, clip_ids) for t, table in operating_points.items()}
+        add_operating_points_with_workers(pool, evaluators, tables)
+        return
     first = evaluators[0]
     for i, (threshold, detections) in enumerate(sorted(operating_points.items())):
         det_t = first._init_det_table(detections_for_clips(detections, clip_ids))
@@ -210,12 +236,14 @@ def psds_eval_scenarios(
     durations: TableSource,
     scenarios: dict[str, PSDSScenario] = SCENARIOS,
     plot_paths: dict[str, str | Path] | None = None,
+    pool: ScoringPool | None = None,
 ) -> dict[str, float]:
     """PSDS with psds_eval in each scenario from detection tables at several thresholds (``{threshold: detections}``).
 
     Detections of clips absent from the durations are ignored; clips with durations and no detections count
     as clips where nothing was detected. ``plot_paths`` names the PSD-ROC plot of a scenario's key. The scenarios
-    share the reading and intersecting of every operating point (``_add_operating_points``).
+    share the reading and intersecting of every operating point (``_add_operating_points``), which a parallel
+    ``pool``'s workers share out.
     """
     out: dict[str, float] = {}
     evaluators: dict[str, tuple[object, PSDSScenario]] = {}
@@ -241,7 +269,7 @@ def psds_eval_scenarios(
     if not evaluators:
         return out
     with quiet_psds_eval():
-        _add_operating_points([evaluator for evaluator, _ in evaluators.values()], operating_points, clip_ids)
+        _add_operating_points([evaluator for evaluator, _ in evaluators.values()], operating_points, clip_ids, pool)
         for key, (evaluator, scenario) in evaluators.items():
             result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st,
                                     max_efpr=scenario.max_efpr)

@@ -6,11 +6,12 @@ training task once and returns them together; ``pipeline.run_experiment`` then o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from desed_task.data import LabelEncoder
+from desed_task.evaluation.pool import default_scoring_workers
 from desed_task.experiment.config import ConfigError, encoder_kwargs
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
 from desed_task.features import SEDFrontend
@@ -95,6 +96,14 @@ def load_postprocess(config: dict) -> "Params | None":
     return params
 
 
+def scoring_options(config: dict) -> TaskOptions:
+    """The task's options, ``training.scoring_workers`` null resolved to the cores the data loader leaves free."""
+    options = TaskOptions.from_config(config)
+    if options.scoring_workers is None:
+        options = replace(options, scoring_workers=default_scoring_workers(config["training"]["num_workers"]))
+    return options
+
+
 def build_task(
     config: dict,
     output_dir: str | Path,
@@ -110,7 +119,7 @@ def build_task(
         teacher=teacher,
         sed_frontend=build_sed_frontend(config),
         label_encoder=build_label_encoder(config),
-        options=TaskOptions.from_config(config),
+        options=scoring_options(config),
         output_dir=output_dir,
         references=references,
         config=config,

@@ -136,6 +136,11 @@ def check_values(config: dict, base: dict, source: str, error: type[Exception]) 
         if key == "training.median_window":
             _check_median_window(value, len(config["data"]["classes"]), source, error)
             continue
+        if key == "training.scoring_workers":
+            if value is not None and not (_is_int(value) and value >= 0):
+                raise error(f"{source}: training.scoring_workers must be a non-negative integer (0 or 1: score in "
+                            f"the training process) or null (the cores the data loader leaves free), got {value!r}")
+            continue
         if key.startswith("data.extra_"):
             continue  # checked entry by entry where the paths are resolved
         expected = _type_problem(value, default, key)

@@ -26,6 +26,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from desed_task.data import DESED_CLASSES, LabelEncoder
 from desed_task.data.tables import TableSource, clip_id_of, events_by_clip, read_durations, read_events
+from desed_task.evaluation.pool import ScoringPool
 
 MODELS = ("student", "teacher")
 MEDIAN_WINDOW = (6, 20, 7, 4, 7, 6, 6, 6, 6, 6)  # confs/stage2.yaml's training.median_window
@@ -86,31 +87,33 @@ def _score_tables(test_set: TestSetScores, model: str, times: dict[str, float]) 
 
 
 def time_test_stage(
-    test_set: TestSetScores, out_dir: str | Path | None = None, n_thresholds: int = 50
+    test_set: TestSetScores, out_dir: str | Path | None = None, n_thresholds: int = 50,
+    pool: ScoringPool | None = None,
 ) -> dict[str, float]:
-    """Seconds of the test stage's scoring of both models: score tables, then ``write_test_outputs``.
+    """Seconds of the test stage's scoring of both models: score tables, then ``write_test_outputs`` (with the
+    scoring workers of ``pool``, if given).
 
     Returns ``score_tables_s``, ``median_filter_s``, ``write_test_outputs_s`` (summed over the models),
-    ``total_s`` and the teacher's metrics (``teacher/<metric>``), which show what was computed.
+    ``total_s`` and each model's metrics (``<model>/<metric>``), which show what was computed.
     """
     from desed_task.evaluation import write_test_outputs
 
     times: dict[str, float] = {}
-    metrics: dict[str, float] = {}
+    metrics: dict[str, dict[str, float]] = {}
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() if out_dir is None else nullcontext(str(out_dir)) as folder:
         for model in MODELS:
             raw, smoothed = _score_tables(test_set, model, times)
-            metrics = _timed(
+            metrics[model] = _timed(
                 lambda: write_test_outputs(
                     Path(folder) / model, raw, smoothed, test_set.ground_truth, test_set.durations,
-                    test_set.label_encoder.labels, n_thresholds=n_thresholds, progress=False,
+                    test_set.label_encoder.labels, n_thresholds=n_thresholds, progress=False, pool=pool,
                 ),
                 times, "write_test_outputs_s",
             )
     times["total_s"] = sum(times.values())
-    return {**times, **{f"teacher/{key}": value for key, value in metrics.items()}}
+    return {**times, **{f"{model}/{key}": value for model, values in metrics.items() for key, value in values.items()}}
 
 
 def time_test_steps(

@@ -3,7 +3,8 @@ then losses, PSDS and the test outputs (docs/recipe.md §6).
 
 A mixin of ``SEDTask``: it relies on the task's ``sed_student``, ``sed_teacher``, ``features``, ``options``,
 ``references``, ``label_encoder``, ``output_dir``, ``postprocess``, ``validation_scores_dir`` and
-``validation_objective``.
+``validation_objective``. PSDS and the test outputs are computed with ``scoring_pool`` (``evaluation.pool``:
+worker processes, or this one), every validation PSDS submitted before any is waited for.
 """
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from desed_task.data.folder import DataError
 from desed_task.data.tables import events_by_clip
 from desed_task.evaluation import (
     median_filter_scores,
-    psds_sed_scores_eval,
     score_dataframes,
     weak_f1_macro,
     write_scores_only,
     write_test_outputs,
 )
+from desed_task.evaluation.pool import Job, ScoringPool, default_scoring_workers
+from desed_task.evaluation.psds_shards import PendingPSDS, submit_psds_sed_scores_eval
 from desed_task.postprocess import postprocess_scores
 from desed_task.training.batch import BatchParts
 from desed_task.training.epoch_means import EpochMeans
@@ -68,6 +70,12 @@ class EvaluationSteps:
         self._test = {m: ScoreBuffer() for m in MODELS}
         self._val_losses = EpochMeans()
         self.test_metrics: dict[str, float] = {}
+        workers = self.options.scoring_workers
+        self.scoring_pool = ScoringPool(default_scoring_workers(0) if workers is None else workers)
+
+    def teardown(self, stage: str) -> None:
+        """The scoring workers stop at the end of fit, validate and test (the next scoring starts new ones)."""
+        self.scoring_pool.shutdown()
 
     def _predict_batch(self, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         audio = batch["audio"]
@@ -93,18 +101,27 @@ class EvaluationSteps:
 
     def on_validation_epoch_end(self) -> None:
         metrics = {f"val/{name}": value for name, value in self._val_losses.means().items()}
-        for model in MODELS:
-            scores = self._val[model].gathered()
-            metrics.update(self._validation_metrics(model, scores))
+        gathered = {model: self._val[model].gathered() for model in MODELS}
+        pending = {model: self._validation_metrics(model, scores) for model, scores in gathered.items()}
+        for model, scores in gathered.items():
             if self.validation_scores_dir is not None and self.trainer.global_rank == 0:
                 self._write_validation_scores(model, scores)
             self._val[model].clear()
         self._val_losses.clear()
+        for model, (values, psds) in pending.items():
+            metrics.update(values)
+            for subset, job in psds.items():
+                result = job.result()
+                metrics[f"val/{model}/{subset}_psds1"] = result["psds1"]
+                metrics[f"val/{model}/{subset}_psds2"] = result["psds2"]
         metrics["val/obj_metric"] = self.validation_objective(metrics)
         self.log_dict(metrics, sync_dist=False)
 
-    def _validation_metrics(self, model: str, scores: ScoreBuffer) -> dict[str, float]:
-        out = {}
+    def _validation_metrics(
+        self, model: str, scores: ScoreBuffer
+    ) -> tuple[dict[str, float], dict[str, Job[dict[str, float]] | PendingPSDS]]:
+        """The weak F1, and the PSDS of each scored subset as submitted to the scoring pool (keyed by subset)."""
+        out, psds = {}, {}
         weak_part = scores.select("weak_val")
         if weak_part.clip_ids:
             out[f"val/{model}/weak_f1_macro"] = weak_f1_macro(
@@ -116,10 +133,10 @@ class EvaluationSteps:
             if not part.clip_ids or reference is None:
                 continue
             check_scorable(subset, part.clip_ids, reference)
-            psds = psds_sed_scores_eval(self._score_dataframes(part), reference.ground_truth, reference.durations)
-            out[f"val/{model}/{subset}_psds1"] = psds["psds1"]
-            out[f"val/{model}/{subset}_psds2"] = psds["psds2"]
-        return out
+            psds[subset] = submit_psds_sed_scores_eval(
+                self.scoring_pool, self._score_dataframes(part), reference.ground_truth, reference.durations
+            )
+        return out, psds
 
     def _write_validation_scores(self, model: str, scores: ScoreBuffer) -> None:
         """``<dir>/<model>/<subset>/``: raw scores, and the ground truth and durations of the scored clips, the
@@ -155,7 +172,7 @@ class EvaluationSteps:
         tuned = postprocess_scores(raw, self.postprocess, f"the {model}'s test scores")
         metrics = write_test_outputs(
             self.output_dir / model / self._tuned_name, raw, tuned, reference.ground_truth, reference.durations,
-            self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds,
+            self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds, pool=self.scoring_pool,
         )
         return {f"{model}/{self._tuned_name}/{k}": v for k, v in metrics.items()}
 
@@ -178,7 +195,7 @@ class EvaluationSteps:
                 continue
             metrics = write_test_outputs(
                 folder, raw, smoothed, reference.ground_truth, reference.durations,
-                self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds,
+                self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds, pool=self.scoring_pool,
             )
             results.update({f"{model}/{k}": v for k, v in metrics.items()})
             if self.postprocess is not None:

@@ -33,7 +33,12 @@ def _opt(default: Any) -> Any:
 
 @dataclass(frozen=True)
 class TaskOptions:
-    """What the training task needs of the configuration (docs/recipe.md §5)."""
+    """What the training task needs of the configuration (docs/recipe.md §5).
+
+    ``scoring_workers``: processes that score validation and test (``evaluation.pool``); 0 or 1 score in the
+    training process; None: the cores the data loader leaves free (the builder resolves it with
+    ``training.num_workers``; a task built directly takes all available cores).
+    """
 
     n_epochs: int = _training(200)
     n_epochs_warmup: int = _training(50)
@@ -46,6 +51,7 @@ class TaskOptions:
     objective: Literal["val_loss", "synth_psds"] = _training("val_loss")
     median_window: int | list[int] = _training(7)
     n_test_thresholds: int = _training(50)
+    scoring_workers: int | None = _training(None)
     seed: int = _training(42)
     cnn_lr: float = _opt(1e-3)
     rnn_lr: float = _opt(1e-3)
