@@ -16,6 +16,7 @@ from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.host_memory import keep_freed_memory
 from desed_task.experiment.outputs import write_resolved_config, write_run_metrics
 from desed_task.experiment.paths import check_paths
+from desed_task.training.compute import float32_matmul_precision
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def run_experiment(
         write_resolved_config(config, exp_dir)
 
     meter = EnergyMeter()
-    with meter.measure(), warnings.catch_warnings():
+    with meter.measure(), warnings.catch_warnings(), float32_matmul_precision(training["matmul_precision"]):
         # Lightning 2.6 asks torch 2.13's pytree a deprecated question at every fit/test: noise to our users.
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                                 category=FutureWarning)

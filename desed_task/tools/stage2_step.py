@@ -30,6 +30,7 @@ from typing import Any, Literal
 import torch
 
 from desed_task.tools.timing import describe_device, synchronize
+from desed_task.training.compute import float32_matmul_precision
 
 PAPER_BATCH = (24, 24, 48, 48)
 SUBSETS = ("strong_real", "synth", "weak", "unlabeled")  # the order of training.batch_size
@@ -173,7 +174,8 @@ def measure_stage2_step(
             use_distributed_sampler=False, default_root_dir=folder,
             callbacks=[timer],
         )
-        trainer.fit(task, train_dataloaders=loader)
+        with float32_matmul_precision(config["training"]["matmul_precision"]):
+            trainer.fit(task, train_dataloaders=loader)
     if device == "cuda":
         peak, kind = torch.cuda.max_memory_allocated(torch_device) / 2**20, "cuda_max_memory_allocated"
     else:
@@ -186,6 +188,7 @@ def measure_stage2_step(
         "batch_sizes": list(batch_sizes),
         "batch": sum(batch_sizes),
         "activation_checkpointing": config["encoder"]["activation_checkpointing"],
+        **{key: config["training"][key] for key in ("matmul_precision", "compile", "adam_impl")},
         "encoder": {k: config["encoder"][k] for k in ("embed_dim", "depth", "num_heads")},
         "parameters": parameters,
         "mixup_prob": config["training"]["mixup_prob"],
