@@ -56,12 +56,14 @@ def stage2_config(
     precision: Precision = "32",
     activation_checkpointing: bool = False,
     overrides: dict[str, Any] | None = None,
+    recipe: Path = RECIPE,
 ) -> dict:
-    """The recipe's stage-2 configuration with a random encoder, the given batch and precision, and mixup and
-    frequency warping on every step. ``overrides`` maps dotted keys to values (e.g. a smaller encoder)."""
+    """The recipe's stage-2 configuration (or another stage's YAML, ``recipe``) with a random encoder, the given
+    batch and precision, and mixup and frequency warping on every step. ``overrides`` maps dotted keys to values
+    (e.g. a smaller encoder)."""
     from desed_task.experiment.config import read_yaml, resolve_config, set_dotted
 
-    user = read_yaml(RECIPE)
+    user = read_yaml(recipe)
     values = {
         "training.batch_size": list(batch_sizes),
         "training.precision": precision,
@@ -75,7 +77,7 @@ def stage2_config(
     }
     for dotted, value in values.items():
         set_dotted(user, dotted, value)
-    return resolve_config(user, source=f"{RECIPE} (benchmark)")
+    return resolve_config(user, source=f"{recipe} (benchmark)")
 
 
 def synthetic_batch(batch_sizes: tuple[int, ...], classes: int, frames: int, seed: int = 0) -> dict:
@@ -230,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                     "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON.",
     )
     parser.add_argument("--json", type=Path, required=True, help="where to write the result")
+    parser.add_argument("--recipe", type=Path, default=RECIPE,
+                        help="the stage's YAML (default: confs/stage2.yaml; confs/stage1.yaml times stage 1's step)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device to train on")
     parser.add_argument("--devices", type=int, default=1,
                         help="number of devices; > 1 trains with DDP and must be started by torch.distributed.run")
@@ -245,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="KEY=VALUE", help="configuration override, e.g. encoder.depth=2 (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides))
+    config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides),
+                           args.recipe)
     try:
         result = {"status": "ok", **measure_stage2_step(config, args.device, args.devices, args.warmup, args.steps)}
         code = 0
