@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check in one command (fits in 10 minutes on one GPU): CUDA tests, scripts/benchmark.py --device cuda,
 # stage 2 at the paper's batch [24, 24, 48, 48] with the full-size network in bf16-mixed (without and with
-# activation checkpointing) and float32 (out of memory recorded), and a 2-GPU DDP smoke test when two GPUs are
-# visible. Writes ONE JSON. See docs/performance.md.
+# activation checkpointing) and float32 (out of memory recorded), a 2-GPU DDP smoke test when two GPUs are
+# visible, and the full recipe's projected wall clock (scripts/recipe_time.py). Writes ONE JSON.
+# See docs/performance.md.
 #
 #   scripts/gpu_check.sh OUT.json             on a machine with a GPU
 #   scripts/gpu_check.sh OUT.json --dry-run   the same plan on the CPU with tiny sizes (to test the plan)

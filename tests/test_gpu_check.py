@@ -36,6 +36,10 @@ def test_dry_run_writes_one_json_with_every_part(tmp_path):
         assert run["peak_memory_mb"] > 0 and run["encoder"]["depth"] == 1
     ddp = results["ddp"]
     assert ddp["status"] == "ok" and ddp["devices"] == 2, ddp
+    recipe = results["recipe_time"]
+    assert recipe["status"] == "ok", recipe
+    assert recipe["setup"]["device"] == "cpu" and recipe["total_min"] > 0
+    assert recipe["total_min"] == pytest.approx(sum(part["min"] for part in recipe["parts"]))
     assert results["elapsed_s"] > 0
     assert "results in" in done.stdout
 

@@ -5,10 +5,12 @@
 3. stage 2 at the paper's batch [24, 24, 48, 48] with the full-size network (ViT-Base encoder): bf16-mixed
    without and with activation checkpointing, then float32 (an out-of-memory error is recorded, not fatal), each
    a few Lightning steps in a fresh process (``stage2_step``): step time and peak memory;
-4. with two GPUs visible, a DDP smoke test: two processes, bf16-mixed, the paper's batch split over them.
+4. with two GPUs visible, a DDP smoke test: two processes, bf16-mixed, the paper's batch split over them;
+5. ``scripts/recipe_time.py --device cuda --precision bf16-mixed``: the full recipe's projected wall clock (last,
+   so that a hard stop cuts only it).
 
 ``dry_run`` runs the same plan on the CPU with tiny sizes (small network, batch [1, 1, 1, 1], 2 steps; the DDP
-test with two CPU processes over gloo), so that the plan itself can be tested on a machine without a GPU. The
+test with two CPU processes over gloo; ``recipe_time.py --smoke``), so that the plan itself can be tested on a machine without a GPU. The
 JSON is rewritten after every part, so a part that runs out of time leaves the others' results.
 """
 from __future__ import annotations
@@ -42,13 +44,17 @@ class Plan:
     tests_timeout: float = 150.0
     benchmark_timeout: float = 180.0
     stage2_timeout: float = 100.0
+    recipe_time_args: tuple[str, ...] = ()
+    recipe_time_timeout: float = 240.0
 
     @classmethod
     def for_run(cls, dry_run: bool) -> "Plan":
         if dry_run:
             return cls("cpu", (1, 1, 1, 1), 1, 1, dict(TINY_NETWORK),
-                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0)
-        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"))
+                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0,
+                       recipe_time_args=("--smoke",), recipe_time_timeout=300.0)
+        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"),
+                   recipe_time_args=("--precision", "bf16-mixed"))
 
 
 def environment() -> dict[str, Any]:
@@ -110,6 +116,22 @@ def benchmark(plan: Plan) -> dict[str, Any]:
     return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
 
 
+def recipe_time(plan: Plan) -> dict[str, Any]:
+    """``scripts/recipe_time.py`` on the plan's device; its JSON, or why there is none."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "recipe_time.json"
+        command = [sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", plan.device,
+                   "--json", str(out), *plan.recipe_time_args]
+        try:
+            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=plan.recipe_time_timeout, env=_env())
+        except subprocess.TimeoutExpired:
+            return {"status": "timeout", "timeout_s": plan.recipe_time_timeout}
+        if done.returncode == 0 and out.is_file():
+            return {"status": "ok", **json.loads(out.read_text())}
+    return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -161,4 +183,5 @@ def run_check(out: Path, dry_run: bool = False) -> dict[str, Any]:
     save("benchmark", benchmark(plan))
     save("stage2_paper_batch", stage2_runs(plan))
     save("ddp", ddp_smoke(plan, dry_run))
+    save("recipe_time", recipe_time(plan))
     return results
