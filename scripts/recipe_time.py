@@ -45,15 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None,
                         help="a DESED-format folder for the data-loading timing (default: the synthetic "
                              "generator's tiny preset in a temporary folder)")
+    parser.add_argument("--train-batch", type=int, nargs=4, default=None,
+                        metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
+                        help="time the training steps at this batch and scale them to each stage's batch by the "
+                             "clip count (default: each stage's batch; a smaller one for a CPU)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny network and sizes, to check that every part runs in seconds (numbers mean nothing)")
     args = parser.parse_args(argv)
     problem = _problem(args)
+    if problem is None and args.train_batch and min(args.train_batch) < 1:
+        problem = f"--train-batch {args.train_batch}: every subset needs at least one clip"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    setup = Setup.for_run(args.device, args.smoke, args.precision, str(args.data) if args.data else None)
+    setup = Setup.for_run(args.device, args.smoke, args.precision, str(args.data) if args.data else None,
+                          args.train_batch)
     result = project_recipe(setup)
     print(format_table(result))
     args.json.write_text(json.dumps(result, indent=2) + "\n")

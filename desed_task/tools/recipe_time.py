@@ -79,17 +79,18 @@ class Setup:
     precision: str | None  # None: each stage's YAML
     sizes: dict[str, int]
     overrides: dict[str, Any]
-    batch: list[int] | None  # None: each stage's YAML
+    timed_batch: list[int] | None  # the batch a step is timed at (scaled to the YAML's by clip count); None: YAML's
     warmup: int
     steps: int
     loader_batches: int
     data_root: str | None  # a DESED-format folder; None: the synthetic generator's tiny preset
 
     @classmethod
-    def for_run(cls, device: str, smoke: bool, precision: str | None, data_root: str | None) -> "Setup":
+    def for_run(cls, device: str, smoke: bool, precision: str | None, data_root: str | None,
+                timed_batch: list[int] | None = None) -> "Setup":
         if smoke:
             return cls(device, precision, dict(SMOKE_SIZES), dict(TINY_NETWORK), [1, 1, 1, 1], 1, 1, 2, data_root)
-        return cls(device, precision, dict(DESED_SIZES), {}, None, 1, 3, 8, data_root)
+        return cls(device, precision, dict(DESED_SIZES), {}, timed_batch, 1, 3, 8, data_root)
 
 
 def stage_config(stage: int, setup: Setup) -> dict:
@@ -98,21 +99,27 @@ def stage_config(stage: int, setup: Setup) -> dict:
 
     training = read_yaml(RECIPES[stage]).get("training", {})
     base = read_yaml(RECIPES[1])["training"]
-    batch = setup.batch or training.get("batch_size", base["batch_size"])
+    batch = training.get("batch_size", base["batch_size"])
     precision = setup.precision or training.get("precision", base["precision"])
     return stage2_config(tuple(batch), precision, overrides=setup.overrides, recipe=RECIPES[stage])
 
 
 def training_step(stage: int, config: dict, setup: Setup) -> dict[str, Any]:
-    """Median seconds of the stage's training step (a fresh process: ``stage2_process.run_stage2_step``)."""
+    """Median seconds of the stage's training step (a fresh process: ``stage2_process.run_stage2_step``), timed
+    at ``setup.timed_batch`` when given and scaled to the stage's batch by the clip count."""
     from desed_task.tools.stage2_process import run_stage2_step
 
-    run = run_stage2_step(device=setup.device, batch=tuple(config["training"]["batch_size"]),
+    batch = list(config["training"]["batch_size"])
+    timed = setup.timed_batch or batch
+    run = run_stage2_step(device=setup.device, batch=tuple(timed),
                           precision=config["training"]["precision"], overrides=setup.overrides,
                           warmup=setup.warmup, steps=setup.steps, recipe=RECIPES[stage])
     if run.get("status") != "ok":
         raise RuntimeError(f"stage-{stage} step measurement failed: {run.get('output_tail') or run}")
-    return {"step_s": run["step_s_median"], "device_name": run["device"], "peak_memory_mb": run["peak_memory_mb"]}
+    # A step's work grows with its clips; a smaller timed batch is scaled to the stage's by their count.
+    scale = sum(batch) / sum(timed)
+    return {"step_s": run["step_s_median"] * scale, "timed_batch": timed, "timed_step_s": run["step_s_median"],
+            "device_name": run["device"], "peak_memory_mb": run["peak_memory_mb"]}
 
 
 def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[str, Any]:
@@ -239,8 +246,9 @@ def test_scoring_seconds(sizes: dict[str, int], n_thresholds: int) -> float:
     return time_test_stage(synthetic_test_set(truth, durations), n_thresholds=n_thresholds)["total_s"]
 
 
-def measure_stage(stage: int, setup: Setup, data_root: Path) -> dict[str, Any]:
-    """Every measured input of one stage's projection."""
+def measure_stage(stage: int, setup: Setup, data_root: Path, scoring: dict[str, float]) -> dict[str, Any]:
+    """Every measured input of one stage's projection (``scoring``: the validation and test scoring seconds,
+    measured once for both stages, which score the same sizes)."""
     config = stage_config(stage, setup)
     training = config["training"]
     measured: dict[str, Any] = {
@@ -251,14 +259,13 @@ def measure_stage(stage: int, setup: Setup, data_root: Path) -> dict[str, Any]:
         "n_epochs": training["n_epochs"],
         "validation_interval": training["validation_interval"],
         "weak_split": training["weak_split"],
-        "steps_per_epoch": steps_per_epoch(setup.sizes, training["batch_size"], training["weak_split"]),
+        "steps_per_epoch": steps_per_epoch(DESED_SIZES, training["batch_size"], training["weak_split"]),
     }
     measured.update(training_step(stage, config, setup))
     measured["loader"] = loader_timing(stage, config, setup, data_root)
     measured["checkpoint_s"] = checkpoint_seconds(config)
     measured["forward_s_per_clip"] = forward_seconds_per_clip(config, setup.device)
-    measured["validation_scoring_s"] = validation_scoring_seconds(setup.sizes, training["median_window"])
-    measured["test_scoring_s"] = test_scoring_seconds(setup.sizes, training["n_test_thresholds"])
+    measured.update(scoring)
     return measured
 
 
@@ -297,7 +304,10 @@ def project_recipe(setup: Setup) -> dict[str, Any]:
     measured inputs and the original code's projection."""
     with tempfile.TemporaryDirectory() as folder:
         root = _data_root(setup, Path(folder))
-        stages = [measure_stage(stage, setup, root) for stage in (1, 2)]
+        stage2 = stage_config(2, setup)["training"]
+        scoring = {"validation_scoring_s": validation_scoring_seconds(setup.sizes, stage2["median_window"]),
+                   "test_scoring_s": test_scoring_seconds(setup.sizes, stage2["n_test_thresholds"])}
+        stages = [measure_stage(stage, setup, root, scoring) for stage in (1, 2)]
     parts = [part for measured in stages for part in stage_parts(measured, setup.sizes, setup.device)]
     total = sum(part["min"] for part in parts)
     step_min = sum(p["min"] for p in parts if p["part"] == "training steps")
