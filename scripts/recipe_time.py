@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from desed_task.tools.recipe_time import RECIPES, Setup, format_table, project_recipe
+from desed_task.tools.recipe_time import RECIPES, TESTS_DATA, Setup, format_table, project_recipe
 
 
 def _problem(args: argparse.Namespace) -> str | None:
@@ -27,6 +27,8 @@ def _problem(args: argparse.Namespace) -> str | None:
         return f"--json {args.json}: not a file in an existing folder"
     if out in {path.resolve() for path in RECIPES.values()}:
         return f"--json {args.json}: is one of the recipe's YAML files, which this command reads"
+    if TESTS_DATA.resolve() in out.parents:
+        return f"--json {args.json}: inside {TESTS_DATA}, whose ground truth this command reads"
     if args.data is not None:
         data = args.data.resolve()
         if not (data / "metadata").is_dir():
