@@ -94,6 +94,8 @@ class Setup:
 
 
 def stage_config(stage: int, setup: Setup) -> dict:
+    """The stage's YAML as ``stage2_step`` runs it (random encoder, the setup's network overrides), at the YAML's
+    batch and in the YAML's precision unless the setup names one."""
     from desed_task.experiment.config import read_yaml
     from desed_task.tools.stage2_step import stage2_config
 
