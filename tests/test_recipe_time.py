@@ -3,6 +3,7 @@ the command (tiny network and sizes) whose JSON has every part of both stages.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -88,6 +89,7 @@ def test_smoke_run_writes_every_part_of_both_stages_and_their_sum(smoke):
     assert stage1["validation_interval"] == stage2["validation_interval"] == 10
     for measured in (stage1, stage2):
         assert measured["step_s"] > 0 and measured["loader"]["clips_per_s"] > 0
+        assert measured["loader"]["workers"] == min(8, os.cpu_count())  # the YAML's num_workers, at most the CPUs
         assert measured["checkpoint_s"] > 0 and measured["validation_scoring_s"] > 0
         assert measured["test_scoring_s"] > 0 and measured["forward_s_per_clip"] > 0
     original = result["original_projection"]

@@ -139,7 +139,7 @@ def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[st
     sets = build_train_sets(data_config, build_label_encoder(data_config))
     sizes = [len(s) for s in sets.train[:4]]
     batch = [max(1, min(b, n // 2)) for b, n in zip(config["training"]["batch_size"], sizes)]
-    workers = min(config["training"]["num_workers"], os.cpu_count() or 1)
+    workers = min(data_config["training"]["num_workers"], os.cpu_count() or 1)  # the YAML's, not the step's 0
     module = SEDDataModule(sets.train[:4], batch_sizes=batch, num_workers=workers, seed=config["training"]["seed"])
     loader = module.train_dataloader()
     clips, steady_s, batches, first_batch_s = 0, 0.0, 0, None
