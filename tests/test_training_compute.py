@@ -113,8 +113,8 @@ def _compile_unavailable(backend: str) -> str | None:
 
 
 # aot_eager traces the networks as inductor does (dynamo graphs, AOT autograd's joint forward and backward) and
-# runs them with eager kernels, in seconds; inductor (training.compile's backend) also generates and compiles C++
-# kernels (minutes on a small shared CPU); both are slow tests.
+# runs them with eager kernels (no code generation); inductor (training.compile's backend) also generates and
+# compiles C++ kernels (minutes on a small shared CPU).
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
 def test_compiled_networks_give_the_eager_losses_and_keep_their_state_dict_keys(backend, monkeypatch):
