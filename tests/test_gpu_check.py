@@ -53,7 +53,11 @@ def test_dry_run_writes_one_json_with_every_part(tmp_path):
         assert run["test_from_checkpoint"]["same_numbers"] is True, run["test_from_checkpoint"]
         assert run["test_from_checkpoint"]["n_metrics"] > 0
     assert cli["test_from_checkpoint_same_numbers"] is True
-    assert results["parts"] == ["cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs"]
+    assert results["parts"] == ["cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs", "recipe_time"]
+    recipe = results["recipe_time"]
+    assert recipe["status"] == "ok", recipe
+    assert recipe["setup"]["device"] == "cpu" and recipe["total_min"] > 0
+    assert recipe["total_min"] == pytest.approx(sum(part["min"] for part in recipe["parts"]))
     assert results["elapsed_s"] > 0
     assert "results in" in done.stdout and "test from checkpoint same" in done.stdout
 

@@ -60,6 +60,7 @@ _TRAINER_DEFAULTS: dict[str, Any] = {
     "early_stop_patience": 200,
     "weak_split": 0.9,
     "precision": "32",
+    "matmul_precision": "highest",
     "backend": "auto",
     "num_nodes": 1,
     "gradient_clip": 0.0,

@@ -21,6 +21,7 @@ from desed_task.experiment.host_memory import keep_freed_memory
 from desed_task.experiment.paths import check_paths, run_inputs
 from desed_task.output_files import create_numbered_folder, removed_unless_finished, write_text
 from desed_task.training.checkpoint_io import AtomicCheckpointIO, remove_stale_partials
+from desed_task.training.compute import float32_matmul_precision
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def run_experiment(
             remove_stale_partials(Path(resume_from).parent)  # of a writer killed while saving there
 
     meter = EnergyMeter()
-    with meter.measure(), warnings.catch_warnings():
+    with meter.measure(), warnings.catch_warnings(), float32_matmul_precision(training["matmul_precision"]):
         # Lightning 2.6 asks torch 2.13's pytree a deprecated question at every fit/test: noise to our users.
         warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
                                 category=FutureWarning)

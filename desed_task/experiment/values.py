@@ -11,7 +11,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from desed_task.training.compute import MATMUL_PRECISIONS
 from desed_task.training.objectives import OBJECTIVES
+from desed_task.training.optimizer import ADAM_IMPLS
 
 _NULLABLE = {"encoder.frontend.top_db"}
 _NULLABLE_INTS = {"training.checkpoint_every_n_steps"}  # default None (off), else an integer
@@ -59,6 +61,8 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "training.weak_split": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
     "training.n_test_thresholds": (lambda v: v >= 1, "a positive integer"),
     "training.num_nodes": (lambda v: v >= 1, "a positive integer"),
+    "training.matmul_precision": (lambda v: v in MATMUL_PRECISIONS, f"one of {', '.join(MATMUL_PRECISIONS)}"),
+    "training.adam_impl": (lambda v: v in ADAM_IMPLS, f"one of {', '.join(ADAM_IMPLS)}"),
     "training.gradient_clip": (lambda v: v >= 0, "a non-negative number (0 = no clipping)"),
     "training.accumulate_batches": (lambda v: v >= 1, "a positive integer (1 = no gradient accumulation)"),
     "training.limit_train_batches": (lambda v: v > 0, "a positive number (a fraction, or a count of batches)"),

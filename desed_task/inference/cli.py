@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the network runs (default: cuda when available, else cpu)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
                         help="the network's arithmetic: fp32, bf16 (autocast; features stay float32), or auto: "
-                             "bf16 on CUDA GPUs with bf16 and on CPUs with AMX, else fp32 (default: auto; docs/inference.md)")
+                             "bf16 where the device has native bf16 (CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX), "
+                             "else fp32 (default: auto; docs/inference.md)")
     parser.add_argument("--keep-going", action="store_true",
                         help="skip unusable audio files instead of stopping: the others are processed and "
                              "written, the skipped ones listed at the end, and the exit status is 3")

@@ -5,10 +5,10 @@ bf16 halves the bytes moved and raises the multiply rate only with native units:
 conversions around float32 arithmetic (``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` is true on any AVX-512
 CPU, so it does not tell native from emulated), which is far slower than float32.
 
-``auto`` takes bf16 where it was shown to pay (docs/performance.md, "Inference precision"): on CUDA devices with
-bf16 support and on CPUs with AMX tiles (matrix units for bf16). A CPU with AVX512-BF16 alone keeps float32: a
-stage-2 training step there ran only 1.25x faster in bf16, short of the 1.5x inference target, and float32 scores
-equal the training module's. The front-ends disable autocast inside, so features stay float32 whatever the
+``auto`` takes bf16 wherever the device has native bf16: CUDA devices with bf16 support, and CPUs with
+AVX512-BF16 or AMX (``avx512_bf16`` or ``amx_bf16`` in ``/proc/cpuinfo``). CPUs that would emulate it (AVX-512
+without AVX512-BF16, e.g. older Intel Xeons) keep float32, where bf16 measured three times slower
+(docs/inference.md, "Precision"). The front-ends disable autocast inside, so features stay float32 whatever the
 precision, and scores come back as float32.
 """
 from __future__ import annotations
@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 Precision = Literal["fp32", "bf16", "auto"]
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-AUTO_BF16_CPU_FLAGS = ("amx_bf16",)  # where auto takes bf16 on a CPU (see the module's docstring)
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -67,8 +66,6 @@ def resolve_precision(precision: str, device: torch.device) -> tuple[Literal["fp
         if not native:
             log.warning("bf16 asked for but %s: expect it to be slower than fp32", why)
         return "bf16", "asked for"
-    if device.type == "cpu" and native and not cpu_flags() & set(AUTO_BF16_CPU_FLAGS):
-        return "fp32", f"auto: {why} but no AMX, where bf16 does not pay enough (docs/performance.md)"
     return ("bf16" if native else "fp32"), f"auto: {why}"
 
 

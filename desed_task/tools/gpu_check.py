@@ -8,12 +8,15 @@
 4. with two GPUs visible, a DDP smoke test: two processes, bf16-mixed, the paper's batch split over them;
 5. the README's command lines on the synthetic demo data in float32 and bf16-mixed (``cli_runs``): stage 1,
    stage 2, and stage 2's test from its checkpoint, each command's wall time, the stage-2 teacher's PSDS1 and
-   whether the test from the checkpoint repeats the test at the end of training.
+   whether the test from the checkpoint repeats the test at the end of training;
+6. ``scripts/recipe_time.py --device cuda --precision bf16-mixed`` (``recipe_time``): the full recipe's projected
+   wall clock (last, so that a hard stop cuts only it).
 
 ``dry_run`` runs the same plan on the CPU with tiny sizes (small network, batch [1, 1, 1, 1], 2 steps; the DDP
-test with two CPU processes over gloo; the command lines on the tiny synthetic set, one short epoch each), so that
-the plan itself can be tested on a machine without a GPU. The JSON is rewritten after every part, so a part that
-runs out of time leaves the others' results; the command lines start no command past ``Plan.stop_s``.
+test with two CPU processes over gloo; the command lines on the tiny synthetic set, one short epoch each;
+``recipe_time.py --smoke``), so that the plan itself can be tested on a machine without a GPU. The JSON is
+rewritten after every part, so a part that runs out of time leaves the others' results; the command lines start
+no command past ``Plan.stop_s``.
 """
 from __future__ import annotations
 
@@ -34,7 +37,7 @@ from desed_task.tools.cli_runs import CliPlan, cli_runs
 from desed_task.tools.stage2_process import REPO_ROOT, run_stage2_step
 from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
 
-PARTS = ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs")
+PARTS = ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs", "recipe_time")
 
 # The command lines' sizes: the demo recipe shortened to fit the check on a GPU (validation once per stage, at
 # its end), and one short epoch of a one-block encoder on the tiny set for the dry run.
@@ -68,13 +71,17 @@ class Plan:
     stage2_timeout: float = 100.0
     cli: CliPlan = GPU_CLI
     stop_s: float = 575.0  # no command line starts later (scripts/gpu_check.sh stops everything at 590 s)
+    recipe_time_args: tuple[str, ...] = ()
+    recipe_time_timeout: float = 240.0
 
     @classmethod
     def for_run(cls, dry_run: bool) -> "Plan":
         if dry_run:
             return cls("cpu", (1, 1, 1, 1), 1, 1, dict(TINY_NETWORK),
-                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI)
-        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"))
+                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI,
+                       recipe_time_args=("--smoke",), recipe_time_timeout=300.0)
+        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"),
+                   recipe_time_args=("--precision", "bf16-mixed"))
 
 
 def environment() -> dict[str, Any]:
@@ -131,6 +138,22 @@ def benchmark(plan: Plan) -> dict[str, Any]:
                                   timeout=plan.benchmark_timeout, env=_env())
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "timeout_s": plan.benchmark_timeout}
+        if done.returncode == 0 and out.is_file():
+            return {"status": "ok", **json.loads(out.read_text())}
+    return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
+
+
+def recipe_time(plan: Plan) -> dict[str, Any]:
+    """``scripts/recipe_time.py`` on the plan's device; its JSON, or why there is none."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "recipe_time.json"
+        command = [sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", plan.device,
+                   "--json", str(out), *plan.recipe_time_args]
+        try:
+            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                                  timeout=plan.recipe_time_timeout, env=_env())
+        except subprocess.TimeoutExpired:
+            return {"status": "timeout", "timeout_s": plan.recipe_time_timeout}
         if done.returncode == 0 and out.is_file():
             return {"status": "ok", **json.loads(out.read_text())}
     return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
@@ -193,6 +216,7 @@ def run_check(out: Path, dry_run: bool = False, parts: tuple[str, ...] = PARTS) 
         "stage2_paper_batch": lambda: stage2_runs(plan),
         "ddp": lambda: ddp_smoke(plan, dry_run),
         "cli_runs": lambda: _cli_runs(plan, start),
+        "recipe_time": lambda: recipe_time(plan),
     }
     for part in results["parts"]:
         save(part, runs[part]())

@@ -35,12 +35,15 @@ def stage2_step_command(
     overrides: dict[str, Any] | None = None,
     warmup: int = 1,
     steps: int = 3,
+    recipe: Path | None = None,
 ) -> list[str]:
     """The command line of one measurement (under ``torch.distributed.run`` when ``devices`` > 1)."""
     args = ["--json", str(json_path), "--device", device, "--devices", str(devices), "--batch", *map(str, batch),
             "--precision", precision, "--warmup", str(warmup), "--steps", str(steps)]
     if activation_checkpointing:
         args.append("--activation-checkpointing")
+    if recipe is not None:
+        args += ["--recipe", str(recipe)]
     for key, value in (overrides or {}).items():
         args += ["--set", f"{key}={json.dumps(value)}"]
     launcher = [sys.executable]

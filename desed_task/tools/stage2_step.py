@@ -31,6 +31,7 @@ import torch
 
 from desed_task.output_files import write_text
 from desed_task.tools.timing import describe_device, synchronize
+from desed_task.training.compute import float32_matmul_precision
 
 PAPER_BATCH = (24, 24, 48, 48)
 SUBSETS = ("strong_real", "synth", "weak", "unlabeled")  # the order of training.batch_size
@@ -56,12 +57,14 @@ def stage2_config(
     precision: Precision = "32",
     activation_checkpointing: bool = False,
     overrides: dict[str, Any] | None = None,
+    recipe: Path = RECIPE,
 ) -> dict:
-    """The recipe's stage-2 configuration with a random encoder, the given batch and precision, and mixup and
-    frequency warping on every step. ``overrides`` maps dotted keys to values (e.g. a smaller encoder)."""
+    """The recipe's stage-2 configuration (or another stage's YAML, ``recipe``) with a random encoder, the given
+    batch and precision, and mixup and frequency warping on every step. ``overrides`` maps dotted keys to values
+    (e.g. a smaller encoder)."""
     from desed_task.experiment.config import read_yaml, resolve_config, set_dotted
 
-    user = read_yaml(RECIPE)
+    user = read_yaml(recipe)
     values = {
         "training.batch_size": list(batch_sizes),
         "training.precision": precision,
@@ -75,7 +78,7 @@ def stage2_config(
     }
     for dotted, value in values.items():
         set_dotted(user, dotted, value)
-    return resolve_config(user, source=f"{RECIPE} (benchmark)")
+    return resolve_config(user, source=f"{recipe} (benchmark)")
 
 
 def synthetic_batch(batch_sizes: tuple[int, ...], classes: int, frames: int, seed: int = 0) -> dict:
@@ -174,7 +177,8 @@ def measure_stage2_step(
             use_distributed_sampler=False, default_root_dir=folder,
             callbacks=[timer],
         )
-        trainer.fit(task, train_dataloaders=loader)
+        with float32_matmul_precision(config["training"]["matmul_precision"]):
+            trainer.fit(task, train_dataloaders=loader)
     if device == "cuda":
         peak, kind = torch.cuda.max_memory_allocated(torch_device) / 2**20, "cuda_max_memory_allocated"
     else:
@@ -187,6 +191,7 @@ def measure_stage2_step(
         "batch_sizes": list(batch_sizes),
         "batch": sum(batch_sizes),
         "activation_checkpointing": config["encoder"]["activation_checkpointing"],
+        **{key: config["training"][key] for key in ("matmul_precision", "compile", "adam_impl")},
         "encoder": {k: config["encoder"][k] for k in ("embed_dim", "depth", "num_heads")},
         "parameters": parameters,
         "mixup_prob": config["training"]["mixup_prob"],
@@ -228,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                     "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON.",
     )
     parser.add_argument("--json", type=Path, required=True, help="where to write the result")
+    parser.add_argument("--recipe", type=Path, default=RECIPE,
+                        help="the stage's YAML (default: confs/stage2.yaml; confs/stage1.yaml times stage 1's step)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device to train on")
     parser.add_argument("--devices", type=int, default=1,
                         help="number of devices; > 1 trains with DDP and must be started by torch.distributed.run")
@@ -243,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="KEY=VALUE", help="configuration override, e.g. encoder.depth=2 (repeatable)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides))
+    config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides),
+                           args.recipe)
     try:
         result = {"status": "ok", **measure_stage2_step(config, args.device, args.devices, args.warmup, args.steps)}
         code = 0

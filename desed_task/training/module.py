@@ -21,11 +21,13 @@ from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.nnet import CRNN
 from desed_task.postprocess import Params
 from desed_task.training.batch import BatchParts
+from desed_task.training.compute import compile_in_place
 from desed_task.training.draws import AugmentationDraws
 from desed_task.training.ema import ema_update, warmup_ema_alpha
 from desed_task.training.evaluation_steps import EvaluationSteps, weak_targets_of
 from desed_task.training.losses import ict_consistency, stage1_loss, stage2_consistency, stage2_supervised
 from desed_task.training.objectives import OBJECTIVES
+from desed_task.training.optimizer import adam
 from desed_task.training.options import EvaluationReference, TaskOptions
 from desed_task.training.param_groups import param_groups
 from desed_task.training.scheduler import RampUpCosineLR, consistency_weight
@@ -85,6 +87,8 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         self.save_hyperparameters(config or {}, logger=False)
         self.draws = AugmentationDraws(options.seed)
         self._init_buffers()
+        if options.compile:
+            compile_in_place(self.sed_student, self.sed_teacher)
 
     @property
     def objective_mode(self) -> Literal["min", "max"]:
@@ -215,7 +219,7 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
             self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, tfm_lr=opt.tfm_lr,
             tfm_lr_scale=opt.tfm_lr_scale, tfm_trainable_layers=opt.tfm_trainable_layers,
         )
-        optimizer = torch.optim.Adam(groups, betas=tuple(opt.betas))
+        optimizer = adam(groups, betas=tuple(opt.betas), impl=opt.adam_impl)
         scheduler = RampUpCosineLR(
             optimizer,
             max_lrs=[g["lr"] for g in groups],

@@ -53,6 +53,8 @@ class TaskOptions:
     n_test_thresholds: int = _training(50)
     scoring_workers: int | None = _training(None)
     seed: int = _training(42)
+    adam_impl: Literal["auto", "for_loop", "foreach", "fused"] = _training("auto")
+    compile: bool = _training(False)
     cnn_lr: float = _opt(1e-3)
     rnn_lr: float = _opt(1e-3)
     tfm_lr: float = _opt(2e-4)
