@@ -37,11 +37,11 @@ def test_rows_state_each_measurement_with_its_units():
 
 def test_the_paper_batch_memory_is_claimed_only_from_a_gpu_measurement():
     label, value = table_rows(RESULTS)[-1]
-    assert "paper's batch" in label and value.startswith("not measured yet")
+    assert "paper's batch" in label and value.startswith("not in this benchmark's JSON")
     dry = {"dry_run": True, "stage2_paper_batch": [GPU_RUN]}
-    assert table_rows(RESULTS, dry)[-1][1].startswith("not measured yet")
+    assert table_rows(RESULTS, dry)[-1][1].startswith("not in this benchmark's JSON")
     oom = {"dry_run": False, "stage2_paper_batch": [{**GPU_RUN, "status": "out_of_memory"}]}
-    assert table_rows(RESULTS, oom)[-1][1].startswith("not measured yet")
+    assert table_rows(RESULTS, oom)[-1][1].startswith("not in this benchmark's JSON")
     label, value = table_rows(RESULTS, {"dry_run": False, "stage2_paper_batch": [GPU_RUN]})[-1]
     assert label.endswith("NVIDIA H200") and value == "40.0 GiB and 0.81 s per step without checkpointing"
 
