@@ -21,6 +21,11 @@ def toy_registered(monkeypatch):
     monkeypatch.setitem(ENCODERS, ToyEncoder.name, ToyEncoder)
 
 
+def test_all_trainable_layers_of_another_encoder_unit_counts_its_groups(toy_registered):
+    config = resolve_config({"encoder": {"name": "toy", "random_init": True}, "opt": {"tfm_trainable_layers": "all"}})
+    assert config["opt"]["tfm_trainable_layers"] == 2
+
+
 @pytest.mark.slow
 def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_registered, tiny_dataset, tmp_path):
     config = tiny_config(tiny_dataset, 1, **{"encoder": {"name": "toy", "random_init": True, "width": 8,

@@ -161,6 +161,9 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
         raise ConfigError(f"{source}: encoder.name: {err.args[0]}") from None
     config = _merge(base, user, "", source)
     check_values(config, base, source, ConfigError)
+    if config["opt"]["tfm_trainable_layers"] == "all":
+        layers = encoder_class(config["encoder"]["name"]).layer_group_count(**encoder_kwargs(config))
+        config["opt"]["tfm_trainable_layers"] = layers
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if not root.is_absolute() and base_dir is not None:

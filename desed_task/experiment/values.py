@@ -68,7 +68,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "opt.rnn_lr": (lambda v: v >= 0, "a non-negative learning rate"),
     "opt.tfm_lr": (lambda v: v >= 0, "a non-negative learning rate"),
     "opt.tfm_lr_scale": (lambda v: v > 0, "a positive factor"),
-    "opt.tfm_trainable_layers": (lambda v: v >= 0, "a non-negative number of encoder layer groups"),
+    "opt.tfm_trainable_layers": (lambda v: v >= 0, "a non-negative number of encoder layer groups, or all"),
     "opt.betas": (lambda v: len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"),
     "opt.min_lr_scale": (_unit, "a fraction in [0, 1]"),
     "net.nb_filters": (_positive_ints, "a list of positive integers"),
@@ -140,6 +140,10 @@ def check_values(config: dict, base: dict, source: str, error: type[Exception]) 
             if value is not None and not (_is_int(value) and value >= 0):
                 raise error(f"{source}: training.scoring_workers must be a non-negative integer (0 or 1: score in "
                             f"the training process) or null (the cores the data loader leaves free), got {value!r}")
+            continue
+        if key == "opt.tfm_trainable_layers" and isinstance(value, str):
+            if value != "all":  # "all": every layer group, counted with the encoder once the values are checked
+                raise error(f"{source}: {key} must be {_RANGES[key][1]}, got {value!r}")
             continue
         if key.startswith("data.extra_"):
             continue  # checked entry by entry where the paths are resolved
