@@ -199,6 +199,23 @@ def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatc
     assert stop.value.code == 2 and "pass --gpus cpu" in capsys.readouterr().err
 
 
+def test_any_key_can_be_set_on_the_command_line(tmp_path):
+    from desed_task.experiment.run import _overrides
+
+    args = build_parser(2, CONFS / "stage2.yaml").parse_args([
+        "--set", "training.n_epochs=10", "--set", "training.batch_size=[4, 4, 8, 8]", "--set",
+        "encoder.frontend.top_db=null", "--set", "training.precision=bf16-mixed", "--set", "opt.tfm_lr=1e-3",
+        "--set", "training.n_epochs=11", "--set", "opt.cnn_lr=2e-4", "--lr", "5e-4",
+    ])
+    config = load_config(CONFS / "stage2.yaml", _overrides(args, 2), overrides_from="--set")
+    training = config["training"]
+    assert (training["n_epochs"], training["batch_size"], training["precision"]) == (11, [4, 4, 8, 8], "bf16-mixed")
+    assert config["encoder"]["frontend"]["top_db"] is None
+    assert config["opt"]["tfm_lr"] == 5e-4  # the named flag is applied after --set
+    assert config["opt"]["cnn_lr"] == 2e-4  # a number, though PyYAML reads 2e-4 in a file as a string
+    assert training["stage"] == 2 and load_config(CONFS / "stage2.yaml")["training"]["n_epochs"] == 250
+
+
 def test_stage2_parser_has_original_overrides():
     args = build_parser(2, CONFS / "stage2.yaml").parse_args(["--lr", "1e-4", "--ema", "0.99", "--warmup", "3"])
     assert (args.lr, args.ema, args.warmup) == (1e-4, 0.99, 3)

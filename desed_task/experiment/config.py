@@ -219,7 +219,7 @@ def _deep_update(base: dict, update: dict) -> dict:
     return out
 
 
-def _yaml_problem(err: yaml.YAMLError) -> str:
+def yaml_problem(err: yaml.YAMLError) -> str:
     """PyYAML's problem and where it is, on one line (its own message spans several, with a caret)."""
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None) or str(err)
@@ -238,7 +238,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     try:
         user = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from err
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     user = normalise_sections(user, str(path), ConfigError)
@@ -264,19 +264,40 @@ def set_dotted(user: dict, dotted: str, value: Any) -> None:
     """``user["a"]["b"]["c"] = value`` for ``"a.b.c"``, creating the mappings on the way."""
     *sections, key = dotted.split(".")
     node = user
-    for section in sections:
+    for depth, section in enumerate(sections):
         node = node.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"'{dotted}': '{'.'.join(sections[:depth + 1])}' is a value, not a section")
     node[key] = value
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+def _check_known(dotted: str, base: dict, source: str) -> None:
+    """The did-you-mean error of an unknown key for ``dotted`` when the defaults ``base`` have no such key."""
+    node, where = base, ""
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: '{where[:-1]}' is a value, not a section")
+        if part not in node:
+            raise _unknown_key(where, part, list(node), source)
+        node, where = node[part], f"{where}{part}."
+
+
+def load_config(path: str | Path, overrides: dict | None = None, overrides_from: str = "overrides") -> dict:
     """Read, upgrade, merge with defaults, validate and resolve a YAML configuration file.
 
     ``overrides`` maps dotted keys (``"training.n_epochs"``, ``"encoder.frontend.top_db"``) to values that
-    replace the file's.
+    replace the file's; an unknown one is named as coming from ``overrides_from`` (``--set``).
     """
     path = Path(path)
     user = read_yaml(path)
-    for dotted, value in (overrides or {}).items():
+    overrides = overrides or {}
+    encoder = user.get("encoder") if isinstance(user.get("encoder"), dict) else {}
+    try:
+        base = defaults(overrides.get("encoder.name", encoder.get("name", DEFAULT_ENCODER)))
+    except KeyError:
+        base = {}  # an unknown encoder: resolve_config names it
+    for dotted, value in overrides.items():
+        if base:
+            _check_known(dotted, base, f"{path}: {overrides_from} {dotted}")
         set_dotted(user, dotted, value)
     return resolve_config(user, source=str(path), base_dir=path.parent)
