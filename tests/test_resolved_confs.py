@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from desed_task.experiment.config import load_config
+from desed_task.experiment.renamed_keys import RENAMED_KEYS
 
 REPO = Path(__file__).parents[1]
 STORED = json.loads((REPO / "tests/data/resolved_confs.json").read_text())
-RENAMED: dict[str, str] = {}
+RENAMED = RENAMED_KEYS
 
 
 def _flat(config: dict, prefix: str = "") -> dict:

@@ -10,7 +10,8 @@ encoder unit and its front-end, ``TaskOptions``), read here by introspection; ke
 paths, trainer settings) default here. Derived values are not configured: the sample rate is ``data.fs`` for every
 stream, the network's time subsampling is the product of the time factors of ``net.pooling``, the encoder's mel
 bins are the encoder's. Every key a user writes must be known: a misspelt key is an error that names it and the
-closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``).
+closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``), and keys
+under their earlier names are read as their current ones (``renamed_keys.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import yaml
 
 from desed_task.data import DESED_CLASSES
 from desed_task.experiment.layout import drop_derived_copies, upgrade_keys
+from desed_task.experiment.renamed_keys import current_key, rename_keys
 from desed_task.experiment.sections import normalise_sections
 from desed_task.experiment.values import check_values
 from desed_task.features import SEDFrontend
@@ -154,6 +156,7 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
     user = normalise_sections(user, source, ConfigError)
     user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
+    user = rename_keys(user, source, ConfigError)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
         base = defaults(encoder)
@@ -161,9 +164,9 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
         raise ConfigError(f"{source}: encoder.name: {err.args[0]}") from None
     config = _merge(base, user, "", source)
     check_values(config, base, source, ConfigError)
-    if config["opt"]["tfm_trainable_layers"] == "all":
+    if config["opt"]["encoder_trainable_layers"] == "all":
         layers = encoder_class(config["encoder"]["name"]).layer_group_count(**encoder_kwargs(config))
-        config["opt"]["tfm_trainable_layers"] = layers
+        config["opt"]["encoder_trainable_layers"] = layers
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if not root.is_absolute() and base_dir is not None:
@@ -243,7 +246,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     user = normalise_sections(user, str(path), ConfigError)
     base = user.pop("base", None)
-    user = upgrade_keys(user, str(path), ConfigError)
+    user = rename_keys(upgrade_keys(user, str(path), ConfigError), str(path), ConfigError)
     if base is None:
         return user
     return _deep_update(read_yaml(_base_file(path, base), _seen + (path,)), user)
@@ -297,6 +300,7 @@ def load_config(path: str | Path, overrides: dict | None = None, overrides_from:
     except KeyError:
         base = {}  # an unknown encoder: resolve_config names it
     for dotted, value in overrides.items():
+        dotted = current_key(dotted, f"{path}: {overrides_from} {dotted}")
         if base:
             _check_known(dotted, base, f"{path}: {overrides_from} {dotted}")
         set_dotted(user, dotted, value)

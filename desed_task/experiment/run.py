@@ -33,10 +33,12 @@ from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, 
 log = logging.getLogger("desed_task")
 
 STAGE2_OVERRIDES = {
-    "lr": ("opt.tfm_lr", float, "maximum learning rate of the encoder's top group (opt.tfm_lr); lower groups "
-                             "decay by tfm_lr_scale"),
-    "tfm_lr_scale": ("opt.tfm_lr_scale", float, "layer-wise learning-rate decay of the encoder (opt.tfm_lr_scale)"),
-    "loss_weight": ("training.const_max", float, "maximum consistency-loss weight (training.const_max)"),
+    "lr": ("opt.encoder_lr", float, "maximum learning rate of the encoder's top group (opt.encoder_lr); lower "
+                                "groups decay by opt.encoder_lr_scale"),
+    "tfm_lr_scale": ("opt.encoder_lr_scale", float,
+                     "layer-wise learning-rate decay of the encoder (opt.encoder_lr_scale)"),
+    "loss_weight": ("training.consistency_weight_max", float,
+                    "maximum consistency-loss weight (training.consistency_weight_max)"),
     "warmup": ("training.n_epochs_warmup", int, "ramp-up length in epochs (training.n_epochs_warmup)"),
     "ema": ("training.ema_factor", float, "teacher EMA factor (training.ema_factor)"),
 }

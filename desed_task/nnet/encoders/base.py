@@ -70,7 +70,7 @@ class FrameEncoder(nn.Module, ABC):
     @classmethod
     def layer_group_count(cls, **kwargs: Any) -> int:
         """Number of layer groups of the unit built with ``kwargs`` (all its constructor arguments but the
-        front-end, as the configuration's ``encoder`` section gives them): what ``opt.tfm_trainable_layers: all``
+        front-end, as the configuration's ``encoder`` section gives them): what ``opt.encoder_trainable_layers: all``
         stands for. This default builds the unit; a large unit says it without building."""
         return len(cls(frontend=cls.frontend_class(), **kwargs).layer_groups())
 
