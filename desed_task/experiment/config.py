@@ -285,11 +285,13 @@ def _check_known(dotted: str, base: dict, source: str) -> None:
         node, where = node[part], f"{where}{part}."
 
 
-def load_config(path: str | Path, overrides: dict | None = None, overrides_from: str = "overrides") -> dict:
+def load_config(path: str | Path, overrides: dict | None = None, overrides_from: str | None = None) -> dict:
     """Read, upgrade, merge with defaults, validate and resolve a YAML configuration file.
 
     ``overrides`` maps dotted keys (``"training.n_epochs"``, ``"encoder.frontend.top_db"``) to values that
-    replace the file's; an unknown one is named as coming from ``overrides_from`` (``--set``).
+    replace the file's. With ``overrides_from`` (``--set``), each key must be a current one (or a renamed one) and
+    an unknown one is named as coming from there; without it, the keys are checked with the file's (so that the
+    earlier layout's keys are upgraded).
     """
     path = Path(path)
     user = read_yaml(path)
@@ -300,8 +302,8 @@ def load_config(path: str | Path, overrides: dict | None = None, overrides_from:
     except KeyError:
         base = {}  # an unknown encoder: resolve_config names it
     for dotted, value in overrides.items():
-        dotted = current_key(dotted, f"{path}: {overrides_from} {dotted}")
-        if base:
+        dotted = current_key(dotted, f"{path}: {overrides_from or 'overrides'} {dotted}")
+        if base and overrides_from is not None:
             _check_known(dotted, base, f"{path}: {overrides_from} {dotted}")
         set_dotted(user, dotted, value)
     return resolve_config(user, source=str(path), base_dir=path.parent)
