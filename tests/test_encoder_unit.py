@@ -21,6 +21,11 @@ def toy_registered(monkeypatch):
     monkeypatch.setitem(ENCODERS, ToyEncoder.name, ToyEncoder)
 
 
+def test_all_trainable_layers_of_another_encoder_unit_counts_its_groups(toy_registered):
+    config = resolve_config({"encoder": {"name": "toy", "random_init": True}, "opt": {"encoder_trainable_layers": "all"}})
+    assert config["opt"]["encoder_trainable_layers"] == 2
+
+
 @pytest.mark.slow
 def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_registered, tiny_dataset, tmp_path):
     config = tiny_config(tiny_dataset, 1, **{"encoder": {"name": "toy", "random_init": True, "width": 8,
@@ -33,7 +38,7 @@ def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_reg
     checkpoint = torch.load(metrics["last_checkpoint"], weights_only=True)
     assert any(k.startswith("sed_student.toy_encoder.embed.") for k in checkpoint["state_dict"])
 
-    stage2 = tiny_config(tiny_dataset, 2, **{"encoder": config["encoder"], "opt.tfm_trainable_layers": 2,
+    stage2 = tiny_config(tiny_dataset, 2, **{"encoder": config["encoder"], "opt.encoder_trainable_layers": 2,
                                              "ultra.model_init": metrics["last_checkpoint"]})
     stage2_metrics = run_experiment(stage2, tmp_path / "stage2", fast_dev_run=True)
     assert 0.0 <= stage2_metrics["student/psds1_sed_scores_eval"] <= 1.0

@@ -68,9 +68,9 @@ def _train(stage: int, net: CRNN, batches: list[dict], accumulate: int, tmp_path
     student = copy.deepcopy(net)
     student.encoder.set_trainable_groups(4 if stage == 2 else 0)
     options = TaskOptions(
-        n_epochs=4, n_epochs_warmup=1, const_max=2.0 if stage == 1 else 70.0, ema_factor=0.999,
+        n_epochs=4, n_epochs_warmup=1, consistency_weight_max=2.0 if stage == 1 else 70.0, ema_factor=0.999,
         ema_warmup=stage == 1, mixup_prob=0.0, freq_warp_prob=0.0, cnn_lr=1e-3, rnn_lr=2e-3,
-        tfm_lr=1e-3, tfm_trainable_layers=4 if stage == 2 else 0, cosine=stage == 2,
+        encoder_lr=1e-3, encoder_trainable_layers=4 if stage == 2 else 0, cosine=stage == 2,
     )
     cls = Stage2SEDTask if stage == 2 else SEDTask
     encoder = LabelEncoder([str(i) for i in range(10)], audio_len=2.0, frame_hop=256, net_pooling=4)

@@ -23,7 +23,7 @@ def test_stage2_config_is_the_recipe_with_a_random_encoder_and_augmentation_on_e
     assert training["stage"] == 2 and training["batch_size"] == list(PAPER_BATCH)
     assert training["precision"] == "bf16-mixed"
     assert training["mixup_prob"] == 1.0 and training["freq_warp_prob"] == 1.0
-    assert training["const_max"] == 70 and config["opt"]["tfm_trainable_layers"] == 14  # confs/stage2.yaml
+    assert training["consistency_weight_max"] == 70 and config["opt"]["encoder_trainable_layers"] == 14  # confs/stage2.yaml
     assert config["encoder"]["random_init"] and config["encoder"]["activation_checkpointing"]
     assert config["encoder"]["embed_dim"] == 768 and config["encoder"]["depth"] == 12  # ViT-Base
 
@@ -98,7 +98,7 @@ def test_ddp_looks_for_unused_parameters_because_stage2_trains_mask_embed():
     assert distributed_strategy("auto", 1) == "auto" and distributed_strategy("fsdp", 2) == "fsdp"
     config = stage2_config((1, 1, 1, 1), overrides=TINY_NETWORK)
     student = build_network(config)
-    student.encoder.set_trainable_groups(config["opt"]["tfm_trainable_layers"])
+    student.encoder.set_trainable_groups(config["opt"]["encoder_trainable_layers"])
     task = build_task(config, "unused", student)
     encoder = build_label_encoder(config)
     batch = synthetic_batch((1, 1, 1, 1), encoder.n_classes, encoder.n_frames)

@@ -205,11 +205,11 @@ def build_task(golden: dict, stage: str, tmp_path) -> SEDTask:
     student.encoder.set_trainable_groups(conf["opt.tfm_trainable_layers"])
     options = TaskOptions(
         n_epochs=conf["training.n_epochs"], n_epochs_warmup=conf["training.n_epochs_warmup"],
-        const_max=float(conf["training.const_max"]), ema_factor=conf["training.ema_factor"],
+        consistency_weight_max=float(conf["training.const_max"]), ema_factor=conf["training.ema_factor"],
         ema_warmup=stage == "1", mixup_prob=0.5, mixup_alpha=conf["mixup_beta_params"][0],
         freq_warp_prob=0.5 if stage == "2" else 0.0,
-        cnn_lr=conf["opt.cnn_lr"], rnn_lr=conf["opt.rnn_lr"], tfm_lr=conf["opt.tfm_lr"],
-        tfm_lr_scale=conf["opt.tfm_lr_scale"], tfm_trainable_layers=conf["opt.tfm_trainable_layers"],
+        cnn_lr=conf["opt.cnn_lr"], rnn_lr=conf["opt.rnn_lr"], encoder_lr=conf["opt.tfm_lr"],
+        encoder_lr_scale=conf["opt.tfm_lr_scale"], encoder_trainable_layers=conf["opt.tfm_trainable_layers"],
         betas=tuple(golden["stages"][stage]["optimizer"]["betas"]), cosine=conf["scheduler"]["cos_down"],
         min_lr_scale=conf["scheduler"]["min_lr_scaler"],
     )

@@ -161,9 +161,9 @@ def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
     label_encoder = build_label_encoder(config)
     student, teacher = _networks(config, mode, checkpoint)
     try:
-        student.encoder.set_trainable_groups(config["opt"]["tfm_trainable_layers"])
+        student.encoder.set_trainable_groups(config["opt"]["encoder_trainable_layers"])
     except ValueError as err:
-        raise ConfigError(f"opt.tfm_trainable_layers: {err}") from err
+        raise ConfigError(f"opt.encoder_trainable_layers: {err}") from err
     datamodule = SEDDataModule(
         batch_sizes=training["batch_size"], batch_size_val=training["batch_size_val"],
         num_workers=training["num_workers"], seed=training["seed"],

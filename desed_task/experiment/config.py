@@ -10,7 +10,8 @@ encoder unit and its front-end, ``TaskOptions``), read here by introspection; ke
 paths, trainer settings) default here. Derived values are not configured: the sample rate is ``data.fs`` for every
 stream, the network's time subsampling is the product of the time factors of ``net.pooling``, the encoder's mel
 bins are the encoder's. Every key a user writes must be known: a misspelt key is an error that names it and the
-closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``).
+closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``), and keys
+under their earlier names are read as their current ones (``renamed_keys.py``).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import yaml
 
 from desed_task.data import DESED_CLASSES
 from desed_task.experiment.layout import drop_derived_copies, upgrade_keys
+from desed_task.experiment.renamed_keys import current_key, rename_keys
 from desed_task.experiment.sections import normalise_sections
 from desed_task.experiment.values import check_values
 from desed_task.features import SEDFrontend
@@ -155,6 +157,7 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
     user = normalise_sections(user, source, ConfigError)
     user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
+    user = rename_keys(user, source, ConfigError)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
         base = defaults(encoder)
@@ -162,6 +165,9 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
         raise ConfigError(f"{source}: encoder.name: {err.args[0]}") from None
     config = _merge(base, user, "", source)
     check_values(config, base, source, ConfigError)
+    if config["opt"]["encoder_trainable_layers"] == "all":
+        layers = encoder_class(config["encoder"]["name"]).layer_group_count(**encoder_kwargs(config))
+        config["opt"]["encoder_trainable_layers"] = layers
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if not root.is_absolute() and base_dir is not None:
@@ -217,7 +223,7 @@ def _deep_update(base: dict, update: dict) -> dict:
     return out
 
 
-def _yaml_problem(err: yaml.YAMLError) -> str:
+def yaml_problem(err: yaml.YAMLError) -> str:
     """PyYAML's problem and where it is, on one line (its own message spans several, with a caret)."""
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None) or str(err)
@@ -236,12 +242,12 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     try:
         user = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from err
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     user = normalise_sections(user, str(path), ConfigError)
     base = user.pop("base", None)
-    user = upgrade_keys(user, str(path), ConfigError)
+    user = rename_keys(upgrade_keys(user, str(path), ConfigError), str(path), ConfigError)
     if base is None:
         return user
     return _deep_update(read_yaml(_base_file(path, base), _seen + (path,)), user)
@@ -262,19 +268,43 @@ def set_dotted(user: dict, dotted: str, value: Any) -> None:
     """``user["a"]["b"]["c"] = value`` for ``"a.b.c"``, creating the mappings on the way."""
     *sections, key = dotted.split(".")
     node = user
-    for section in sections:
+    for depth, section in enumerate(sections):
         node = node.setdefault(section, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"'{dotted}': '{'.'.join(sections[:depth + 1])}' is a value, not a section")
     node[key] = value
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+def _check_known(dotted: str, base: dict, source: str) -> None:
+    """The did-you-mean error of an unknown key for ``dotted`` when the defaults ``base`` have no such key."""
+    node, where = base, ""
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: '{where[:-1]}' is a value, not a section")
+        if part not in node:
+            raise _unknown_key(where, part, list(node), source)
+        node, where = node[part], f"{where}{part}."
+
+
+def load_config(path: str | Path, overrides: dict | None = None, overrides_from: str | None = None) -> dict:
     """Read, upgrade, merge with defaults, validate and resolve a YAML configuration file.
 
     ``overrides`` maps dotted keys (``"training.n_epochs"``, ``"encoder.frontend.top_db"``) to values that
-    replace the file's.
+    replace the file's. With ``overrides_from`` (``--set``), each key must be a current one (or a renamed one) and
+    an unknown one is named as coming from there; without it, the keys are checked with the file's (so that the
+    earlier layout's keys are upgraded).
     """
     path = Path(path)
     user = read_yaml(path)
-    for dotted, value in (overrides or {}).items():
+    overrides = overrides or {}
+    encoder = user.get("encoder") if isinstance(user.get("encoder"), dict) else {}
+    try:
+        base = defaults(overrides.get("encoder.name", encoder.get("name", DEFAULT_ENCODER)))
+    except KeyError:
+        base = {}  # an unknown encoder: resolve_config names it
+    for dotted, value in overrides.items():
+        dotted = current_key(dotted, f"{path}: {overrides_from or 'overrides'} {dotted}")
+        if base and overrides_from is not None:
+            _check_known(dotted, base, f"{path}: {overrides_from} {dotted}")
         set_dotted(user, dotted, value)
     return resolve_config(user, source=str(path), base_dir=path.parent)

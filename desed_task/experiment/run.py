@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
+
+import yaml
 
 from desed_task.argparse_hints import HintingArgumentParser
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
-from desed_task.experiment.config import ConfigError, load_config, read_yaml
+from desed_task.experiment.config import ConfigError, load_config, read_yaml, yaml_problem
 from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
 from desed_task.experiment.paths import Mode, check_paths, config_files
 from desed_task.experiment.report import format_metrics_table
@@ -30,10 +33,12 @@ from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, 
 log = logging.getLogger("desed_task")
 
 STAGE2_OVERRIDES = {
-    "lr": ("opt.tfm_lr", float, "maximum learning rate of the encoder's top group (opt.tfm_lr); lower groups "
-                             "decay by tfm_lr_scale"),
-    "tfm_lr_scale": ("opt.tfm_lr_scale", float, "layer-wise learning-rate decay of the encoder (opt.tfm_lr_scale)"),
-    "loss_weight": ("training.const_max", float, "maximum consistency-loss weight (training.const_max)"),
+    "lr": ("opt.encoder_lr", float, "maximum learning rate of the encoder's top group (opt.encoder_lr); lower "
+                                "groups decay by opt.encoder_lr_scale"),
+    "tfm_lr_scale": ("opt.encoder_lr_scale", float,
+                     "layer-wise learning-rate decay of the encoder (opt.encoder_lr_scale)"),
+    "loss_weight": ("training.consistency_weight_max", float,
+                    "maximum consistency-loss weight (training.consistency_weight_max)"),
     "warmup": ("training.n_epochs_warmup", int, "ramp-up length in epochs (training.n_epochs_warmup)"),
     "ema": ("training.ema_factor", float, "teacher EMA factor (training.ema_factor)"),
 }
@@ -46,6 +51,25 @@ USER_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (OutputError, "output error"),
 )
 EXIT_USER_ERROR = 2
+
+
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``--set KEY=VALUE``: the dotted key and the value read as YAML (``10`` an integer, ``1e-3`` a number,
+    ``[4, 4, 8, 8]`` a list, ``null`` None, ``bf16-mixed`` a string)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not all(key.split(".")):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with a dotted key, e.g. training.n_epochs=10, got "
+                                         f"{text!r}")
+    if _EXPONENT_NUMBER.fullmatch(value.strip()):
+        return key, float(value)  # YAML 1.1 (PyYAML) reads 1e-3 as a string
+    try:
+        return key, yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"{key}: the value {value!r} is not valid YAML: {yaml_problem(err)}") from None
 
 
 def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse.ArgumentParser:
@@ -89,6 +113,11 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
     parser.add_argument("--accm_grad", type=int, default=None,
                         help="override training.accumulate_batches: one optimiser step per N batches (gradient "
                              "accumulation for small GPUs; schedules count optimiser steps)")
+    parser.add_argument("--set", dest="settings", action="append", type=parse_setting, default=[],
+                        metavar="KEY=VALUE",
+                        help="set any configuration key, e.g. --set training.n_epochs=10 --set "
+                             "encoder.frontend.top_db=null (repeatable; the value is read as YAML and replaces the "
+                             "file's; a flag that names a key, such as --accm_grad, is applied after it)")
     if stage == 2:
         for flag, (_, kind, help_text) in STAGE2_OVERRIDES.items():
             parser.add_argument(f"--{flag}", type=kind, default=None, help=f"override {help_text}")
@@ -154,7 +183,11 @@ def check_stage(conf_file: str | Path, stage: int) -> None:
 
 
 def _overrides(args: argparse.Namespace, stage: int) -> dict:
-    overrides = {"training.stage": stage}
+    overrides = dict(args.settings)
+    if overrides.get("training.stage", stage) != stage:
+        raise ConfigError(f"--set training.stage={overrides['training.stage']!r}: this is train_stage{stage}.py: "
+                          f"run the script of stage {overrides['training.stage']!r}")
+    overrides["training.stage"] = stage
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad
     if args.num_nodes is not None:
@@ -184,7 +217,7 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
     check_stage(args.conf_file, stage)
     check_mode_flags(_checkpoint_flags(args))
     check_log_dir(args.log_dir)
-    config = load_config(args.conf_file, _overrides(args, stage))
+    config = load_config(args.conf_file, _overrides(args, stage), overrides_from="--set")
     devices = parse_devices(args.gpus)
     if devices[0] == "gpu":
         import torch

@@ -50,7 +50,7 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "training.num_workers": (lambda v: v >= 0, "a non-negative integer"),
     "training.n_epochs": (lambda v: v >= 1, "a positive integer"),
     "training.n_epochs_warmup": (lambda v: v >= 0, "a non-negative integer"),
-    "training.const_max": (lambda v: v >= 0, "a non-negative number"),
+    "training.consistency_weight_max": (lambda v: v >= 0, "a non-negative number"),
     "training.ema_factor": (_unit, "a number in [0, 1]"),
     "training.mixup_prob": (_unit, "a probability in [0, 1]"),
     "training.mixup_alpha": (lambda v: v > 0, "a positive number"),
@@ -70,9 +70,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "training.checkpoint_every_n_steps": (lambda v: v >= 1, "a positive number of optimiser steps, or null (off)"),
     "opt.cnn_lr": (lambda v: v >= 0, "a non-negative learning rate"),
     "opt.rnn_lr": (lambda v: v >= 0, "a non-negative learning rate"),
-    "opt.tfm_lr": (lambda v: v >= 0, "a non-negative learning rate"),
-    "opt.tfm_lr_scale": (lambda v: v > 0, "a positive factor"),
-    "opt.tfm_trainable_layers": (lambda v: v >= 0, "a non-negative number of encoder layer groups"),
+    "opt.encoder_lr": (lambda v: v >= 0, "a non-negative learning rate"),
+    "opt.encoder_lr_scale": (lambda v: v > 0, "a positive factor"),
+    "opt.encoder_trainable_layers": (lambda v: v >= 0, "a non-negative number of encoder layer groups, or all"),
     "opt.betas": (lambda v: len(v) == 2 and all(_is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"),
     "opt.min_lr_scale": (_unit, "a fraction in [0, 1]"),
     "net.nb_filters": (_positive_ints, "a list of positive integers"),
@@ -144,6 +144,10 @@ def check_values(config: dict, base: dict, source: str, error: type[Exception]) 
             if value is not None and not (_is_int(value) and value >= 0):
                 raise error(f"{source}: training.scoring_workers must be a non-negative integer (0 or 1: score in "
                             f"the training process) or null (the cores the data loader leaves free), got {value!r}")
+            continue
+        if key == "opt.encoder_trainable_layers" and isinstance(value, str):
+            if value != "all":  # "all": every layer group, counted with the encoder once the values are checked
+                raise error(f"{source}: {key} must be {_RANGES[key][1]}, got {value!r}")
             continue
         if key.startswith("data.extra_"):
             continue  # checked entry by entry where the paths are resolved

@@ -52,7 +52,7 @@ _TINY_RUN = {
     "training.n_test_thresholds": 5, "training.enable_progress_bar": False,
     "encoder.embed_dim": 32, "encoder.depth": 1, "net.n_rnn_cell": 16,
 }
-DRY_RUN_CLI = CliPlan("tiny", "cpu", stage1=_TINY_RUN, stage2={**_TINY_RUN, "opt.tfm_trainable_layers": 3},
+DRY_RUN_CLI = CliPlan("tiny", "cpu", stage1=_TINY_RUN, stage2={**_TINY_RUN, "opt.encoder_trainable_layers": 3},
                       command_timeout_s=120.0)
 
 

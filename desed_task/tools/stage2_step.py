@@ -42,7 +42,7 @@ Precision = Literal["32", "bf16-mixed", "16-mixed"]
 TINY_NETWORK = {
     "encoder.embed_dim": 64, "encoder.depth": 1, "encoder.num_heads": 2,
     "net.nb_filters": [4, 4, 8, 8, 8, 8, 8], "net.n_rnn_cell": 16, "net.rnn_layers": 1,
-    "opt.tfm_trainable_layers": 3,  # all groups of a 1-block encoder, as the recipe's 14 are all of ViT-Base's
+    "opt.encoder_trainable_layers": 3,  # all groups of a 1-block encoder, as the recipe's 14 are all of ViT-Base's
 }
 
 
@@ -157,7 +157,7 @@ def measure_stage2_step(
     rss_before = peak_rss_mb()
     pl.seed_everything(config["training"]["seed"], verbose=False)
     student = build_network(config)
-    student.encoder.set_trainable_groups(config["opt"]["tfm_trainable_layers"])
+    student.encoder.set_trainable_groups(config["opt"]["encoder_trainable_layers"])
     parameters = sum(p.numel() for p in student.parameters())
     batch_sizes = tuple(config["training"]["batch_size"])
     encoder = build_label_encoder(config)

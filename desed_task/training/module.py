@@ -132,7 +132,7 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         return self.global_step + 1
 
     def consistency_weight(self) -> float:
-        return consistency_weight(self.schedule_step, self.rampup_steps, self.options.const_max)
+        return consistency_weight(self.schedule_step, self.rampup_steps, self.options.consistency_weight_max)
 
     # ---------------------------------------------------------------- modes
     def train(self, mode: bool = True) -> "SEDTask":
@@ -216,8 +216,8 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     def configure_optimizers(self):
         opt = self.options
         groups = param_groups(
-            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, tfm_lr=opt.tfm_lr,
-            tfm_lr_scale=opt.tfm_lr_scale, tfm_trainable_layers=opt.tfm_trainable_layers,
+            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, tfm_lr=opt.encoder_lr,
+            tfm_lr_scale=opt.encoder_lr_scale, tfm_trainable_layers=opt.encoder_trainable_layers,
         )
         optimizer = adam(groups, betas=tuple(opt.betas), impl=opt.adam_impl)
         scheduler = RampUpCosineLR(

@@ -62,7 +62,7 @@ def param_groups(
                     raise ValueError(
                         f"trainable parameter {name!r} is in encoder group {labels[rank]}, below the top "
                         f"{tfm_trainable_layers}; freeze it (encoder.set_trainable_groups) or raise "
-                        "opt.tfm_trainable_layers"
+                        "opt.encoder_trainable_layers"
                     )
                 continue
             group = encoder[rank]

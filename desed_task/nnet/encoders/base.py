@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -66,6 +66,13 @@ class FrameEncoder(nn.Module, ABC):
     @abstractmethod
     def layer_group_of(self, name: str) -> int:
         """Index in ``layer_groups()`` of the parameter ``name`` (relative to this module); ValueError if none."""
+
+    @classmethod
+    def layer_group_count(cls, **kwargs: Any) -> int:
+        """Number of layer groups of the unit built with ``kwargs`` (all its constructor arguments but the
+        front-end, as the configuration's ``encoder`` section gives them): what ``opt.encoder_trainable_layers: all``
+        stands for. This default builds the unit; a large unit says it without building."""
+        return len(cls(frontend=cls.frontend_class(), **kwargs).layer_groups())
 
     @classmethod
     @abstractmethod

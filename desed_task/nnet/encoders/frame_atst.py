@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -139,6 +139,10 @@ class FrameATSTEncoder(FrameEncoder):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.atst(features)
+
+    @classmethod
+    def layer_group_count(cls, **kwargs: Any) -> int:
+        return kwargs["depth"] + 2
 
     def layer_groups(self) -> list[str]:
         return ["norm_frame"] + [f"block{self.depth - rank}" for rank in range(1, self.depth + 1)] + ["embeddings"]
