@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from desed_task.evaluation.cli import build_parser, main
+from desed_task.evaluation.evaluate_command import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 

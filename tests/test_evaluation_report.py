@@ -17,7 +17,7 @@ from desed_task.evaluation import (
     write_scores_only,
     write_test_outputs,
 )
-from desed_task.evaluation.cli import main
+from desed_task.evaluation.evaluate_command import main
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import pytest
 from operating_point_scores import DESED_CLASSES, validation_subset
 
 from desed_task.evaluation import read_score_folder, write_score_folder
-from desed_task.evaluation.cli import main as evaluate_main
+from desed_task.evaluation.evaluate_command import main as evaluate_main
 from desed_task.postprocess import CSEBBClassParams, CSEBBParams, MedianParams, write_params
-from desed_task.postprocess.cli import main
+from desed_task.postprocess.postprocess_command import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -183,7 +183,7 @@ def test_csebb_without_sebbs_names_the_extra(command, validation, tmp_path, caps
 
 def test_import_is_light_and_never_imports_sebbs():
     code = (
-        "import sys, desed_task, desed_task.postprocess, desed_task.postprocess.cli\n"
+        "import sys, desed_task, desed_task.postprocess, desed_task.postprocess.postprocess_command\n"
         "heavy = [m for m in ('sebbs', 'sed_scores_eval', 'torch') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
