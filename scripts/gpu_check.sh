@@ -6,7 +6,7 @@
 # float32 and bf16-mixed. Writes ONE JSON. See docs/performance.md.
 #
 #   scripts/gpu_check.sh OUT.json                   on a machine with a GPU
-#   scripts/gpu_check.sh OUT.json --dry-run         the same plan on the CPU with tiny sizes (to test the plan)
+#   scripts/gpu_check.sh OUT.json --dry_run         the same plan on the CPU with tiny sizes (to test the plan)
 #   scripts/gpu_check.sh OUT.json --parts cli_runs  only the named parts (cuda_tests benchmark stage2_paper_batch
 #                                                   ddp cli_runs)
 # Python: $PYTHON if set, else the repository's .venv, else python3.
