@@ -51,6 +51,7 @@ def _count_calls(monkeypatch, cls: type, name: str) -> list[int]:
     return calls
 
 
+@pytest.mark.slow
 def test_every_step_runs_mixup_warping_the_ema_hook_the_optimiser_and_the_scheduler(monkeypatch):
     from desed_task.training.draws import AugmentationDraws
     from desed_task.training.module import Stage2SEDTask
@@ -71,6 +72,7 @@ def test_every_step_runs_mixup_warping_the_ema_hook_the_optimiser_and_the_schedu
     assert result["batch_sizes"] == [1, 1, 1, 1] and result["mixup_prob"] == 1.0
 
 
+@pytest.mark.slow
 def test_command_line_writes_the_measurement(tmp_path):
     out = tmp_path / "step.json"
     sets = [f"--set={key}={json.dumps(value)}" for key, value in TINY_NETWORK.items()]
