@@ -1,4 +1,4 @@
-"""scripts/gpu_check.sh --dry-run: the GPU check's whole plan on the CPU with tiny sizes, one JSON out."""
+"""scripts/gpu_check.sh --dry_run: the GPU check's whole plan on the CPU with tiny sizes, one JSON out."""
 from __future__ import annotations
 
 import json
@@ -87,4 +87,4 @@ def test_unknown_part_is_refused(tmp_path):
 
 def test_help_names_the_usage():
     done = subprocess.run([str(ROOT / "scripts" / "gpu_check.sh"), "--help"], capture_output=True, text=True)
-    assert done.returncode == 2 and "--dry-run" in done.stdout and "OUT.json" in done.stdout
+    assert done.returncode == 2 and "--dry_run" in done.stdout and "OUT.json" in done.stdout
