@@ -1,4 +1,5 @@
-# Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test`;
+# Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test` (the fast tests, not
+# those marked slow); `make test-all` runs every test (CI), `make lint` the static checks (ruff check, CI);
 # `make check-wheel` installs the built wheel into a fresh environment and runs it from another folder (CI).
 # Each target creates the virtual environment in .venv on first use.
 PYTHON ?= python3
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: install test check-wheel demo clean
+.PHONY: install test test-all lint check-wheel demo clean
 
 install: $(STAMP)
 
@@ -21,7 +22,13 @@ $(STAMP): setup.py scripts/install_torch.sh
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 check-wheel: $(STAMP)
 	scripts/check_wheel.sh $(BIN)/python

@@ -52,5 +52,5 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["desed_task", "desed_task.*"]),
     install_requires=INSTALL_REQUIRES,
-    extras_require={"sebbs": SEBBS, "dev": ["pytest>=7", "pytest-timeout"]},
+    extras_require={"sebbs": SEBBS, "dev": ["pytest>=7", "pytest-timeout", "ruff>=0.6"]},
 )

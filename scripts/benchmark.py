@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from desed_task.command_parser import CommandParser
 from desed_task.tools.benchmark import format_table, run_benchmark
 from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
 
@@ -20,16 +21,17 @@ CPU_BATCH = (1, 1, 2, 2)  # the paper's proportions, smallest
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu",
                         help="device to measure (default: cuda when available, else cpu)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
-    parser.add_argument("--train-batch", type=int, nargs=4, default=None,
+    parser.add_argument("--train_batch", "--train-batch", type=int, nargs=4, default=None,
                         metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
                         help="clips of each training subset per stage-2 step (default: 1 1 2 2 on cpu, the paper's "
                              "24 24 48 48 on cuda)")
-    parser.add_argument("--train-warmup", type=int, default=1, help="stage-2 steps run before timing")
-    parser.add_argument("--train-steps", type=int, default=3, help="timed stage-2 steps (their median is reported)")
+    parser.add_argument("--train_warmup", "--train-warmup", type=int, default=1, help="stage-2 steps run before timing")
+    parser.add_argument("--train_steps", "--train-steps", type=int, default=3,
+                        help="timed stage-2 steps (their median is reported)")
     parser.add_argument("--precisions", nargs="+", default=["32", "bf16-mixed"],
                         choices=("32", "bf16-mixed", "16-mixed"), help="precisions of inference and training steps")
     parser.add_argument("--repeats", type=int, default=10, help="timed repetitions (best is kept) for inference")
@@ -37,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds over which the matmul limit and batch-1 inference keep their best call "
                              "(longer is steadier on a shared machine)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's setting)")
-    parser.add_argument("--no-train", action="store_true", help="skip the stage-2 training steps")
-    parser.add_argument("--no-test-scoring", action="store_true",
+    parser.add_argument("--no_train", "--no-train", action="store_true", help="skip the stage-2 training steps")
+    parser.add_argument("--no_test_scoring", "--no-test-scoring", action="store_true",
                         help="skip timing the test stage's scoring of 1,168 clips (CPU work, about a minute)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny network and sizes, to check that every part runs (the numbers mean nothing)")

@@ -16,13 +16,15 @@ import logging
 import time
 from pathlib import Path
 
+from desed_task.command_parser import CommandParser
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOWN = ("psds1_sed_scores_eval", "psds2_sed_scores_eval", "psds1_psds_eval", "event_f1_macro",
          "segment_f1_macro", "intersection_f1_macro")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo_out", help="folder for the experiments (stage1/, stage2/)")
     parser.add_argument("--data", default=None, help="synthetic dataset folder (default: OUT/synthetic_demo)")
     parser.add_argument("--preset", default="demo", choices=("tiny", "demo"), help="synthetic dataset size")

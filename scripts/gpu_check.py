@@ -1,6 +1,6 @@
 """Run the GPU check's plan (desed_task.tools.gpu_check) and write its one JSON; called by scripts/gpu_check.sh.
 
-Example: ``python scripts/gpu_check.py gpu_check.json`` (or ``--dry-run`` on a CPU, with tiny sizes)
+Example: ``python scripts/gpu_check.py gpu_check.json`` (or ``--dry_run`` on a CPU, with tiny sizes)
 """
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from desed_task.command_parser import CommandParser
 from desed_task.tools.gpu_check import PARTS, run_check
 
 
@@ -42,9 +43,9 @@ def _summary(part: str, value: object) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", type=Path, help="where to write the results (rewritten after every part)")
-    parser.add_argument("--dry-run", action="store_true",
+    parser.add_argument("--dry_run", "--dry-run", action="store_true",
                         help="the same plan on the CPU with tiny sizes (checks the plan, measures nothing useful)")
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), metavar="PART",
                         help=f"run only these parts (default: all, in this order: {' '.join(PARTS)})")

@@ -7,7 +7,7 @@
 # See docs/performance.md. What the 590 s cut is recorded as skipped; --parts runs the rest in a second call.
 #
 #   scripts/gpu_check.sh OUT.json                   on a machine with a GPU
-#   scripts/gpu_check.sh OUT.json --dry-run         the same plan on the CPU with tiny sizes (to test the plan)
+#   scripts/gpu_check.sh OUT.json --dry_run         the same plan on the CPU with tiny sizes (to test the plan)
 #   scripts/gpu_check.sh OUT.json --parts cli_runs  only the named parts (cuda_tests benchmark stage2_paper_batch
 #                                                   ddp cli_runs recipe_time)
 # Python: $PYTHON if set, else the repository's .venv, else python3.

@@ -11,9 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from desed_task.command_parser import CommandParser
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write (created if needed)")
     parser.add_argument("--preset", choices=("tiny", "demo"), default="demo",
                         help="size: 'tiny' (a few clips per subset, seconds; for tests) or 'demo' (~1100 clips)")

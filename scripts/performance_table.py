@@ -10,14 +10,15 @@ import json
 import sys
 from pathlib import Path
 
+from desed_task.command_parser import CommandParser
 from desed_task.output_files import OutputError, write_text
 from desed_task.tools.performance_table import render_table, replace_table
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmark", type=Path, help="JSON written by scripts/benchmark.py --json")
-    parser.add_argument("--gpu-check", type=Path, default=None,
+    parser.add_argument("--gpu_check", "--gpu-check", type=Path, default=None,
                         help="JSON written by scripts/gpu_check.sh (its stage-2 memory at the paper's batch)")
     parser.add_argument("--readme", type=Path, default=None,
                         help="replace the generated table in this file instead of printing it")

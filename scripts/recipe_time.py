@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from desed_task.command_parser import CommandParser
+from desed_task.output_files import write_text
 from desed_task.tools.recipe_time import RECIPES, TESTS_DATA, Setup, format_table, project_recipe
 
 
@@ -39,7 +41,7 @@ def _problem(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True, help="device to measure on")
     parser.add_argument("--json", type=Path, required=True, help="where to write the projection and its inputs")
     parser.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default=None,
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None,
                         help="a DESED-format folder for the data-loading timing (default: the synthetic "
                              "generator's tiny preset in a temporary folder)")
-    parser.add_argument("--train-batch", type=int, nargs=4, default=None,
+    parser.add_argument("--train_batch", "--train-batch", type=int, nargs=4, default=None,
                         metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
                         help="time the training steps at this batch and scale them to each stage's batch by the "
                              "clip count (default: each stage's batch; a smaller one for a CPU)")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     problem = _problem(args)
     if problem is None and args.train_batch and min(args.train_batch) < 1:
-        problem = f"--train-batch {args.train_batch}: every subset needs at least one clip"
+        problem = f"--train_batch {args.train_batch}: every subset needs at least one clip"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                           args.train_batch)
     result = project_recipe(setup)
     print(format_table(result))
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_text(args.json, json.dumps(result, indent=2) + "\n", "--json")
     return 0
 
 

@@ -11,11 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from desed_task.argparse_hints import HintingArgumentParser
+from desed_task.command_parser import CommandParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = HintingArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", type=Path, help="folder with .wav/.flac files (searched recursively)")
     parser.add_argument("output", type=Path, help="folder to write; the same relative paths as under INPUT")
     parser.add_argument("--sr", type=int, default=16000, help="target sample rate in Hz (default 16000)")

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from desed_task.command_parser import CommandParser
 from desed_task.evaluation.pool import default_scoring_workers
 from desed_task.tools.scoring_timing import SYNTHETIC_VALIDATION_CLIPS, compare_scoring, validation_sets
 
@@ -18,12 +19,12 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "desed_validatio
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=default_scoring_workers(0),
                         help="scoring workers of the parallel runs (default: the available cores)")
-    parser.add_argument("--synthetic-clips", type=int, default=SYNTHETIC_VALIDATION_CLIPS,
+    parser.add_argument("--synthetic_clips", "--synthetic-clips", type=int, default=SYNTHETIC_VALIDATION_CLIPS,
                         help="clips of the synthetic-validation stand-in (default: DESED's 2,500)")
-    parser.add_argument("--real-clips", type=int, default=None,
+    parser.add_argument("--real_clips", "--real-clips", type=int, default=None,
                         help="first clips of the real validation set to use (default: all 1,168)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)

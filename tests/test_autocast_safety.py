@@ -7,12 +7,14 @@ The module has no predict step; fit, validation and test are its steps.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from conftest import tiny_config
+from rescoring import rescored
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.training.float32 import in_float32
 
@@ -96,5 +98,6 @@ def test_fit_validation_and_test_run_where_autocast_refuses_bce(
     metrics = run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path)
     # 2 training steps × (strong + weak BCE), and the validation losses of both models
     assert autocast_refusal["binary_cross_entropy"] > 2 * 2
-    assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
+    again = rescored(Path(metrics["experiment_dir"]) / "test" / "teacher", tiny_dataset)
+    assert metrics["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
     assert metrics["best_checkpoint"] is not None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import torch
 
 from desed_task.nnet import CRNN, FrameATSTEncoder
@@ -27,6 +28,7 @@ def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
     assert flops == expected
 
 
+@pytest.mark.slow
 def test_run_benchmark_reports_inference_in_both_precisions_and_data_loading_on_a_tiny_network():
     results = run_benchmark(
         "cpu", precisions=("32", "bf16-mixed"), inference_batches=(1, 2), repeats=1, data_clips=4,

@@ -41,8 +41,9 @@ def test_paper_values():
     s1, s2 = load_config(CONFS / "stage1.yaml"), load_config(CONFS / "stage2.yaml")
     assert s1["training"]["batch_size"] == [12, 12, 24, 48]
     assert s2["training"]["batch_size"] == [24, 24, 48, 48]
-    assert (s1["training"]["n_epochs"], s1["training"]["n_epochs_warmup"], s1["training"]["consistency_weight_max"]) == (200, 50, 2)
-    assert (s2["training"]["n_epochs"], s2["training"]["n_epochs_warmup"], s2["training"]["consistency_weight_max"]) == (250, 10, 70)
+    t1, t2 = s1["training"], s2["training"]
+    assert (t1["n_epochs"], t1["n_epochs_warmup"], t1["consistency_weight_max"]) == (200, 50, 2)
+    assert (t2["n_epochs"], t2["n_epochs_warmup"], t2["consistency_weight_max"]) == (250, 10, 70)
     assert s1["training"]["ema_warmup"] and not s2["training"]["ema_warmup"]
     assert s2["training"]["median_window"] == [6, 20, 7, 4, 7, 6, 6, 6, 6, 6]
     assert s1["opt"]["encoder_trainable_layers"] == 0 and s2["opt"]["encoder_trainable_layers"] == 14

@@ -3,6 +3,7 @@ tests and detects through the same code as FrameATST; earlier configuration layo
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from desed_task.experiment.config import ConfigError, load_config, resolve_confi
 from desed_task.experiment.layout import LayoutWarning
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.nnet import ENCODERS
+from rescoring import rescored
 from toy_encoder import ToyEncoder
 
 
@@ -22,7 +24,8 @@ def toy_registered(monkeypatch):
 
 
 def test_all_trainable_layers_of_another_encoder_unit_counts_its_groups(toy_registered):
-    config = resolve_config({"encoder": {"name": "toy", "random_init": True}, "opt": {"encoder_trainable_layers": "all"}})
+    config = resolve_config({"encoder": {"name": "toy", "random_init": True},
+                             "opt": {"encoder_trainable_layers": "all"}})
     assert config["opt"]["encoder_trainable_layers"] == 2
 
 
@@ -34,14 +37,16 @@ def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_reg
                                  "frontend": {"n_fft": 512, "win_length": 512, "hop_length": 128, "f_min": 0.0,
                                               "f_max": 8000.0}}
     metrics = run_experiment(config, tmp_path / "stage1")
-    assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
+    again = rescored(Path(metrics["experiment_dir"]) / "test" / "teacher", tiny_dataset)
+    assert metrics["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
     checkpoint = torch.load(metrics["last_checkpoint"], weights_only=True)
     assert any(k.startswith("sed_student.toy_encoder.embed.") for k in checkpoint["state_dict"])
 
     stage2 = tiny_config(tiny_dataset, 2, **{"encoder": config["encoder"], "opt.encoder_trainable_layers": 2,
                                              "ultra.model_init": metrics["last_checkpoint"]})
     stage2_metrics = run_experiment(stage2, tmp_path / "stage2", fast_dev_run=True)
-    assert 0.0 <= stage2_metrics["student/psds1_sed_scores_eval"] <= 1.0
+    again = rescored(Path(stage2_metrics["experiment_dir"]) / "test" / "student", tiny_dataset)
+    assert stage2_metrics["student/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
 
     from desed_task.inference import SoundEventDetector
 

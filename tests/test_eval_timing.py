@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from desed_task.tools.eval_timing import synthetic_scores, synthetic_test_set, time_test_stage, time_test_steps
+from rescoring import rescored_against
 
 
 @pytest.fixture
@@ -46,5 +47,9 @@ def test_every_step_is_timed_and_the_metrics_are_those_of_the_test_stage(small_t
     assert steps["detections_per_operating_point"] > 0
     stage = time_test_stage(small_test_set, out_dir=tmp_path / "out", n_thresholds=5)
     assert stage["total_s"] >= stage["write_test_outputs_s"] > 0
-    assert 0 < stage["teacher/psds1_sed_scores_eval"] <= 1
+    again = rescored_against(tmp_path / "out" / "teacher", tmp_path / "truth.tsv", tmp_path / "durations.tsv",
+                             operating_points=True)
+    assert stage["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
+    assert stage["teacher/psds1_psds_eval"] == pytest.approx(again["psds1_psds_eval"], abs=1e-6)
+    assert stage["teacher/psds1_sed_scores_eval"] > 0
     assert (tmp_path / "out" / "student" / "metrics.json").is_file()

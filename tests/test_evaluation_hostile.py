@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from desed_task.evaluation.cli import main
+from desed_task.evaluation.evaluate_command import main
 
 REPO = Path(__file__).resolve().parents[1]
 HEADER = "filename\tonset\toffset\tevent_label\n"
@@ -159,7 +159,8 @@ def test_json_over_an_input_is_refused_before_scoring_and_changes_nothing(case, 
     build, words = JSON_OVER_INPUTS[case]
     argv = [*base, *_predictions(GOOD)(tmp_path), "--scores", str(tmp_path / "scores")]
     target = build(tmp_path)
-    monkeypatch.setattr("desed_task.evaluation.cli.evaluate", lambda *a: pytest.fail("scored before the check"))
+    monkeypatch.setattr("desed_task.evaluation.evaluate_command.evaluate",
+                        lambda *a: pytest.fail("scored before the check"))
     checksums, before = _checksums(tmp_path), sorted(tmp_path.rglob("*"))
     assert main([*argv, "--json", str(target)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -174,7 +175,7 @@ def test_an_interrupt_exits_130_with_one_line_and_writes_nothing(base, tmp_path,
         os.kill(os.getpid(), signal.SIGINT)
         threading.Event().wait(5)  # the handler raises here
 
-    monkeypatch.setattr("desed_task.evaluation.cli.evaluate", interrupted)
+    monkeypatch.setattr("desed_task.evaluation.evaluate_command.evaluate", interrupted)
     target = tmp_path / "out" / "metrics.json"
     assert main([*base, *_predictions(GOOD)(tmp_path), "--json", str(target)]) == 130
     assert capsys.readouterr().err.strip().splitlines() == ["interrupted by SIGINT; nothing written"]
@@ -215,7 +216,7 @@ def test_program_errors_keep_their_traceback(base, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug, not a user error")
 
-    monkeypatch.setattr("desed_task.evaluation.cli.event_and_segment_f1", broken)
+    monkeypatch.setattr("desed_task.evaluation.evaluate_command.event_and_segment_f1", broken)
     with pytest.raises(ValueError, match="a bug"):
         main([*base, *_predictions(GOOD)(tmp_path)])
 

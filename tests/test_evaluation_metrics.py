@@ -75,9 +75,16 @@ def test_psds_sed_scores_eval_ignores_clips_without_events(synthetic, rng):
     )
     assert with_empty == pytest.approx(without)
     # A scored clip missing from the ground truth's event clips is ignored, one absent from the scores warns.
+    # It is scored as if that clip were not in the set (its ground truth and duration left out as well); on
+    # scores noisy enough that PSDS is neither 0 nor 1 (a random level per clip and class).
+    levels = rng.random(targets.shape[:2] + (1,))
+    rough = score_dataframes(0.3 * targets + 0.7 * levels, clip_ids, SYNTH_CLASSES, timestamps)
     with pytest.warns(UserWarning, match="have no scores"):
-        partial = psds_sed_scores_eval({c: tables[c] for c in clip_ids[1:]}, truth, durations)
-    assert 0.0 <= partial["psds1"] <= 1.0
+        partial = psds_sed_scores_eval({c: rough[c] for c in clip_ids[1:]}, truth, durations)
+    unscored = clip_ids[0] + ".wav"
+    alone = psds_sed_scores_eval({c: rough[c] for c in clip_ids[1:]}, truth[truth["filename"] != unscored],
+                                 durations[durations["filename"] != unscored])
+    assert partial == pytest.approx(alone) and 0.0 < partial["psds1"] < 1.0
 
 
 def test_psds_sed_scores_eval_without_events_warns(synthetic):

@@ -85,6 +85,7 @@ def _train(stage: int, net: CRNN, batches: list[dict], accumulate: int, tmp_path
     return task, record
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage", [1, 2])
 def test_accumulated_batches_train_like_one_large_batch(stage, tmp_path):
     torch.manual_seed(0)

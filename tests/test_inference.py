@@ -142,6 +142,7 @@ def test_10s_scores_equal_the_training_test_step(tiny, detector, clip_10s):
     assert np.abs(student_detector(clip_10s, sample_rate=SR).scores - student).max() < 1e-5
 
 
+@pytest.mark.slow
 def test_long_recording_averages_chunk_scores_of_the_test_step(tiny, clip_10s, rng):
     task, _, path = tiny
     audio = np.concatenate([clip_10s, 0.1 * rng.standard_normal(8 * SR).astype(np.float32)])  # 18 s

@@ -15,7 +15,7 @@ import torch
 from test_inference import tiny_task, write_checkpoint
 
 from desed_task.data.audio import load_audio
-from desed_task.inference.cli import main, plot_paths
+from desed_task.inference.detect_command import main, plot_paths
 from desed_task.inference.inputs import expand_inputs, table_names
 
 AUDIO_DIR = Path(__file__).parent / "data" / "audio"

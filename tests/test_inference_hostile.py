@@ -21,7 +21,7 @@ import soundfile as sf
 
 from desed_task.inference import SoundEventDetector
 from desed_task import output_files as outputs_module
-from desed_task.inference.cli import main
+from desed_task.inference.detect_command import main
 
 SR = 16000
 DESED_CLASSES = ["Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog", "Electric_shaver_toothbrush", "Frying",
@@ -234,7 +234,7 @@ def test_bad_inputs_are_all_listed(tiny_checkpoint, tmp_path, caplog):
                  "--quiet"]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 3 and "cut.wav" in errors[0] and "nan.wav" in errors[1]
-    assert "2 unusable inputs; nothing written" in errors[2] and "--keep-going" in errors[2]
+    assert "2 unusable inputs; nothing written" in errors[2] and "--keep_going" in errors[2]
     assert not (tmp_path / "e.tsv").exists()
 
 

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from desed_task.evaluation import decode_events, median_filter_scores
 from desed_task.inference import SoundEventDetector
-from desed_task.inference.cli import main
+from desed_task.inference.detect_command import main
 from desed_task.postprocess import CSEBBClassParams, CSEBBParams, MedianParams, csebb_events, write_params
 
 SR = 16000

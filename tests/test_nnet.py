@@ -174,6 +174,7 @@ def test_small_network_output_shapes(small_inputs, batch):
     assert torch.all((strong > 0) & (strong < 1)) and torch.all((weak > 0) & (weak < 1))
 
 
+@pytest.mark.slow
 def test_every_trainable_parameter_gets_a_gradient(small_inputs):
     model = small_crnn().train()
     sed, atst = small_inputs
@@ -220,6 +221,7 @@ def test_drop_path_rises_over_the_blocks_and_acts_in_training_only():
     assert (first - second).abs().max() > 1e-3  # different samples' branches dropped in each pass
 
 
+@pytest.mark.slow
 def test_outputs_stay_float32_and_close_under_autocast(small_inputs):
     model = small_crnn().eval()
     sed, atst = small_inputs

@@ -48,6 +48,7 @@ def test_training_scripts_default_to_the_confs_beside_them(tmp_path, stage):
     assert shipped == ROOT / "confs" / f"stage{stage}.yaml" and shipped.is_file()
 
 
+@pytest.mark.slow
 def test_training_script_help_run_from_another_folder_names_its_own_conf(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "train" / "train_stage1.py"), "--help"], cwd=tmp_path,
                             capture_output=True, text=True, check=True)

@@ -51,6 +51,7 @@ def _files(folder):
     return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_test_stage_with_workers_writes_the_same_files_and_metrics(desed, pool, tmp_path):
     args = (desed["raw"], desed["smoothed"], desed["truth"], desed["durations"], desed["labels"])
     serial = write_test_outputs(tmp_path / "serial", *args, progress=False)
@@ -73,6 +74,7 @@ def test_sharded_sed_scores_eval_equals_its_own_computation_curves_included(dese
         assert np.array_equal(shard_etpr, etpr) and np.array_equal(shard_efpr, efpr)
 
 
+@pytest.mark.slow
 def test_validation_psds_with_workers_equals_the_serial_psds(desed, pool, tmp_path):
     serial = psds_sed_scores_eval(desed["raw"], desed["truth"], desed["durations"])
     parallel = submit_psds_sed_scores_eval(pool, desed["raw"], desed["truth"], desed["durations"],
@@ -82,6 +84,7 @@ def test_validation_psds_with_workers_equals_the_serial_psds(desed, pool, tmp_pa
                                                           "psd_roc_psds2_sed_scores_eval.png"]
 
 
+@pytest.mark.slow
 def test_psds_eval_with_workers_skips_a_repeated_operating_point_as_psds_eval_does(data_dir, pool):
     from desed_task.evaluation import read_operating_points
 
@@ -174,6 +177,7 @@ def test_event_covering_shards_are_contiguous_and_cover_every_class():
     assert event_covering_shards(list(events), events, 3) == [["c0", "c1", "c2"], ["c3", "c4", "c5", "c6", "c7"]]
 
 
+@pytest.mark.slow
 def test_a_run_validates_and_tests_with_workers_exactly_as_without(tiny_dataset, trained_checkpoint, tmp_path):
     from conftest import tiny_config
 
@@ -214,6 +218,7 @@ def test_scoring_workers_null_becomes_the_cores_the_loader_leaves_free(monkeypat
     assert scoring_options(config).scoring_workers == 0
 
 
+@pytest.mark.slow
 def test_the_timing_compares_serial_and_workers_on_the_same_numbers(data_dir):
     from desed_task.tools.scoring_timing import compare_scoring, validation_sets
 

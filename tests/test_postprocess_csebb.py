@@ -38,7 +38,7 @@ from desed_task.postprocess import (  # noqa: E402
     postprocess_scores,
     tune_csebb,
 )
-from desed_task.postprocess.objective import tuning_set  # noqa: E402
+from desed_task.postprocess.tuning_objective import tuning_set  # noqa: E402
 
 BACKGROUND_A = [(0.0, 1.8), (4.2, 5.8), (8.2, 10.0)]
 BACKGROUND_B = [(0.0, 1.8), (6.4, 10.0)]

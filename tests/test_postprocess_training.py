@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny_config
+from rescoring import rescored
 from desed_task.evaluation.folders import read_score_folder
 from desed_task.experiment.config import ConfigError
 from desed_task.experiment.run import main
@@ -64,10 +65,13 @@ def test_test_stage_reports_the_tuned_decoding_beside_the_recipes(validation_sco
     metrics = main(1, ["--conf_file", str(_conf(tmp_path, tiny_dataset)), "--log_dir", str(tmp_path / "exp"),
                        "--gpus", "cpu", "--test_from_checkpoint", str(trained_checkpoint),
                        "--postprocess", str(params)])
-    for model in ("student", "teacher"):
-        assert 0.0 <= metrics[f"{model}/psds1_sed_scores_eval"] <= 1.0
-        assert 0.0 <= metrics[f"{model}/tuned_median/psds1_sed_scores_eval"] <= 1.0
     exp_dir = Path(metrics["experiment_dir"])
+    for model in ("student", "teacher"):
+        recipe = rescored(exp_dir / "test" / model, tiny_dataset)
+        tuned = rescored(exp_dir / "test" / model / "tuned_median", tiny_dataset)
+        assert metrics[f"{model}/psds1_sed_scores_eval"] == pytest.approx(recipe["psds1_sed_scores_eval"], abs=1e-6)
+        assert metrics[f"{model}/tuned_median/psds1_sed_scores_eval"] == pytest.approx(
+            tuned["psds1_sed_scores_eval"], abs=1e-6)
     assert (exp_dir / "test" / "teacher" / "tuned_median" / "metrics.json").is_file()
     saved = json.loads((exp_dir / "metrics.json").read_text())
     assert "teacher/tuned_median/psds2_sed_scores_eval" in saved
@@ -84,7 +88,9 @@ def test_test_stage_with_csebb_parameters(validation_scores, tiny_dataset, train
     metrics = main(1, ["--conf_file", str(_conf(tmp_path, tiny_dataset)), "--log_dir", str(tmp_path / "exp"),
                        "--gpus", "cpu", "--test_from_checkpoint", str(trained_checkpoint),
                        "--postprocess", str(tmp_path / "csebb.json")])
-    assert 0.0 <= metrics["teacher/tuned_csebb/psds1_sed_scores_eval"] <= 1.0
+    tuned = rescored(Path(metrics["experiment_dir"]) / "test" / "teacher" / "tuned_csebb", tiny_dataset)
+    assert metrics["teacher/tuned_csebb/psds1_sed_scores_eval"] == pytest.approx(tuned["psds1_sed_scores_eval"],
+                                                                                abs=1e-6)
 
 
 def test_parameters_that_do_not_fit_the_configuration_stop_before_anything_runs(tiny_dataset, tmp_path):

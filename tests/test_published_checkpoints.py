@@ -18,7 +18,7 @@ from desed_task.data import DESED_CLASSES
 from desed_task.experiment.config import ConfigError, load_config
 from desed_task.experiment.original_layout import from_original_layout, is_original_layout
 from desed_task.inference import SoundEventDetector
-from desed_task.inference.cli import main as inference_main
+from desed_task.inference.detect_command import main as inference_main
 from desed_task.nnet import CheckpointError
 from golden_weights import CRNN_KEYS_TSV, read_key_table
 from published_checkpoint import ORIGINAL_STAGE2_HPARAMS, original_hparams, write_published_checkpoint

@@ -23,7 +23,8 @@ def test_stage2_config_is_the_recipe_with_a_random_encoder_and_augmentation_on_e
     assert training["stage"] == 2 and training["batch_size"] == list(PAPER_BATCH)
     assert training["precision"] == "bf16-mixed"
     assert training["mixup_prob"] == 1.0 and training["freq_warp_prob"] == 1.0
-    assert training["consistency_weight_max"] == 70 and config["opt"]["encoder_trainable_layers"] == 14  # confs/stage2.yaml
+    # confs/stage2.yaml
+    assert training["consistency_weight_max"] == 70 and config["opt"]["encoder_trainable_layers"] == 14
     assert config["encoder"]["random_init"] and config["encoder"]["activation_checkpointing"]
     assert config["encoder"]["embed_dim"] == 768 and config["encoder"]["depth"] == 12  # ViT-Base
 
@@ -51,6 +52,7 @@ def _count_calls(monkeypatch, cls: type, name: str) -> list[int]:
     return calls
 
 
+@pytest.mark.slow
 def test_every_step_runs_mixup_warping_the_ema_hook_the_optimiser_and_the_scheduler(monkeypatch):
     from desed_task.training.draws import AugmentationDraws
     from desed_task.training.module import Stage2SEDTask
@@ -71,6 +73,7 @@ def test_every_step_runs_mixup_warping_the_ema_hook_the_optimiser_and_the_schedu
     assert result["batch_sizes"] == [1, 1, 1, 1] and result["mixup_prob"] == 1.0
 
 
+@pytest.mark.slow
 def test_command_line_writes_the_measurement(tmp_path):
     out = tmp_path / "step.json"
     sets = [f"--set={key}={json.dumps(value)}" for key, value in TINY_NETWORK.items()]

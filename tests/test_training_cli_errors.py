@@ -261,6 +261,7 @@ def test_null_sections_are_empty_ones(tiny_dataset, tmp_path):
     assert config == load_config(CONFS_DIR / "demo_stage1.yaml", {"data.root": str(tiny_dataset)})
 
 
+@pytest.mark.slow
 def test_a_complete_checkpoint_of_the_same_run_may_be_resumed(trained_checkpoint, tiny_dataset):
     check_resume_checkpoint(trained_checkpoint, tiny_config(tiny_dataset))
 

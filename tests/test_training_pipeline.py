@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from conftest import CONFS_DIR, tiny_config
+from rescoring import rescored
 from desed_task.experiment.builders import build_network, build_task
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.experiment.run import main
@@ -38,7 +39,8 @@ def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
     assert yaml.safe_load((exp_dir / "config.yaml").read_text())["training"]["accumulate_batches"] == 2
     saved = json.loads((exp_dir / "metrics.json").read_text())
     assert "energy_kwh" in saved
-    assert 0.0 <= metrics["teacher/psds1_sed_scores_eval"] <= 1.0
+    again = rescored(exp_dir / "test" / "teacher", tiny_dataset)
+    assert metrics["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
     assert not any(exp_dir.rglob("*.ckpt")) and metrics["last_checkpoint"] is None  # fast_dev_run saves nothing
 
 
@@ -49,7 +51,8 @@ def test_stage2_fast_dev_run_cli_from_stage1_checkpoint(tiny_dataset, trained_ch
     conf.write_text(yaml.safe_dump(text))
     metrics = main(2, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu",
                        "--fast_dev_run", "--ema", "0.99", "--warmup", "1"])
-    assert 0.0 <= metrics["student/psds2_sed_scores_eval"] <= 1.0
+    again = rescored(Path(metrics["experiment_dir"]) / "test" / "student", tiny_dataset)
+    assert metrics["student/psds2_sed_scores_eval"] == pytest.approx(again["psds2_sed_scores_eval"], abs=1e-6)
     saved = yaml.safe_load((Path(metrics["experiment_dir"]) / "config.yaml").read_text())
     assert saved["training"]["ema_factor"] == 0.99
 
@@ -77,7 +80,8 @@ def test_test_from_published_style_checkpoint_uses_local_paths(tiny_dataset, tra
                        "--test_from_checkpoint", str(path)])
     exp_dir = Path(metrics["experiment_dir"])
     for model in ("student", "teacher"):
-        assert 0.0 <= metrics[f"{model}/psds1_psds_eval"] <= 1.0
+        again = rescored(exp_dir / "test" / model, tiny_dataset, operating_points=True)
+        assert metrics[f"{model}/psds1_psds_eval"] == pytest.approx(again["psds1_psds_eval"], abs=1e-6)
         assert any((exp_dir / "test" / model).rglob("*.png"))
 
 

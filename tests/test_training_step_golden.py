@@ -249,6 +249,7 @@ def close(ours: float, golden: float, rel: float, abs_: float = 0.0) -> bool:
     return abs(ours - golden) <= max(rel * abs(golden), abs_)
 
 
+@pytest.mark.slow
 def test_inputs_rebuild_the_golden_audio(training_step_golden):
     common = training_step_golden["common"]
     for stage in STAGES:

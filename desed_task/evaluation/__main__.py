@@ -1,6 +1,6 @@
 """``python -m desed_task.evaluation --help``"""
 import sys
 
-from desed_task.evaluation.cli import main
+from desed_task.evaluation.evaluate_command import main
 
 sys.exit(main())

@@ -161,7 +161,8 @@ def _handle_duplicates(table: pd.DataFrame, path: Path, dedupe: bool) -> pd.Data
         return without_duplicates(table)
     warnings.warn(
         f"detections file {path}: {len(repeats)} duplicated detection(s) (same clip, class, onset and offset as an "
-        f"earlier row, e.g. {example}): each copy counts as a false positive in event-based F1 (intersection F1 counts one); --dedupe drops them",
+        f"earlier row, e.g. {example}): each copy counts as a false positive in event-based F1 (intersection F1 "
+        "counts one); --dedupe drops them",
         stacklevel=3,
     )
     return table
@@ -200,7 +201,8 @@ class _KnownClips:
             unknown = sorted(clip_ids - known)
             if unknown:
                 raise TableError(
-                    f"{name}: {len(unknown)} clip(s) are not in {where} ({first_few(unknown)}){_folder_hint(unknown, known)}; "
+                    f"{name}: {len(unknown)} clip(s) are not in {where} ({first_few(unknown)})"
+                    f"{_folder_hint(unknown, known)}; "
                     "score the set that the ground truth describes, or remove those clips"
                 )
 

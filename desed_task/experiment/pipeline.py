@@ -106,9 +106,9 @@ def run_experiment(
     ground truth and durations of the scored clips, under ``<experiment>/validation/<model>/<subset>/`` (what
     ``python -m desed_task.postprocess tune`` takes). ``extra_callbacks`` are added to the trainer's;
     ``run_test=False`` stops after training. Every input path is checked, and every part built, before anything
-    is written (the experiment folder, made exclusively, is removed again if building fails); ``config_files`` (the YAML and its ``base:`` files) join the inputs that the
-    experiment folder must stay apart from. An interrupt during the test (or validation) stage removes its
-    half-written folder.
+    is written (the experiment folder, made exclusively, is removed again if building fails); ``config_files``
+    (the YAML and its ``base:`` files) join the inputs that the experiment folder must stay apart from. An
+    interrupt during the test (or validation) stage removes its half-written folder.
     """
     training = config["training"]
     checkpoint_to_score = test_from or eval_from or validate_from

@@ -18,7 +18,7 @@ from typing import Any, NoReturn, Sequence
 
 import yaml
 
-from desed_task.argparse_hints import HintingArgumentParser
+from desed_task.command_parser import CommandParser
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
@@ -75,7 +75,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
 def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse.ArgumentParser:
     """The stage's flags; ``--conf_file`` defaults to ``default_conf`` (the training scripts pass the
     ``confs/stageN.yaml`` beside them), and is required without one."""
-    parser = HintingArgumentParser(
+    parser = CommandParser(
         description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint. "
                     "A configuration, data or checkpoint error stops it with one line and exit status 2. "
                     "At most one of the *_from_checkpoint flags: each chooses what the run does.",

@@ -1,4 +1,5 @@
-"""Cutting a recording of any length into the network's fixed-length chunks, and merging their scores (docs/recipe.md §7).
+"""Cutting a recording of any length into the network's fixed-length chunks, and merging their scores
+(docs/recipe.md §7).
 
 The network sees chunks of exactly ``chunk_samples`` (10 s); chunk ``k`` starts at ``k · hop_samples`` and the
 last one is zero-padded, like a short training clip. The hop is a whole number of output frames (0.064 s for

@@ -4,8 +4,8 @@ torch's CPU dropout draws one random number per element (``bernoulli_``) and was
 CPU training step: the CNN drops activations of its largest maps in every block, for student and teacher.
 This module draws 64-bit random words with torch's generator (so ``torch.manual_seed`` still fixes the masks)
 and splits each into four 16-bit uniforms: the mask is about ten times faster to draw and the whole dropout
-about three times faster, with the keep probability rounded to a multiple of 1/65536. The surviving activations are scaled by 1/(1 - p), as ``nn.Dropout`` does. Other devices
-use ``F.dropout``, which is already fast there.
+about three times faster, with the keep probability rounded to a multiple of 1/65536. The surviving activations
+are scaled by 1/(1 - p), as ``nn.Dropout`` does. Other devices use ``F.dropout``, which is already fast there.
 """
 from __future__ import annotations
 

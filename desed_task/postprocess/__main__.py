@@ -1,6 +1,6 @@
 """``python -m desed_task.postprocess --help``"""
 import sys
 
-from desed_task.postprocess.cli import main
+from desed_task.postprocess.postprocess_command import main
 
 sys.exit(main())

@@ -8,8 +8,8 @@ and by a factor less than ``merge_threshold_rel``. Thresholding box confidences 
 detected but never their onsets and offsets, which frame thresholding couples to the sensitivity.
 
 The boxes come from the reference implementation, ``sebbs`` (by the method's authors), behind this thin
-adapter. sebbs is AGPL-3.0, so it is optional (``pip install --no-deps 'sebbs==1.0.2'``, docs/postprocess.md), imported only
-inside these functions. Facts about sebbs 1.0.2 relied upon:
+adapter. sebbs is AGPL-3.0, so it is optional (``pip install --no-deps 'sebbs==1.0.2'``, docs/postprocess.md),
+imported only inside these functions. Facts about sebbs 1.0.2 relied upon:
 
 - ``sebbs.csebbs.CSEBBsPredictor(step_filter_length, merge_threshold_abs, merge_threshold_rel,
   detection_threshold=None, sound_classes=None)``: each parameter a number or a ``{class: number}`` dict; a

@@ -21,7 +21,7 @@ from desed_task.data.tables import TableSource
 from desed_task.postprocess.apply import postprocess_scores
 from desed_task.postprocess.errors import PostprocessError
 from desed_task.postprocess.median import frame_hop, table_classes
-from desed_task.postprocess.objective import TuningSet, class_psds, tuning_set
+from desed_task.postprocess.tuning_objective import TuningSet, class_psds, tuning_set
 from desed_task.postprocess.params import CSEBBClassParams, CSEBBParams, MedianParams, Params
 
 DEFAULT_STEP_FILTER_LENGTHS = (0.32, 0.48, 0.64)

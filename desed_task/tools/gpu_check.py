@@ -78,9 +78,9 @@ class Plan:
     def for_run(cls, dry_run: bool) -> "Plan":
         if dry_run:
             return cls("cpu", (1, 1, 1, 1), 1, 1, dict(TINY_NETWORK),
-                       ("--smoke", "--no-train", "--no-test-scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI,
+                       ("--smoke", "--no_train", "--no_test_scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI,
                        recipe_time_args=("--smoke",), recipe_time_timeout=300.0)
-        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no-train", "--no-test-scoring"),
+        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no_train", "--no_test_scoring"),
                    recipe_time_args=("--precision", "bf16-mixed"))
 
 

@@ -61,7 +61,8 @@ def _gpu_row(gpu_check: dict[str, Any] | None) -> tuple[str, str]:
     runs = [] if gpu_check is None or gpu_check.get("dry_run") else gpu_check.get("stage2_paper_batch", [])
     measured = [run for run in runs if run.get("status") == "ok" and run.get("precision") == "bf16-mixed"]
     if not measured:
-        return label, f"not in this benchmark's JSON (docs/performance.md has the H200 check): run `{GPU_CHECK_COMMAND}`"
+        return label, ("not in this benchmark's JSON (docs/performance.md has the H200 check): "
+                       f"run `{GPU_CHECK_COMMAND}`")
     parts = []
     for run in measured:
         how = "with activation checkpointing" if run["activation_checkpointing"] else "without checkpointing"

@@ -4,8 +4,8 @@ Lightning's own writer builds the checkpoint in a temporary file under ``$TMPDIR
 the experiment folder is on another filesystem the move falls back to a copy over the target, so a kill during the
 save truncates the only resume point. Here the temporary file is created in the target's own folder (hidden, named
 by the output layer's rule: ``.last.ckpt.partial-<pid>-<8 hex digits>``), flushed and synced to disk, then renamed
-over the target with ``os.replace``, which is atomic within one filesystem. A writer killed before the rename leaves only its hidden
-temporary file, which no checkpoint search matches and the next writer in that folder removes.
+over the target with ``os.replace``, which is atomic within one filesystem. A writer killed before the rename
+leaves only its hidden temporary file, which no checkpoint search matches and the next writer in that folder removes.
 """
 from __future__ import annotations
 

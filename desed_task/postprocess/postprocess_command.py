@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
 
-from desed_task.argparse_hints import HintingArgumentParser
+from desed_task.command_parser import CommandParser
 from desed_task.evaluation.psds import SCENARIOS
 from desed_task.data.tables import TableError
 from desed_task.evaluation.folders import read_score_folder
@@ -39,13 +39,6 @@ example:
   python -m desed_task.postprocess apply --params csebb.json --scores test/scores --out test/scores_csebb"""
 
 
-class _Parser(HintingArgumentParser):
-    """Usage errors as one line (exit 2), like every other error of this command."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {self.hinted(message)} (see {self.prog} --help)\n")
-
-
 def _floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
@@ -62,11 +55,11 @@ def _windows(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = CommandParser(
         prog="python -m desed_task.postprocess", description=DESCRIPTION, epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True)
     tune = commands.add_parser(
         "tune", help="grid-search class-wise parameters for PSDS on a validation set, write a parameter file",
         description="Grid-search class-wise parameters for PSDS (sed_scores_eval) on a validation set. Each "

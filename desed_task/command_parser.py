@@ -1,5 +1,6 @@
-"""An ``ArgumentParser`` whose usage errors say how to pass a file name that starts with ``-``.
+"""The argument parser of every command line: a usage error is one line on stderr and exit status 2.
 
+The line reads ``error: <what was wrong> (see <prog> --help)``, like every other user error of the commands.
 argparse reads ``-take1.wav`` as an unknown option, and then reports what is missing (``the following arguments
 are required: AUDIO``, ``expected one argument``) without a word about the name: the error gets the remedy.
 """
@@ -36,8 +37,12 @@ def dash_name_hint(tokens: Sequence[str], options: Iterable[str]) -> str:
     return ""
 
 
-class HintingArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose error message ends with :func:`dash_name_hint`'s advice."""
+EXIT_USAGE_ERROR = 2
+
+
+class CommandParser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose usage error is one line (exit status 2) ending with
+    :func:`dash_name_hint`'s advice; subcommand parsers are of the same class."""
 
     _tokens: list[str] = []
 
@@ -45,9 +50,13 @@ class HintingArgumentParser(argparse.ArgumentParser):
         self._tokens = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
+    def add_subparsers(self, **kwargs):  # noqa: D102 (argparse's own)
+        kwargs.setdefault("parser_class", CommandParser)
+        return super().add_subparsers(**kwargs)
+
     def hinted(self, message: str) -> str:
         """``message`` with the advice for a file name that starts with '-', when one was given."""
         return message + dash_name_hint(self._tokens, self._option_string_actions)
 
     def error(self, message: str) -> NoReturn:
-        super().error(self.hinted(message))
+        self.exit(EXIT_USAGE_ERROR, f"error: {self.hinted(message)} (see {self.prog} --help)\n")

@@ -1,5 +1,7 @@
-"""A file name that starts with '-' on every command line: argparse takes it for an option; the usage error
-(exit 2) says how to write it, nothing is written and the file is left as it was."""
+"""Usage errors of every command line: one line on stderr, exit status 2.
+
+A file name that starts with '-': argparse takes it for an option; the usage error says how to write it, nothing
+is written and the file is left as it was."""
 from __future__ import annotations
 
 import hashlib
@@ -9,11 +11,11 @@ from typing import Callable
 
 import pytest
 
-from desed_task.argparse_hints import dash_name_hint
-from desed_task.evaluation.cli import main as evaluation_main
+from desed_task.command_parser import dash_name_hint
+from desed_task.evaluation.evaluate_command import main as evaluation_main
 from desed_task.experiment.run import main as training_main
-from desed_task.inference.cli import main as inference_main
-from desed_task.postprocess.cli import main as postprocess_main
+from desed_task.inference.detect_command import main as inference_main
+from desed_task.postprocess.postprocess_command import main as postprocess_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,3 +76,22 @@ def test_options_abbreviations_and_numbers_get_no_advice():
     assert dash_name_hint(["a.wav", "--thr", "-0.5", "--tsv=x.tsv", "-h"], options) == ""
     assert dash_name_hint(["--", "-x.wav"], options) == ""  # after '--' nothing is an option
     assert "'-x.wav' was read as an option" in dash_name_hint(["a.wav", "-x.wav"], options)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_usage_error_is_one_line_naming_the_help(case, tmp_path, monkeypatch, capsys):
+    main, argv, _ = CASES[case]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(argv + ["--no_such_flag"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "--help)" in err, err
+
+
+def test_the_hyphenated_inference_flags_are_aliases_of_the_snake_case_ones():
+    from desed_task.inference.detect_command import build_parser
+
+    snake = build_parser().parse_args(["a.wav", "--checkpoint", "c", "--batch_size", "3", "--keep_going"])
+    hyphen = build_parser().parse_args(["a.wav", "--checkpoint", "c", "--batch-size", "3", "--keep-going"])
+    assert vars(snake) == vars(hyphen) and snake.batch_size == 3 and snake.keep_going is True

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from desed_task.argparse_hints import HintingArgumentParser
+from desed_task.command_parser import CommandParser
 from desed_task.data.tables import TableError
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.inputs import EvaluationInputs, read_inputs
@@ -61,7 +61,7 @@ example:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = HintingArgumentParser(
+    parser = CommandParser(
         prog="python -m desed_task.evaluation",
         description=DESCRIPTION,
         epilog=EXAMPLE,

@@ -4,7 +4,7 @@ Order of work: every output path is checked, the checkpoint (and post-processing
 read once and checked, then the recordings are scored and all outputs written together at the end (temporary
 files renamed into place), so a failure leaves no half-written table or plot behind. A user error (a bad path,
 file, option or checkpoint) is one line on stderr and exit status 2; anything else is a bug and keeps its
-traceback. Exit status 3: ``--keep-going`` skipped unusable files, the others' results were written. 130: an
+traceback. Exit status 3: ``--keep_going`` skipped unusable files, the others' results were written. 130: an
 interrupt (SIGINT, SIGTERM); the temporary files are removed and nothing is written.
 """
 from __future__ import annotations
@@ -15,9 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
-from desed_task.argparse_hints import HintingArgumentParser
+from desed_task.command_parser import CommandParser
 
 log = logging.getLogger("desed_task.inference")
 
@@ -35,15 +34,8 @@ into one DESED-format table (filename, onset, offset, event_label; seconds).
 Outputs are checked before any work: an output that is (or would overwrite, or holds) an input is refused.
 
 exit status: 0 success; 2 a user error (bad path, file, option, checkpoint or parameter file, or an output
-that overlaps an input), one line on stderr and nothing written; 3 --keep-going skipped unusable files (listed
+that overlaps an input), one line on stderr and nothing written; 3 --keep_going skipped unusable files (listed
 on stderr), the rest was written; 130 interrupted (SIGINT, SIGTERM), one line on stderr and nothing written."""
-
-
-class _Parser(HintingArgumentParser):
-    """Usage errors as one line (exit 2), like every other user error of this command."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"error: {self.hinted(message)} (see {self.prog} --help)\n")
 
 
 def _thresholds(text: str) -> list[float]:
@@ -70,8 +62,8 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m desed_task.inference", description=DESCRIPTION,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(prog="python -m desed_task.inference", description=DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
                         help="audio files (WAV, FLAC, OGG, ... anything libsndfile reads) or folders, searched "
                              "recursively for audio files (taken in sorted order)")
@@ -93,19 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--postprocess", type=Path, metavar="PARAMS.json",
                         help="decode with tuned parameters written by python -m desed_task.postprocess tune: "
                              "median windows per class replace the checkpoint's, or cSEBB boxes are thresholded "
-                             "on their confidence (needs the optional package sebbs: pip install --no-deps 'sebbs==1.0.2')")
+                             "on their confidence (needs the optional package sebbs: "
+                             "pip install --no-deps 'sebbs==1.0.2')")
     parser.add_argument("--hop", type=_positive_float, default=3.0, metavar="SECONDS",
                         help="hop between the starts of consecutive 10 s chunks, at most 10; rounded to whole "
                              "output frames of 0.064 s (default: 3)")
-    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+    parser.add_argument("--batch_size", "--batch-size", type=_positive_int, default=8, metavar="N",
                         help="chunks processed together; memory grows with it, not with the recording (default: 8)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
                         help="where the network runs (default: cuda when available, else cpu)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
                         help="the network's arithmetic: fp32, bf16 (autocast; features stay float32), or auto: "
-                             "bf16 where the device has native bf16 (CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX), "
-                             "else fp32 (default: auto; docs/inference.md)")
-    parser.add_argument("--keep-going", action="store_true",
+                             "bf16 where the device has native bf16 (CUDA GPUs with bf16, CPUs with AVX512-BF16 or "
+                             "AMX), else fp32 (default: auto; docs/inference.md)")
+    parser.add_argument("--keep_going", "--keep-going", action="store_true",
                         help="skip unusable audio files instead of stopping: the others are processed and "
                              "written, the skipped ones listed at the end, and the exit status is 3")
     parser.add_argument("--quiet", action="store_true", help="only errors on stderr, no progress")
@@ -180,12 +173,12 @@ def run(args: argparse.Namespace) -> int:
         good = [(f, n) for f, n in zip(files, names) if f not in problems]
         if bad and (not args.keep_going or not good):
             if len(bad) == 1:
-                advice = "" if args.keep_going else " (fix it or leave it out, or pass --keep-going to skip it)"
+                advice = "" if args.keep_going else " (fix it or leave it out, or pass --keep_going to skip it)"
                 log.error("error: %s; nothing written%s", bad[0], advice)
                 return EXIT_USER_ERROR
             for problem in bad:
                 log.error("error: %s", problem)
-            advice = "" if args.keep_going else " (fix them or leave them out, or pass --keep-going to skip them)"
+            advice = "" if args.keep_going else " (fix them or leave them out, or pass --keep_going to skip them)"
             log.error("error: %d unusable inputs; nothing written%s", len(bad), advice)
             return EXIT_USER_ERROR
         plots = dict(zip(files, plot_paths(args.plot, names))) if args.plot is not None else {}
@@ -214,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         for problem in bad:
             log.error("skipped: %s", problem)
-        log.error("error: %d unusable input(s) skipped (--keep-going); the results of the other %d written",
+        log.error("error: %d unusable input(s) skipped (--keep_going); the results of the other %d written",
                   len(bad), done)
         return EXIT_SKIPPED
     return 0
