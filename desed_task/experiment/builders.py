@@ -16,6 +16,7 @@ from desed_task.experiment.config import ConfigError, encoder_kwargs
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
 from desed_task.features import SEDFrontend
 from desed_task.nnet import CRNN, FrameEncoder, encoder_class, load_pretrained_encoder
+from desed_task.nnet.sed_model import SEDModel
 from desed_task.training.options import EvaluationReference, TaskOptions
 
 if TYPE_CHECKING:
@@ -74,6 +75,11 @@ def build_network(config: dict, load_encoder: bool = True) -> CRNN:
         return CRNN(encoder, n_classes=len(config["data"]["classes"]), **config["net"])
     except ValueError as err:
         raise ConfigError(f"net: {err}") from err
+
+
+def build_sed_model(config: dict, network: CRNN) -> SEDModel:
+    """``network`` bundled with the CRNN front-end and label encoder of ``config``."""
+    return SEDModel(network, build_sed_frontend(config), build_label_encoder(config))
 
 
 def load_postprocess(config: dict) -> "Params | None":
