@@ -164,6 +164,26 @@ class SoundEventDetector:
             postprocess=postprocess,
         )
 
+    @classmethod
+    def from_model_file(
+        cls,
+        path: str | Path,
+        median_window: int | Sequence[int] = 7,
+        device: str | torch.device | None = None,
+        **options,
+    ) -> "SoundEventDetector":
+        """A detector of a model file written by ``desed_task.nnet.sed_model_file.save_sed_model``.
+
+        The model is rebuilt from the file alone, without a training configuration or the training code;
+        ``options`` are the constructor's (threshold, hop, batch_size, precision, postprocess).
+        """
+        from desed_task.nnet.sed_model_file import load_sed_model
+
+        model, _ = load_sed_model(path)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return cls(model, median_window, device=device, **options)
+
     # ---------------------------------------------------------------- detection
     def __call__(
         self,

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from desed_task.experiment.builders import build_sed_model
 from desed_task.experiment.config import load_config, resolve_config
 from desed_task.experiment.networks import networks_from_checkpoint
 from desed_task.nnet.sed_model import SEDModel
+from desed_task.nnet.sed_model_builder import build_sed_model
 
 
 @dataclass
