@@ -8,7 +8,7 @@ from desed_task.data import DESED_CLASSES, LabelEncoder
 from desed_task.evaluation.psds import psds_sed_scores_eval
 from desed_task.features import SEDFrontend
 from desed_task.inference import SoundEventDetector
-from desed_task.nnet import CRNN, FrameATSTEncoder
+from desed_task.nnet import CRNN, FrameATSTEncoder, SEDModel
 from desed_task.tools.inference_precision import clips_per_second, compare_checkpoint_scores, score_folder
 
 
@@ -18,7 +18,7 @@ def test_clips_per_second_times_both_precisions_at_both_batches():
 
     def make(precision, batch):
         calls.append((precision, batch))
-        return SoundEventDetector(network, SEDFrontend(), LabelEncoder(DESED_CLASSES), hop=10.0, batch_size=batch,
+        return SoundEventDetector(SEDModel(network, SEDFrontend(), LabelEncoder(DESED_CLASSES)), hop=10.0, batch_size=batch,
                                   precision=precision)
 
     speed = clips_per_second(make, batches=(1, 2), n_chunks=2, rounds=1)

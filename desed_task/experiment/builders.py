@@ -5,18 +5,22 @@ training task once and returns them together; ``pipeline.run_experiment`` then o
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from desed_task.data import LabelEncoder
 from desed_task.evaluation.pool import default_scoring_workers
-from desed_task.experiment.config import ConfigError, encoder_kwargs
+from desed_task.experiment.config import ConfigError
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
-from desed_task.features import SEDFrontend
-from desed_task.nnet import CRNN, FrameEncoder, encoder_class, load_pretrained_encoder
+from desed_task.experiment.networks import build_network, networks_from_checkpoint
+from desed_task.nnet import CRNN
+from desed_task.nnet.sed_model_builder import build_label_encoder, build_sed_frontend
 from desed_task.training.options import EvaluationReference, TaskOptions
+
+__all__ = [  # build_network, build_label_encoder and build_sed_frontend are also here for the entry points' use
+    "ExperimentParts", "Mode", "build_experiment", "build_label_encoder", "build_network", "build_sed_frontend",
+    "build_task", "load_postprocess", "scoring_options",
+]
 
 if TYPE_CHECKING:
     from desed_task.experiment.datamodule import SEDDataModule
@@ -24,56 +28,6 @@ if TYPE_CHECKING:
     from desed_task.training.module import SEDTask
 
 Mode = Literal["train", "test", "eval", "validate"]
-
-
-def time_pooling(config: dict) -> int:
-    """Output frames are this many CRNN front-end frames: the product of ``net.pooling``'s time factors."""
-    return math.prod(int(pool[0]) for pool in config["net"]["pooling"])
-
-
-def build_label_encoder(config: dict) -> LabelEncoder:
-    data = config["data"]
-    return LabelEncoder(
-        data["classes"],
-        audio_len=data["audio_max_len"],
-        frame_hop=config["feats"]["hop_length"],
-        net_pooling=time_pooling(config),
-        sample_rate=data["fs"],
-    )
-
-
-def build_sed_frontend(config: dict) -> SEDFrontend:
-    return SEDFrontend(sample_rate=config["data"]["fs"], **config["feats"])
-
-
-def build_encoder(config: dict, load_pretrained: bool = True) -> FrameEncoder:
-    """The encoder unit of ``encoder``; with ``load_pretrained`` its weights come from ``encoder.init`` (or stay
-    random where the config asks with ``encoder.random_init``). Without it the caller loads a stage checkpoint."""
-    section = config["encoder"]
-    cls = encoder_class(section["name"])
-    try:
-        frontend = cls.frontend_class(sample_rate=config["data"]["fs"], n_mels=cls.n_mels, **section["frontend"])
-        encoder = cls(frontend=frontend, **encoder_kwargs(config))
-    except ValueError as err:
-        raise ConfigError(f"encoder: {err}") from err
-    if load_pretrained:
-        if section["init"]:
-            load_pretrained_encoder(encoder, section["init"])
-        elif not section["random_init"]:
-            raise ConfigError(
-                f"encoder.init is not set. Set it to the pretrained encoder checkpoint: {cls.pretrained_source}. "
-                "Only a toy or test configuration may set encoder.random_init: true to start from random weights."
-            )
-    return encoder
-
-
-def build_network(config: dict, load_encoder: bool = True) -> CRNN:
-    """The CRNN of ``net`` around the encoder unit of ``encoder`` (see ``build_encoder``)."""
-    encoder = build_encoder(config, load_encoder)
-    try:  # only the constructor's checks of the net section's values are configuration errors
-        return CRNN(encoder, n_classes=len(config["data"]["classes"]), **config["net"])
-    except ValueError as err:
-        raise ConfigError(f"net: {err}") from err
 
 
 def load_postprocess(config: dict) -> "Params | None":
@@ -136,8 +90,6 @@ class ExperimentParts:
 
 
 def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, CRNN | None]:
-    from desed_task.experiment.networks import networks_from_checkpoint
-
     if checkpoint is not None:
         nets = networks_from_checkpoint(checkpoint, config).networks
         return nets["student"], nets["teacher"]

@@ -39,7 +39,6 @@ DATA_PATH_KEYS = (
 )
 EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
 _EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
-_ENCODER_OWN_KEYS = ("name", "init", "random_init", "frontend")
 DEFAULT_ENCODER = "frame_atst"
 
 _DATA_DEFAULTS: dict[str, Any] = {
@@ -206,11 +205,6 @@ def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dic
         names.add(name)
         resolved.append({**entry, "folder": _under(root, entry["folder"]), "tsv": _under(root, entry["tsv"])})
     return resolved
-
-
-def encoder_kwargs(config: dict) -> dict[str, Any]:
-    """The encoder unit's own constructor arguments (its section without name, init, random_init, frontend)."""
-    return {k: v for k, v in config["encoder"].items() if k not in _ENCODER_OWN_KEYS}
 
 
 def _deep_update(base: dict, update: dict) -> dict:

@@ -1,5 +1,5 @@
-"""From a stage checkpoint to its networks: the one path used by training (stage-2 initialisation, testing a
-checkpoint), inference and the tests.
+"""From a configuration to its network, fresh or from a stage checkpoint: the one path used by training (stage-2
+initialisation, testing a checkpoint), inference and the tests.
 
 Weights always come from the checkpoint (read safely, strictly, keys named on a mismatch); the network is built
 from the given configuration, or else from the one the checkpoint stores (its ``hyper_parameters``, upgraded
@@ -13,14 +13,46 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from desed_task.experiment.builders import build_network
 from desed_task.experiment.config import ConfigError, resolve_config
 from desed_task.experiment.original_layout import from_original_layout, is_original_layout
-from desed_task.nnet import CRNN, CheckpointError, load_state_dict_checked, read_checkpoint, stage_state_dict
+from desed_task.nnet import (
+    CRNN, CheckpointError, FrameEncoder, encoder_class, load_pretrained_encoder, load_state_dict_checked,
+    read_checkpoint, stage_state_dict,
+)
+from desed_task.nnet import sed_model_builder
 
 Role = Literal["student", "teacher"]
 log = logging.getLogger(__name__)
 _PASS_CONFIG = "pass the configuration the network was trained with: config=... or --config"
+
+
+def build_encoder(config: dict, load_pretrained: bool = True) -> FrameEncoder:
+    """The encoder unit of ``encoder``; with ``load_pretrained`` its weights come from ``encoder.init`` (or stay
+    random where the config asks with ``encoder.random_init``). Without it the caller loads a stage checkpoint."""
+    try:  # only the constructors' checks of the section's values are configuration errors
+        encoder = sed_model_builder.build_encoder(config)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    section = config["encoder"]
+    if load_pretrained:
+        if section["init"]:
+            load_pretrained_encoder(encoder, section["init"])
+        elif not section["random_init"]:
+            raise ConfigError(
+                f"encoder.init is not set. Set it to the pretrained encoder checkpoint: "
+                f"{encoder_class(section['name']).pretrained_source}. Only a toy or test configuration may set "
+                "encoder.random_init: true to start from random weights."
+            )
+    return encoder
+
+
+def build_network(config: dict, load_encoder: bool = True) -> CRNN:
+    """The CRNN of ``net`` around the encoder unit of ``encoder`` (see ``build_encoder``)."""
+    encoder = build_encoder(config, load_encoder)
+    try:
+        return sed_model_builder.build_network(config, encoder)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def checkpoint_config(checkpoint: Mapping, path: str | Path) -> dict:

@@ -21,13 +21,14 @@ import torch
 
 from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
-from desed_task.features import SEDFrontend
+from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
 from desed_task.inference.decoding import MedianDecoder, make_decoder, without_partial_frame_events
 from desed_task.inference.errors import InferenceError
 from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
 from desed_task.nnet import CRNN
+from desed_task.nnet.sed_model import SEDModel
 from desed_task.postprocess.params import Params
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class Detection:
 
 
 class SoundEventDetector:
-    """Detects events in files or waveforms of any sample rate, channel count and length.
+    """Detects events in files or waveforms of any sample rate, channel count and length with a ``SEDModel``.
 
     Memory is bounded by ``batch_size`` chunks of audio and the network's activations on them, plus a few
     floats per output frame of the recording: files are read and resampled block by block. ``precision``
@@ -77,9 +78,7 @@ class SoundEventDetector:
 
     def __init__(
         self,
-        network: CRNN,
-        sed_frontend: SEDFrontend,
-        label_encoder: LabelEncoder,
+        model: SEDModel,
         median_window: int | Sequence[int] = 7,
         threshold: Thresholds = 0.5,
         hop: float = 3.0,
@@ -88,25 +87,14 @@ class SoundEventDetector:
         precision: Precision = "fp32",
         postprocess: Params | str | Path | None = None,
     ) -> None:
-        encoder_frontend = network.encoder.frontend.batch_independent()
-        rates = {sed_frontend.sample_rate, encoder_frontend.sample_rate, label_encoder.sample_rate}
-        if len(rates) != 1:
-            raise InferenceError(f"front-ends and label encoder disagree on the sample rate: {sorted(rates)}")
-        if label_encoder.frame_hop != sed_frontend.hop_length:
-            raise InferenceError(
-                f"label encoder frame_hop ({label_encoder.frame_hop}) differs from the SED front-end's hop_length "
-                f"({sed_frontend.hop_length})"
-            )
         if batch_size < 1:
             raise InferenceError(f"batch_size must be at least 1, got {batch_size}")
         self.device = torch.device(device)
         self.precision, self.precision_reason = resolve_precision(precision, self.device)
-        self.network = network.to(self.device).eval()
-        self.sed_frontend = sed_frontend.to(self.device).eval()
-        self.encoder_frontend = encoder_frontend.to(self.device).eval()
-        self.label_encoder = label_encoder
-        self.classes = list(label_encoder.labels)
-        self.sample_rate = label_encoder.sample_rate
+        self.model = model.batch_independent().to(self.device).eval()
+        label_encoder = self.model.label_encoder
+        self.classes = self.model.classes
+        self.sample_rate = self.model.sample_rate
         self.batch_size = int(batch_size)
         self.threshold = self._check_threshold(threshold)
         if hop > label_encoder.audio_len:
@@ -118,7 +106,7 @@ class SoundEventDetector:
             hop,
             chunk_duration=label_encoder.audio_len,
             sample_rate=self.sample_rate,
-            frame_samples=label_encoder.frame_hop * label_encoder.net_pooling,
+            frame_samples=self.model.frame_samples,
             chunk_frames=label_encoder.n_frames,
         )
         actual_hop = self.grid.hop_samples / self.sample_rate
@@ -127,6 +115,23 @@ class SoundEventDetector:
         frame_hop = self.grid.frame_samples / self.sample_rate
         self.decoder = make_decoder(self.classes, frame_hop, median_window, postprocess)
         self.median_window = self.decoder.windows if isinstance(self.decoder, MedianDecoder) else None
+
+    @property
+    def network(self) -> CRNN:
+        return self.model.network
+
+    @property
+    def sed_frontend(self) -> SEDFrontend:
+        return self.model.sed_frontend
+
+    @property
+    def encoder_frontend(self) -> MelFrontend:
+        """The encoder unit's front-end, batch-independent (see ``SEDModel.batch_independent``)."""
+        return self.model.encoder_frontend
+
+    @property
+    def label_encoder(self) -> LabelEncoder:
+        return self.model.label_encoder
 
     @classmethod
     def from_checkpoint(
@@ -154,10 +159,30 @@ class SoundEventDetector:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return cls(
-            parts.network, parts.sed_frontend, parts.label_encoder, parts.median_window,
+            parts.model, parts.median_window,
             threshold=threshold, hop=hop, batch_size=batch_size, device=device, precision=precision,
             postprocess=postprocess,
         )
+
+    @classmethod
+    def from_model_file(
+        cls,
+        path: str | Path,
+        median_window: int | Sequence[int] = 7,
+        device: str | torch.device | None = None,
+        **options,
+    ) -> "SoundEventDetector":
+        """A detector of a model file written by ``desed_task.nnet.sed_model_file.save_sed_model``.
+
+        The model is rebuilt from the file alone, without a training configuration or the training code;
+        ``options`` are the constructor's (threshold, hop, batch_size, precision, postprocess).
+        """
+        from desed_task.nnet.sed_model_file import load_sed_model
+
+        model, _ = load_sed_model(path)
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        return cls(model, median_window, device=device, **options)
 
     # ---------------------------------------------------------------- detection
     def __call__(
@@ -218,13 +243,13 @@ class SoundEventDetector:
     @torch.inference_mode()
     def _score_batch(self, chunks: list[np.ndarray], keep_mel: bool) -> tuple[np.ndarray, np.ndarray | None]:
         audio = torch.from_numpy(np.stack(chunks)).to(self.device)  # (B, samples)
-        sed_mel = self.sed_frontend.mel(audio)  # (B, 128, 626)
-        sed_feats, encoder_feats = self.sed_frontend.scale(sed_mel), self.encoder_frontend(audio)  # float32
+        sed_mel, encoder_mel = self.model.mels(audio)  # (B, 128, 626), (B, F_enc, T_enc)
+        features = self.model.scaled(sed_mel, encoder_mel)  # float32
         with autocast(self.device, self.precision):
-            strong, _ = self.network(sed_feats, encoder_feats)  # (B, C, 156)
+            strong, _ = self.model(features)  # (B, C, 156)
         mels = None
         if keep_mel:
-            pooling = self.label_encoder.net_pooling
+            pooling = self.model.label_encoder.net_pooling
             frames = self.grid.chunk_frames * pooling
             pooled = sed_mel[..., :frames].unflatten(-1, (self.grid.chunk_frames, pooling)).mean(-1)  # (B, F, 156)
             mels = (20.0 * torch.log10(pooled.clamp(min=SEDFrontend.amin))).cpu().numpy()

@@ -1,7 +1,8 @@
 """From a stage checkpoint (and optionally a configuration) to the detector's parts.
 
-Entry-point glue: the network comes from ``experiment.networks.networks_from_checkpoint``, the CRNN's front-end,
-label encoder and median windows from the same configuration (the checkpoint's own unless one is given).
+Entry-point glue: the network comes from ``experiment.networks.networks_from_checkpoint`` and is bundled with the
+CRNN's front-end and label encoder of the same configuration (the checkpoint's own unless one is given) into a
+``SEDModel``; the median windows come from that configuration too.
 """
 from __future__ import annotations
 
@@ -10,19 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from desed_task.data.label_encoder import LabelEncoder
-from desed_task.experiment.builders import build_label_encoder, build_sed_frontend
 from desed_task.experiment.config import load_config, resolve_config
 from desed_task.experiment.networks import networks_from_checkpoint
-from desed_task.features import SEDFrontend
-from desed_task.nnet import CRNN
+from desed_task.nnet.sed_model import SEDModel
+from desed_task.nnet.sed_model_builder import build_sed_model
 
 
 @dataclass
 class DetectorParts:
-    network: CRNN
-    sed_frontend: SEDFrontend
-    label_encoder: LabelEncoder
+    model: SEDModel
     median_window: int | Sequence[int]
 
 
@@ -39,9 +36,6 @@ def detector_parts(
     config: str | Path | Mapping | None = None,
     model: Literal["teacher", "student"] = "teacher",
 ) -> DetectorParts:
-    """Network (weights of ``model`` loaded strictly), CRNN front-end, label encoder and median windows."""
+    """The ``SEDModel`` of the ``model`` network (weights loaded strictly) and the median windows."""
     resolved, networks = networks_from_checkpoint(path, _config(config), roles=(model,))
-    return DetectorParts(
-        networks[model], build_sed_frontend(resolved), build_label_encoder(resolved),
-        resolved["training"]["median_window"],
-    )
+    return DetectorParts(build_sed_model(resolved, networks[model]), resolved["training"]["median_window"])

@@ -1,4 +1,4 @@
-"""The ATST-SED network (an encoder unit + CRNN) and its checkpoint loaders."""
+"""The ATST-SED network (an encoder unit + CRNN), its bundle with front-ends and labels, and checkpoint loaders."""
 from desed_task.nnet.checkpoints import (
     CheckpointError,
     load_pretrained_encoder,
@@ -8,6 +8,7 @@ from desed_task.nnet.checkpoints import (
 )
 from desed_task.nnet.crnn import CRNN
 from desed_task.nnet.encoders import ENCODERS, FrameATSTEncoder, FrameEncoder, encoder_class
+from desed_task.nnet.sed_model import SEDModel
 
 __all__ = [
     "CRNN",
@@ -15,6 +16,7 @@ __all__ = [
     "CheckpointError",
     "FrameATSTEncoder",
     "FrameEncoder",
+    "SEDModel",
     "encoder_class",
     "load_pretrained_encoder",
     "load_state_dict_checked",

@@ -25,7 +25,7 @@ from desed_task.data.tables import clip_id_of
 from desed_task.features import SEDFrontend
 from desed_task.inference.detector import SoundEventDetector
 from desed_task.inference.precision import autocast, native_bf16
-from desed_task.nnet import CRNN
+from desed_task.nnet import CRNN, SEDModel
 
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 10.0
@@ -41,7 +41,8 @@ def full_size_network() -> CRNN:
 
 def full_size_detector(precision: str, batch_size: int, network: CRNN) -> SoundEventDetector:
     """A detector of ``network`` with the DESED classes and a 10 s hop, so that every chunk is one clip."""
-    return SoundEventDetector(network, SEDFrontend(), LabelEncoder(DESED_CLASSES), median_window=7, hop=CLIP_SECONDS,
+    model = SEDModel(network, SEDFrontend(), LabelEncoder(DESED_CLASSES))
+    return SoundEventDetector(model, median_window=7, hop=CLIP_SECONDS,
                               batch_size=batch_size, device="cpu", precision=precision)
 
 

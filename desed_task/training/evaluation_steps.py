@@ -79,8 +79,8 @@ class EvaluationSteps:
 
     def _predict_batch(self, batch: dict) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         audio = batch["audio"]
-        features = self.features(self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio))
-        return {"student": self.sed_student(*features), "teacher": self.sed_teacher(*features)}
+        features = self.sed_model("student").features(audio)
+        return {model: self.sed_model(model)(features) for model in MODELS}
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         parts = BatchParts.from_subsets(batch["subsets"], device=self.device)

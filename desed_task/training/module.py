@@ -19,6 +19,7 @@ from desed_task.augment import MixupParams, mix, mix_labels, warp_band
 from desed_task.data import LabelEncoder
 from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.nnet import CRNN
+from desed_task.nnet.sed_model import Features, SEDModel
 from desed_task.postprocess import Params
 from desed_task.training.batch import BatchParts
 from desed_task.training.compute import compile_in_place
@@ -99,14 +100,18 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         return self.sed_student.encoder.frontend
 
     # ---------------------------------------------------------------- features and predictions
-    def features(self, sed_mel: torch.Tensor, encoder_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def sed_model(self, model: Literal["student", "teacher"] = "teacher") -> SEDModel:
+        """The student or teacher network as a ``SEDModel``; both take the student's encoder front-end."""
+        network = self.sed_student if model == "student" else self.sed_teacher
+        return SEDModel(network, self.sed_frontend, self.label_encoder, self.encoder_frontend)
+
+    def features(self, sed_mel: torch.Tensor, encoder_mel: torch.Tensor) -> Features:
         """Scaled features of both streams from their mel spectrograms."""
-        return self.sed_frontend.scale(sed_mel), self.encoder_frontend.scale(encoder_mel)
+        return self.sed_model("student").scaled(sed_mel, encoder_mel)
 
     def predict_scores(self, audio: torch.Tensor, model: Literal["student", "teacher"] = "teacher"):
         """Test-time path: waveform (B, samples) → strong (B, C, T), weak (B, C)."""
-        net = self.sed_student if model == "student" else self.sed_teacher
-        return net(*self.features(self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio)))
+        return self.sed_model(model).scores(audio)
 
     @property
     def epoch_len(self) -> int:
@@ -171,7 +176,7 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     def augmented_inputs(self, audio: torch.Tensor, labels: torch.Tensor, parts: BatchParts) -> AugmentedInputs:
         """Mel spectrograms of both streams and, with probability ``mixup_prob``, one mixup draw per batch part
         applied to the student's CRNN stream (and encoder stream where ``mixes_encoder_stream``) and the targets."""
-        sed_mel, encoder_mel = self.sed_frontend.mel(audio), self.encoder_frontend.mel(audio)
+        sed_mel, encoder_mel = self.sed_model("student").mels(audio)
         weak_targets = weak_targets_of(labels)
         student_sed, student_encoder, mixing = sed_mel, encoder_mel, None
         if self.draws.mixup_applies(self.options.mixup_prob):
@@ -189,9 +194,9 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
         """Stage 1: student and teacher see the same (mixed) input; mean-teacher consistency."""
         inputs = self.augmented_inputs(audio, labels, parts)
         features = self.features(inputs.student_sed_mel, inputs.student_encoder_mel)
-        strong_s, weak_s = self.sed_student(*features)
+        strong_s, weak_s = self.sed_model("student")(features)
         with torch.no_grad():
-            strong_t, weak_t = self.sed_teacher(*features)
+            strong_t, weak_t = self.sed_model("teacher")(features)
         b = audio.shape[0]
         return stage1_loss(
             strong_s, weak_s, strong_t, weak_t, inputs.labels, inputs.weak_targets,
@@ -262,9 +267,9 @@ class Stage2SEDTask(SEDTask):
         if self.draws.freq_warp_applies(self.options.freq_warp_prob):
             encoder_s = self._warp_parts(encoder_s, parts, "student")
             encoder_t = self._warp_parts(encoder_t, parts, "teacher")
-        strong_s, weak_s = self.sed_student(sed_s, encoder_s)
+        strong_s, weak_s = self.sed_model("student")((sed_s, encoder_s))
         with torch.no_grad():
-            strong_t, weak_t = self.sed_teacher(sed_t, encoder_t)
+            strong_t, weak_t = self.sed_model("teacher")((sed_t, encoder_t))
         b = audio.shape[0]
         terms = stage2_supervised(
             strong_s, weak_s, inputs.labels, inputs.weak_targets, parts.mask("strong", b), parts.mask("weak", b)
