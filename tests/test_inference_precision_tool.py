@@ -18,8 +18,8 @@ def test_clips_per_second_times_both_precisions_at_both_batches():
 
     def make(precision, batch):
         calls.append((precision, batch))
-        return SoundEventDetector(SEDModel(network, SEDFrontend(), LabelEncoder(DESED_CLASSES)), hop=10.0, batch_size=batch,
-                                  precision=precision)
+        model = SEDModel(network, SEDFrontend(), LabelEncoder(DESED_CLASSES))
+        return SoundEventDetector(model, hop=10.0, batch_size=batch, precision=precision)
 
     speed = clips_per_second(make, batches=(1, 2), n_chunks=2, rounds=1)
     assert sorted(calls) == [("bf16", 1), ("bf16", 2), ("fp32", 1), ("fp32", 2)]

@@ -30,6 +30,7 @@ from desed_task.experiment.sections import normalise_sections
 from desed_task.experiment.values import check_values
 from desed_task.features import SEDFrontend
 from desed_task.nnet import CRNN, encoder_class
+from desed_task.nnet.sed_model_builder import encoder_kwargs
 from desed_task.training.options import TaskOptions
 
 DATA_PATH_KEYS = (
