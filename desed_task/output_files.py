@@ -337,6 +337,13 @@ def handle_interrupts() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def next_numbered_folder(parent: str | Path, prefix: str = "version_", above: int = -1) -> Path:
+    """``parent/<prefix>K`` for the next K above every existing one (and above ``above``), not created."""
+    parent = Path(parent)
+    taken = [int(p.name[len(prefix):]) for p in parent.glob(f"{prefix}*") if p.name[len(prefix):].isdigit()]
+    return parent / f"{prefix}{max([*taken, above]) + 1}"
+
+
 def create_numbered_folder(parent: str | Path, prefix: str = "version_", inputs: Sequence[Named] = ()) -> Path:
     """Create and return ``parent/<prefix>K`` for the next K above every existing one, exclusively: when two
     runs pick the same K at once, one ``mkdir`` fails and that run tries again. The folder must stay apart from
@@ -350,9 +357,8 @@ def create_numbered_folder(parent: str | Path, prefix: str = "version_", inputs:
         raise OutputError(f"cannot create the folder {parent}: {error.strerror or error}") from None
     tried = -1
     while True:
-        taken = [int(p.name[len(prefix):]) for p in parent.glob(f"{prefix}*") if p.name[len(prefix):].isdigit()]
-        tried = max([*taken, tried]) + 1
-        folder = parent / f"{prefix}{tried}"
+        folder = next_numbered_folder(parent, prefix, above=tried)
+        tried = int(folder.name[len(prefix):])
         check_separate([(folder, "the new folder")], inputs)
         try:
             folder.mkdir()

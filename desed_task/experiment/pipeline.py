@@ -19,7 +19,7 @@ from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.host_memory import keep_freed_memory
 from desed_task.experiment.paths import check_paths, run_inputs
-from desed_task.output_files import create_numbered_folder, removed_unless_finished, write_text
+from desed_task.output_files import create_numbered_folder, next_numbered_folder, removed_unless_finished, write_text
 from desed_task.training.checkpoint_io import AtomicCheckpointIO, remove_stale_partials
 from desed_task.training.compute import float32_matmul_precision
 
@@ -36,9 +36,23 @@ def _experiment_folder(log_dir: Path, inputs: Sequence[tuple[Path, str]]) -> tup
     folder, version, pid = (os.environ.get(_VERSION_ENV, "").split("|") + ["", "", ""])[:3]
     if folder == key and pid and pid != str(os.getpid()):
         return log_dir / version, False
+    if _launched_rank() > 0:
+        # A rank other than 0 of a torchrun or SLURM launch: rank 0 creates the folder and writes everything, so
+        # this process names the next free folder without creating it (no stray empty version_K).
+        return next_numbered_folder(log_dir), False
     exp_dir = create_numbered_folder(log_dir, inputs=inputs)
     os.environ[_VERSION_ENV] = f"{key}|{exp_dir.name}|{os.getpid()}"
     return exp_dir, True
+
+
+def _launched_rank() -> int:
+    """This process's global rank as its launcher set it (torchrun: ``RANK``; SLURM: ``SLURM_PROCID``); 0 when
+    none did (a single process, or the launching process of Lightning's own DDP)."""
+    for name in ("RANK", "SLURM_PROCID"):
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 0
 
 
 def _remove_empty(folders: Sequence[Path]) -> None:
