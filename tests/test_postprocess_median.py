@@ -11,7 +11,7 @@ from operating_point_scores import DESED_CLASSES, HOP, validation_subset
 
 from desed_task.evaluation import SCENARIO_1, SCENARIO_2, median_filter_scores, psds_sed_scores_eval, score_dataframes
 from desed_task.postprocess import MedianParams, PostprocessError, frame_hop, postprocess_scores, tune_median
-from desed_task.postprocess.tuning import RECIPE_STAGE2_WINDOWS, median_windows_grid
+from desed_task.postprocess.median import RECIPE_STAGE2_WINDOWS, median_windows_grid
 
 REPO = Path(__file__).resolve().parents[1]
 WINDOWS = range(1, 42, 8)  # a coarse grid keeps the test short; the recipe's windows are added to it

@@ -36,15 +36,13 @@ def load_postprocess(config: dict) -> "Params | None":
     path = config["training"]["postprocess"]
     if not path:
         return None
-    from desed_task.postprocess import MedianParams, PostprocessError, read_params
-    from desed_task.postprocess.params import check_classes, check_hop
+    from desed_task.postprocess import PostprocessError, read_params
 
     label_encoder = build_label_encoder(config)
     try:
         params = read_params(path)
-        check_classes(params, list(label_encoder.labels), "data.classes")
-        if isinstance(params, MedianParams):
-            check_hop(params, label_encoder.frame_to_time(1), "this configuration's output frames")
+        params.check_fits(list(label_encoder.labels), label_encoder.frame_to_time(1), "data.classes",
+                          "this configuration's output frames")
     except PostprocessError as err:
         raise ConfigError(f"training.postprocess: {err}") from err
     return params

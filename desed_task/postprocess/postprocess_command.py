@@ -16,19 +16,12 @@ from desed_task.evaluation.psds import SCENARIOS
 from desed_task.data.tables import TableError
 from desed_task.evaluation.folders import read_score_folder
 from desed_task.postprocess.errors import MissingExtraError, PostprocessError
-from desed_task.postprocess.tuning import (
-    DEFAULT_MERGE_THRESHOLDS_ABS,
-    DEFAULT_MERGE_THRESHOLDS_REL,
-    DEFAULT_STEP_FILTER_LENGTHS,
-)
+from desed_task.postprocess.methods import METHODS
 
-DESCRIPTION = """\
+DESCRIPTION_HEAD = """\
 Post-process frame scores beyond the recipe's fixed median filter, with class-wise parameters tuned for PSDS:
-
-  median  one median-filter window (frames) per class
-  csebb   change-point-based sound event bounding boxes (Ebbers et al., Interspeech 2024): needs the optional
-          package sebbs (AGPL-3.0): pip install --no-deps 'sebbs==1.0.2'
-
+"""
+DESCRIPTION_TAIL = """\
 Score folders hold one <clip id>.tsv per clip with columns onset offset <class...> (what the test stage
 writes, sed_scores_eval's format). Score the output with: python -m desed_task.evaluation --scores DIR ..."""
 
@@ -39,24 +32,15 @@ example:
   python -m desed_task.postprocess apply --params csebb.json --scores test/scores --out test/scores_csebb"""
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        return [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
-
-
-def _windows(text: str) -> list[int]:
-    try:
-        first, _, last = text.partition("-")
-        return list(range(int(first), int(last) + 1)) if last else [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected FIRST-LAST or comma-separated frame counts, got {text!r}")
+def description() -> str:
+    """The command's description, one entry per registered method."""
+    methods = "".join(f"  {name:<7} {cls.summary}\n" for name, cls in METHODS.items())
+    return f"{DESCRIPTION_HEAD}\n{methods}\n{DESCRIPTION_TAIL}"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
-        prog="python -m desed_task.postprocess", description=DESCRIPTION, epilog=EXAMPLE,
+        prog="python -m desed_task.postprocess", description=description(), epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         "class takes its best grid point; if a fixed setting (one grid point for all classes, or the recipe's "
         "stage-2 windows) scores higher overall, that is kept instead.",
     )
-    tune.add_argument("--method", required=True, choices=["csebb", "median"], help="post-processing method")
+    tune.add_argument("--method", required=True, choices=sorted(METHODS), help="post-processing method")
     tune.add_argument("--scores", required=True, type=Path, metavar="DIR", help="validation score folder")
     tune.add_argument("--ground_truth", required=True, type=Path, metavar="TSV",
                       help="strong labels: filename onset offset event_label (clips without events are ignored)")
@@ -77,17 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="PSDS scenario to maximise: 1 (dtc=gtc=0.7, default) or 2 (dtc=gtc=0.1, cttc=0.3)")
     tune.add_argument("--jobs", type=int, default=1, metavar="N",
                       help="processes scoring grid points in parallel (default 1; each receives the scores once)")
-    tune.add_argument("--windows", type=_windows, default=list(range(1, 42)), metavar="FIRST-LAST|N,N,...",
-                      help="median: window lengths in frames (default 1-41); the recipe's windows (7; stage 2: 4, "
-                      "6, 7, 20) are always added")
-    tune.add_argument("--step_filter_lengths", type=_floats, default=list(DEFAULT_STEP_FILTER_LENGTHS),
-                      metavar="S,S,...", help="csebb: step-filter lengths in seconds (default 0.32,0.48,0.64)")
-    tune.add_argument("--merge_thresholds_abs", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_ABS),
-                      metavar="T,T,...", help="csebb: absolute merge thresholds, each tried without a relative one "
-                      "(default 0.15,0.2,0.3)")
-    tune.add_argument("--merge_thresholds_rel", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_REL),
-                      metavar="T,T,...", help="csebb: relative merge thresholds, each tried without an absolute one "
-                      "(default 1.5,2,3)")
+    for cls in METHODS.values():
+        cls.add_tune_arguments(tune)
     tune.add_argument("--quiet", action="store_true", help="no progress bars")
     apply = commands.add_parser(
         "apply", help="post-process a score folder with a parameter file",
@@ -104,29 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
 def run_tune(args: argparse.Namespace) -> str:
     """Tune and write the parameter file; the summary line to print."""
     from desed_task.output_files import check_output_file, check_separate
-    from desed_task.postprocess.csebb import require_sebbs
-    from desed_task.postprocess.median import consistent_classes, frame_hop
     from desed_task.postprocess.params import write_params
-    from desed_task.postprocess.tuning import tune_csebb, tune_median
+    from desed_task.postprocess.score_tables import consistent_classes
 
-    if args.method == "csebb":
-        require_sebbs()
+    method = METHODS[args.method]
+    method.require_extra()
     check_separate([(args.out, "--out parameter file")], [(args.scores, "--scores folder"),
                    (args.ground_truth, "--ground_truth"), (args.durations, "--durations")])
     check_output_file(args.out, "--out parameter file")
     scores = read_score_folder(args.scores)
     consistent_classes(scores, f"the scores in {args.scores}")
-    if args.method == "median":
-        frame_hop(scores, f"the scores in {args.scores}")
-    scenario = SCENARIOS[f"psds{args.scenario}"]
-    common = dict(scenario=scenario, jobs=args.jobs, progress=not args.quiet)
-    if args.method == "median":
-        params = tune_median(scores, args.ground_truth, args.durations, windows=args.windows, **common)
-    else:
-        params = tune_csebb(
-            scores, args.ground_truth, args.durations, step_filter_lengths=args.step_filter_lengths,
-            merge_thresholds_abs=args.merge_thresholds_abs, merge_thresholds_rel=args.merge_thresholds_rel, **common,
-        )
+    method.check_tuning_scores(scores, f"the scores in {args.scores}")
+    params = method.tune(
+        scores, args.ground_truth, args.durations, scenario=SCENARIOS[f"psds{args.scenario}"], jobs=args.jobs,
+        progress=not args.quiet, **method.grid_options(args),
+    )
     write_params(args.out, params)
     tuning = params.tuning or {}
     return (
@@ -140,13 +107,11 @@ def run_apply(args: argparse.Namespace) -> str:
     from desed_task.evaluation.folders import write_score_folder
     from desed_task.output_files import check_output_folder, check_separate, write_folder
     from desed_task.postprocess.apply import postprocess_scores
-    from desed_task.postprocess.csebb import require_sebbs
-    from desed_task.postprocess.params import CSEBBParams, read_params
+    from desed_task.postprocess.params import read_params
 
     check_separate([(args.out, "--out folder")], [(args.params, "--params"), (args.scores, "--scores folder")])
     params = read_params(args.params)
-    if isinstance(params, CSEBBParams):
-        require_sebbs()
+    params.require_extra()
     check_output_folder(args.out, "--out folder")
     scores = read_score_folder(args.scores)
     tables = postprocess_scores(scores, params, source=f"the scores in {args.scores}")
