@@ -14,7 +14,7 @@ from operating_point_scores import DESED_CLASSES, validation_subset
 from toy_postprocess import FloorParams, floored
 
 from desed_task.evaluation import decode_events, read_score_folder, write_score_folder
-from desed_task.evaluation.cli import main as evaluate_main
+from desed_task.evaluation.evaluate_command import main as evaluate_main
 from desed_task.postprocess import METHODS, PostprocessError, params_from_dict, read_params, write_params
 from desed_task.postprocess.postprocess_command import main
 
@@ -78,7 +78,7 @@ def test_the_registry_names_the_methods_and_the_file_keys_are_the_methods(floor_
 
 def test_a_new_method_decodes_at_inference(floor_registered, tiny_checkpoint, tmp_path, caplog):
     from desed_task.inference import SoundEventDetector
-    from desed_task.inference.cli import main as detect_main
+    from desed_task.inference.detect_command import main as detect_main
 
     rng = np.random.default_rng(5)
     audio = (0.1 * rng.standard_normal(10 * SR) * np.repeat(rng.random(10) > 0.5, SR)).astype(np.float32)
@@ -101,7 +101,7 @@ def test_a_new_method_decodes_at_inference(floor_registered, tiny_checkpoint, tm
     with caplog.at_level(logging.INFO):
         assert detect_main([str(tmp_path / "rec.wav"), "--checkpoint", str(tiny_checkpoint), "--tsv",
                             str(tmp_path / "events.tsv"), "--threshold", "0.1", "--postprocess",
-                            str(tmp_path / "floor.json"), "--quiet"]) == 0
+                            str(tmp_path / "floor.json"), "--precision", "fp32", "--quiet"]) == 0
     assert "decoding: floors from" in caplog.text
     table = pd.read_csv(tmp_path / "events.tsv", sep="\t")
     assert len(table) == len(result.events)
