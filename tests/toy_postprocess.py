@@ -14,9 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from desed_task.evaluation.decoding import decode_events
 from desed_task.evaluation.psds import SCENARIO_1
-from desed_task.postprocess.method import EVENT_COLUMNS, Params, check_classes, check_keys, number
+from desed_task.postprocess.method import Params, events_table, check_classes, check_keys, number
 from desed_task.postprocess.tuning_objective import tuning_set
 from desed_task.postprocess.score_tables import TIME_COLUMNS, consistent_classes, table_classes
 from desed_task.postprocess.tuning import grid_search
@@ -37,8 +36,7 @@ class FloorDecoder:
         self, scores: np.ndarray, timestamps: np.ndarray, thresholds: np.ndarray
     ) -> tuple[np.ndarray, pd.DataFrame]:
         kept = floored(scores, self.floors)  # (C, T)
-        events = decode_events(kept, thresholds, self.classes, timestamps)
-        return kept, pd.DataFrame(sorted(events, key=lambda e: (e[0], e[2])), columns=EVENT_COLUMNS)
+        return kept, events_table(kept, thresholds, self.classes, timestamps)
 
 
 @dataclass(frozen=True)

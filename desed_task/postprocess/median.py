@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 
 from desed_task.data.tables import TableSource
-from desed_task.evaluation.decoding import decode_events, median_filter_scores
+from desed_task.evaluation.decoding import median_filter_scores
 from desed_task.evaluation.psds import SCENARIO_1, PSDSScenario
 from desed_task.postprocess.errors import PostprocessError
-from desed_task.postprocess.method import EVENT_COLUMNS, Params, check_classes, check_keys, frame_count, number
+from desed_task.postprocess.method import Params, events_table, check_classes, check_keys, frame_count, number
 from desed_task.postprocess.tuning_objective import tuning_set
 from desed_task.postprocess.score_tables import (
     HOP_TOLERANCE,
@@ -51,8 +51,7 @@ class MedianDecoder:
         self, scores: np.ndarray, timestamps: np.ndarray, thresholds: np.ndarray
     ) -> tuple[np.ndarray, pd.DataFrame]:
         smoothed = median_filter_scores(scores, self.windows)  # (C, T)
-        events = decode_events(smoothed, thresholds, self.classes, timestamps)
-        return smoothed, pd.DataFrame(sorted(events, key=lambda e: (e[0], e[2])), columns=EVENT_COLUMNS)
+        return smoothed, events_table(smoothed, thresholds, self.classes, timestamps)
 
 
 @dataclass(frozen=True)

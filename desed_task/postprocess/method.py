@@ -16,9 +16,19 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import pandas as pd
 
+from desed_task.evaluation.decoding import decode_events
 from desed_task.postprocess.errors import PostprocessError
 
 EVENT_COLUMNS = ["onset", "offset", "event_label"]
+
+
+def events_table(
+    scores: np.ndarray, thresholds: np.ndarray, classes: Sequence[str], timestamps: np.ndarray
+) -> pd.DataFrame:
+    """The events of post-processed frame scores ``(C, T)`` above their class's threshold, as a decoder returns
+    them: one row each, by onset then class."""
+    events = decode_events(scores, thresholds, classes, timestamps)
+    return pd.DataFrame(sorted(events, key=lambda e: (e[0], e[2])), columns=EVENT_COLUMNS)
 
 
 class Decoder(Protocol):

@@ -129,31 +129,26 @@ def cuda_tests(timeout: float) -> dict[str, Any]:
 
 def benchmark(plan: Plan) -> dict[str, Any]:
     """``scripts/benchmark.py`` on the plan's device; its JSON, or why there is none."""
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "benchmark.json"
-        command = [sys.executable, str(REPO_ROOT / "scripts" / "benchmark.py"), "--device", plan.device,
-                   "--json", str(out), *plan.benchmark_args]
-        try:
-            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=plan.benchmark_timeout, env=_env())
-        except subprocess.TimeoutExpired:
-            return {"status": "timeout", "timeout_s": plan.benchmark_timeout}
-        if done.returncode == 0 and out.is_file():
-            return {"status": "ok", **json.loads(out.read_text())}
-    return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
+    return _json_script("benchmark", plan.device, plan.benchmark_args, plan.benchmark_timeout)
 
 
 def recipe_time(plan: Plan) -> dict[str, Any]:
     """``scripts/recipe_time.py`` on the plan's device; its JSON, or why there is none."""
+    return _json_script("recipe_time", plan.device, plan.recipe_time_args, plan.recipe_time_timeout)
+
+
+def _json_script(name: str, device: str, args: tuple[str, ...], timeout: float) -> dict[str, Any]:
+    """``scripts/<name>.py --device DEVICE --json OUT ARGS`` in a fresh process; its JSON with status ``ok``, or the
+    time-out, or its exit status and the tail of its output."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "recipe_time.json"
-        command = [sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", plan.device,
-                   "--json", str(out), *plan.recipe_time_args]
+        out = Path(folder) / f"{name}.json"
+        command = [sys.executable, str(REPO_ROOT / "scripts" / f"{name}.py"), "--device", device,
+                   "--json", str(out), *args]
         try:
-            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
-                                  timeout=plan.recipe_time_timeout, env=_env())
+            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
+                                  env=_env())
         except subprocess.TimeoutExpired:
-            return {"status": "timeout", "timeout_s": plan.recipe_time_timeout}
+            return {"status": "timeout", "timeout_s": timeout}
         if done.returncode == 0 and out.is_file():
             return {"status": "ok", **json.loads(out.read_text())}
     return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
