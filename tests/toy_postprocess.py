@@ -29,6 +29,8 @@ def floored(scores: np.ndarray, floors: np.ndarray) -> np.ndarray:
 class FloorDecoder:
     """Floors, then each run of frames with a score above the class's threshold is an event."""
 
+    median_window = None
+
     def __init__(self, classes: Sequence[str], floors: np.ndarray, description: str) -> None:
         self.classes, self.floors, self.description = list(classes), floors, description
 

@@ -23,7 +23,7 @@ from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
-from desed_task.inference.decoding import MedianDecoder, make_decoder, without_partial_frame_events
+from desed_task.inference.decoding import make_decoder, without_partial_frame_events
 from desed_task.inference.errors import InferenceError
 from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
@@ -114,7 +114,7 @@ class SoundEventDetector:
             log.debug("chunk hop %.3f s rounded to %.3f s (a whole number of output frames)", hop, actual_hop)
         frame_hop = self.grid.frame_samples / self.sample_rate
         self.decoder = make_decoder(self.classes, frame_hop, median_window, postprocess)
-        self.median_window = self.decoder.windows if isinstance(self.decoder, MedianDecoder) else None
+        self.median_window = self.decoder.median_window
 
     @property
     def network(self) -> CRNN:

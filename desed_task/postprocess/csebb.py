@@ -142,6 +142,8 @@ class CSEBBDecoder:
     What is "thresholded" per frame is the confidence of the box covering the frame's centre (0 outside boxes).
     """
 
+    median_window = None
+
     def __init__(self, classes: Sequence[str], params: CSEBBParams, description: str) -> None:
         check_classes(params, list(classes), "the checkpoint's scores")
         require_sebbs()  # MissingExtraError now, not after the first recording

@@ -44,13 +44,13 @@ class MedianDecoder:
     def __init__(self, classes: Sequence[str], windows: int | Sequence[int], description: str) -> None:
         median_filter_scores(np.zeros((len(classes), 1), dtype=np.float32), windows)  # validates the windows
         self.classes = list(classes)
-        self.windows = windows
+        self.median_window = windows
         self.description = description
 
     def __call__(
         self, scores: np.ndarray, timestamps: np.ndarray, thresholds: np.ndarray
     ) -> tuple[np.ndarray, pd.DataFrame]:
-        smoothed = median_filter_scores(scores, self.windows)  # (C, T)
+        smoothed = median_filter_scores(scores, self.median_window)  # (C, T)
         return smoothed, events_table(smoothed, thresholds, self.classes, timestamps)
 
 

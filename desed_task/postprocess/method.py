@@ -35,6 +35,9 @@ class Decoder(Protocol):
     """From one recording's merged frame scores to events, for inference."""
 
     description: str
+    #: the median windows (frames, per class or one for all) the decoder filters with; None when it does not
+    #: median-filter
+    median_window: int | Sequence[int] | None
 
     def __call__(
         self, scores: np.ndarray, timestamps: np.ndarray, thresholds: np.ndarray
