@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from desed_task.evaluation.pool import default_scoring_workers
 from desed_task.experiment.config import ConfigError
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
 from desed_task.experiment.networks import build_network, networks_from_checkpoint
+from desed_task.experiment.paths import Mode
 from desed_task.nnet import CRNN
 from desed_task.nnet.sed_model_builder import build_label_encoder, build_sed_frontend
 from desed_task.training.options import EvaluationReference, TaskOptions
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
     from desed_task.experiment.datamodule import SEDDataModule
     from desed_task.postprocess import Params
     from desed_task.training.module import SEDTask
-
-Mode = Literal["train", "test", "eval", "validate"]
-
 
 def load_postprocess(config: dict) -> "Params | None":
     """The tuned post-processing of ``training.postprocess`` (a parameter file of ``desed_task.postprocess``),

@@ -17,6 +17,11 @@ from desed_task.experiment.config import EXTRA_SUBSET_KINDS, ConfigError
 Mode = Literal["train", "test", "eval", "validate"]
 Kind = Literal["folder", "file"]
 
+
+def run_mode(test_from: str | None = None, eval_from: str | None = None, validate_from: str | None = None) -> Mode:
+    """What a run does with its checkpoint flags (at most one is set: ``flag_checks.check_mode_flags``)."""
+    return "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
+
 TEST_KEYS = ("test_folder", "test_tsv", "test_dur")
 VALIDATION_KEYS = (
     "weak_folder", "weak_tsv", "synth_val_folder", "synth_val_tsv", "synth_val_dur", "strong_val_folder",

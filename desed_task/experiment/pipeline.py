@@ -18,7 +18,7 @@ from desed_task.experiment.checkpointing import last_checkpoint_callbacks
 from desed_task.experiment.datamodule import ReshuffleEachEpoch
 from desed_task.experiment.energy import EnergyMeter
 from desed_task.experiment.host_memory import keep_freed_memory
-from desed_task.experiment.paths import check_paths, run_inputs
+from desed_task.experiment.paths import check_paths, run_inputs, run_mode
 from desed_task.output_files import create_numbered_folder, next_numbered_folder, removed_unless_finished, write_text
 from desed_task.training.checkpoint_io import AtomicCheckpointIO, remove_stale_partials
 from desed_task.training.compute import float32_matmul_precision
@@ -126,7 +126,7 @@ def run_experiment(
     """
     training = config["training"]
     checkpoint_to_score = test_from or eval_from or validate_from
-    mode = "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
+    mode = run_mode(test_from, eval_from, validate_from)
     checkpoints = {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
                    "validate_from": validate_from}
     check_paths(config, mode, checkpoints, run_test=run_test)

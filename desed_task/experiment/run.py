@@ -24,7 +24,7 @@ from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config, read_yaml, yaml_problem
 from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
-from desed_task.experiment.paths import Mode, check_paths, config_files
+from desed_task.experiment.paths import check_paths, config_files, run_mode
 from desed_task.experiment.report import format_metrics_table
 from desed_task.experiment.resume import resolve_resume, resume_hint
 from desed_task.nnet.checkpoints import CheckpointError
@@ -225,8 +225,7 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
         check_gpus_visible(devices[1], torch.cuda.device_count())
     args.resume_from_checkpoint = resolve_resume(args.resume_from_checkpoint, args.log_dir)
     checkpoints = _checkpoint_flags(args)
-    mode: Mode = ("eval" if args.eval_from_checkpoint else "test" if args.test_from_checkpoint
-                  else "validate" if args.validate_from_checkpoint else "train")
+    mode = run_mode(args.test_from_checkpoint, args.eval_from_checkpoint, args.validate_from_checkpoint)
     check_paths(config, mode, checkpoints)
     if args.resume_from_checkpoint is not None:
         check_resume_checkpoint(args.resume_from_checkpoint, config)
