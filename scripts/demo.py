@@ -34,7 +34,7 @@ def main() -> None:
     from desed_task.data import make_synthetic_desed
     from desed_task.experiment.config import load_config
     from desed_task.experiment.pipeline import run_experiment
-    from desed_task.experiment.report import format_metrics_table
+    from desed_task.experiment.metrics_table import format_metrics_table
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()

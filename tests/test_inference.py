@@ -239,7 +239,7 @@ def test_silence_events_depend_on_the_checkpoint_and_none_is_shorter_than_a_fram
 
 
 def test_an_event_shorter_than_a_frame_is_dropped():
-    from desed_task.inference.decoding import without_partial_frame_events
+    from desed_task.inference.event_decoding import without_partial_frame_events
 
     events = pd.DataFrame({"onset": [0.0, 9.984, 3.2], "offset": [0.064, 10.0, 3.2 + 0.064 * 3],
                            "event_label": ["Dog", "Cat", "Cat"]})

@@ -16,7 +16,7 @@ from test_inference import tiny_task, write_checkpoint
 
 from desed_task.data.audio import load_audio
 from desed_task.inference.detect_command import main, plot_paths
-from desed_task.inference.inputs import expand_inputs, table_names
+from desed_task.inference.recordings import expand_inputs, table_names
 
 AUDIO_DIR = Path(__file__).parent / "data" / "audio"
 REAL = sorted(AUDIO_DIR.glob("*.wav"))

@@ -29,7 +29,7 @@ from desed_task.evaluation.psds import (
     psds_from_operating_points,
     psds_sed_scores_eval,
 )
-from desed_task.evaluation.report import METRIC_KEYS, write_scores_only, write_test_outputs
+from desed_task.evaluation.result_files import METRIC_KEYS, write_scores_only, write_test_outputs
 
 __all__ = [
     "METRIC_KEYS",

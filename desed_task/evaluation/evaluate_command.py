@@ -18,9 +18,9 @@ from typing import Sequence
 from desed_task.command_parser import CommandParser
 from desed_task.data.tables import TableError
 from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
-from desed_task.evaluation.inputs import EvaluationInputs, read_inputs
+from desed_task.evaluation.evaluation_inputs import EvaluationInputs, read_inputs
 from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios, psds_sed_scores_eval
-from desed_task.evaluation.report import format_metrics
+from desed_task.evaluation.result_files import format_metrics
 from desed_task.output_files import (
     EXIT_INTERRUPTED,
     Interrupted,

@@ -25,7 +25,7 @@ from desed_task.data.tables import TableError
 from desed_task.experiment.config import ConfigError, load_config, read_yaml, yaml_problem
 from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
 from desed_task.experiment.paths import check_paths, config_files, run_mode
-from desed_task.experiment.report import format_metrics_table
+from desed_task.experiment.metrics_table import format_metrics_table
 from desed_task.experiment.resume import resolve_resume, resume_hint
 from desed_task.nnet.checkpoints import CheckpointError
 from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts

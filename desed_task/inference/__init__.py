@@ -4,6 +4,6 @@
 ``python -m desed_task.inference``.
 """
 from desed_task.inference.detector import Detection, SoundEventDetector
-from desed_task.inference.errors import InferenceError
+from desed_task.inference.inference_error import InferenceError
 
 __all__ = ["Detection", "InferenceError", "SoundEventDetector"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desed_task.inference.errors import InferenceError
+from desed_task.inference.inference_error import InferenceError
 
 
 @dataclass(frozen=True)

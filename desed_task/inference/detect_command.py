@@ -139,7 +139,7 @@ def _detector(args: argparse.Namespace):
     import torch
 
     from desed_task.inference.detector import SoundEventDetector
-    from desed_task.inference.errors import InferenceError
+    from desed_task.inference.inference_error import InferenceError
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InferenceError("--device cuda was asked for but no CUDA device is available; use --device cpu")
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from desed_task.data.audio import AudioError
-    from desed_task.inference.inputs import check_inputs, expand_inputs, table_names
+    from desed_task.inference.recordings import check_inputs, expand_inputs, table_names
     from desed_task.inference.plot import detection_figure, save_png
     from desed_task.output_files import AtomicOutputs, check_separate
 
@@ -216,10 +216,10 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     from desed_task.data.audio import AudioError
     from desed_task.experiment.config import ConfigError
-    from desed_task.inference.errors import InferenceError
+    from desed_task.inference.inference_error import InferenceError
     from desed_task.nnet import CheckpointError
     from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts
-    from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+    from desed_task.postprocess.postprocess_errors import MissingExtraError, PostprocessError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="%(message)s", stream=sys.stderr)

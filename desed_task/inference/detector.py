@@ -23,8 +23,8 @@ from desed_task.data.audio import AudioError
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
-from desed_task.inference.decoding import make_decoder, without_partial_frame_events
-from desed_task.inference.errors import InferenceError
+from desed_task.inference.event_decoding import make_decoder, without_partial_frame_events
+from desed_task.inference.inference_error import InferenceError
 from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
 from desed_task.nnet import CRNN

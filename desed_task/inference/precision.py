@@ -19,7 +19,7 @@ from typing import Literal
 
 import torch
 
-from desed_task.inference.errors import InferenceError
+from desed_task.inference.inference_error import InferenceError
 
 log = logging.getLogger(__name__)
 

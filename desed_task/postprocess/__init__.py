@@ -21,7 +21,7 @@ from desed_task.postprocess.csebb import (
     require_sebbs,
     tune_csebb,
 )
-from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+from desed_task.postprocess.postprocess_errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.median import MedianParams, median_filter_tables, median_windows_grid, tune_median
 from desed_task.postprocess.method import Decoder, Params
 from desed_task.postprocess.methods import METHODS, method_class

@@ -34,7 +34,7 @@ import pandas as pd
 from desed_task.data.tables import EVENT_COLUMNS, TableSource
 from desed_task.evaluation.decoding import AUDIO_SUFFIX
 from desed_task.evaluation.psds import SCENARIO_1, PSDSScenario
-from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+from desed_task.postprocess.postprocess_errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.method import Params, check_classes, check_keys, number, optional_number
 from desed_task.postprocess.method import EVENT_COLUMNS as DECODED_COLUMNS
 from desed_task.postprocess.tuning_objective import tuning_set

@@ -18,7 +18,7 @@ import pandas as pd
 from desed_task.data.tables import TableSource
 from desed_task.evaluation.decoding import median_filter_scores
 from desed_task.evaluation.psds import SCENARIO_1, PSDSScenario
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 from desed_task.postprocess.method import Params, events_table, check_classes, check_keys, frame_count, number
 from desed_task.postprocess.tuning_objective import tuning_set
 from desed_task.postprocess.score_tables import (

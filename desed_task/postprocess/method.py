@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from desed_task.evaluation.decoding import decode_events
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 
 EVENT_COLUMNS = ["onset", "offset", "event_label"]
 

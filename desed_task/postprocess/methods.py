@@ -5,7 +5,7 @@ A new method is a ``desed_task.postprocess.method.Params`` subclass in its own f
 from __future__ import annotations
 
 from desed_task.postprocess.csebb import CSEBBParams
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 from desed_task.postprocess.median import MedianParams
 from desed_task.postprocess.method import Params
 

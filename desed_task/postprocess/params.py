@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from desed_task.output_files import write_text
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 from desed_task.postprocess.method import Params, check_keys
 from desed_task.postprocess.methods import method_class
 

@@ -15,7 +15,7 @@ from desed_task.command_parser import CommandParser
 from desed_task.evaluation.psds import SCENARIOS
 from desed_task.data.tables import TableError
 from desed_task.evaluation.folders import read_score_folder
-from desed_task.postprocess.errors import MissingExtraError, PostprocessError
+from desed_task.postprocess.postprocess_errors import MissingExtraError, PostprocessError
 from desed_task.postprocess.methods import METHODS
 
 DESCRIPTION_HEAD = """\

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 
 TIME_COLUMNS = ("onset", "offset")
 HOP_TOLERANCE = 1e-6  # seconds: frame hops closer than this are the same hop

@@ -15,7 +15,7 @@ import pandas as pd
 
 from desed_task.data.tables import TableSource, durations_by_clip, events_by_clip, read_durations, read_events
 from desed_task.evaluation.psds import PSDSScenario, scenario_psds
-from desed_task.postprocess.errors import PostprocessError
+from desed_task.postprocess.postprocess_errors import PostprocessError
 from desed_task.postprocess.score_tables import TIME_COLUMNS, consistent_classes
 
 
