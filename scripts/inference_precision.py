@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from desed_task.tools.inference_precision import measure
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
+from tools.inference_precision import measure
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from desed_task.evaluation.psds import psds_sed_scores_eval
 from desed_task.features import SEDFrontend
 from desed_task.inference import SoundEventDetector
 from desed_task.nnet import CRNN, FrameATSTEncoder, SEDModel
-from desed_task.tools.inference_precision import clips_per_second, compare_checkpoint_scores, score_folder
+from tools.inference_precision import clips_per_second, compare_checkpoint_scores, score_folder
 
 
 def test_clips_per_second_times_both_precisions_at_both_batches():

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from desed_task.tools.stage2_step import (
+from tools.stage2_step import (
     PAPER_BATCH,
     SUBSETS,
     TINY_NETWORK,

@@ -14,7 +14,7 @@ both), after warm-up steps that are not timed; the host-to-device copy of the ba
 ``on_train_batch_start`` and is not included. Peak memory: on a GPU the allocator's peak over the timed steps
 (``torch.cuda.max_memory_allocated``); on a CPU the process's peak resident size (``ru_maxrss``), which includes
 Python, torch and Lightning (``rss_before_mb`` gives their share), hence measurements run in a fresh process
-(``python -m desed_task.tools.stage2_step``; ``run_stage2_step`` starts one).
+(``python -m tools.stage2_step``; ``run_stage2_step`` starts one).
 """
 from __future__ import annotations
 
@@ -30,12 +30,13 @@ from typing import Any, Literal
 import torch
 
 from desed_task.output_files import write_text
-from desed_task.tools.timing import describe_device, synchronize
+from tools import REPO_ROOT
+from tools.timing import describe_device, synchronize
 from desed_task.training.compute import float32_matmul_precision
 
 PAPER_BATCH = (24, 24, 48, 48)
 SUBSETS = ("strong_real", "synth", "weak", "unlabeled")  # the order of training.batch_size
-RECIPE = Path(__file__).resolve().parents[2] / "confs" / "stage2.yaml"
+RECIPE = REPO_ROOT / "confs" / "stage2.yaml"
 SAMPLES = 160000  # 10 s at 16 kHz
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 # A network small enough for tests and dry runs (seconds per step on a CPU); the numbers it gives mean nothing.
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     parser = argparse.ArgumentParser(
-        prog="python -m desed_task.tools.stage2_step",
+        prog="python -m tools.stage2_step",
         description="Time stage-2 training steps (Lightning Trainer, recipe's task, random encoder, synthetic "
                     "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON.",
     )
