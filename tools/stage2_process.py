@@ -42,7 +42,7 @@ def stage2_step_command(
     args = ["--json", str(json_path), "--device", device, "--devices", str(devices), "--batch", *map(str, batch),
             "--precision", precision, "--warmup", str(warmup), "--steps", str(steps)]
     if activation_checkpointing:
-        args.append("--activation-checkpointing")
+        args.append("--activation_checkpointing")
     if recipe is not None:
         args += ["--recipe", str(Path(recipe).resolve())]
     for key, value in (overrides or {}).items():
