@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
 from desed_task.command_parser import CommandParser
-from desed_task.tools.benchmark import format_table, run_benchmark
-from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
+from tools.benchmark import format_table, run_benchmark
+from tools.stage2_step import PAPER_BATCH, TINY_NETWORK
 
 CPU_BATCH = (1, 1, 2, 2)  # the paper's proportions, smallest
 

@@ -3,10 +3,12 @@
 # dependencies into a fresh virtual environment, and runs the package from a folder outside the checkout, so that
 # a module missing from the wheel, or a path computed from the package's location, fails here and not for users.
 #   scripts/check_wheel.sh [PYTHON]     PYTHON builds the wheel (default: .venv/bin/python, as `make install` makes)
-# Checks, each timed: every module imports from site-packages; `train/train_stage1.py --help` names the confs/
-# beside the script; a stage-1 --fast_dev_run on the tiny synthetic dataset; detection (python -m
-# desed_task.inference, no --config) with a checkpoint the installed package writes; scoring the DCASE baseline's
-# published operating points on DESED validation (python -m desed_task.evaluation: PSDS1 0.334).
+# Checks, each timed: the wheel's files are desed_task/ and its dist-info only (the developer tools/ stay in the
+# checkout) and `import tools` fails where it is installed; every module imports from site-packages;
+# `train/train_stage1.py --help` names the confs/ beside the script; a stage-1 --fast_dev_run on the tiny synthetic
+# dataset; detection (python -m desed_task.inference, no --config) with a checkpoint the installed package writes;
+# scoring the DCASE baseline's published operating points on DESED validation (python -m desed_task.evaluation:
+# PSDS1 0.334).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_PY=${1:-$REPO/.venv/bin/python}
@@ -21,6 +23,21 @@ mkdir "$WORK/src"
     | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$WORK/src"
 "$BUILD_PY" -m pip wheel --quiet --no-deps --no-build-isolation "$WORK/src" -w "$WORK/dist"
 WHEEL=$(ls "$WORK"/dist/desed_task-*.whl)
+
+step "the wheel holds desed_task/ and its dist-info, nothing else (the developer tools/ stay in the checkout)"
+"$BUILD_PY" - "$WHEEL" <<'EOF'
+import sys
+import zipfile
+
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+tops = sorted({name.split("/", 1)[0] for name in names})
+assert len(tops) == 2 and tops[0] == "desed_task" and tops[1].startswith("desed_task-") \
+    and tops[1].endswith(".dist-info"), f"top-level entries of the wheel: {tops}"
+tools = [name for name in names if name.startswith(("tools/", "desed_task/tools/"))]
+assert not tools, f"developer tools in the wheel: {tools[:5]}"
+modules = [name for name in names if name.endswith(".py")]
+print(f"{len(names)} files ({len(modules)} modules) under {', '.join(tops)}; no tools/, no desed_task/tools/")
+EOF
 
 step "fresh virtual environment: torch (CPU build where there is no NVIDIA driver), then the wheel"
 "$BUILD_PY" -m venv "$WORK/venv"
@@ -45,8 +62,14 @@ names = [m.name for m in pkgutil.walk_packages(desed_task.__path__, "desed_task.
          if not m.name.endswith(".__main__")]  # importing one runs its command line
 for name in names:
     importlib.import_module(name)
-assert "desed_task.experiment.run" in names and "desed_task.tools.benchmark" in names
+assert "desed_task.experiment.run" in names and not any(n.startswith("desed_task.tools") for n in names)
 print(f"{len(names)} modules from {Path(desed_task.__file__).parent}")
+try:
+    import tools
+except ModuleNotFoundError:
+    print("import tools: ModuleNotFoundError (the developer tools are not installed)")
+else:
+    sys.exit(f"import tools found {tools.__file__}: the developer tools are installed")
 EOF
 
 step "training script: its default configuration is the confs/ beside it"

@@ -1,4 +1,4 @@
-"""Run the GPU check's plan (desed_task.tools.gpu_check) and write its one JSON; called by scripts/gpu_check.sh.
+"""Run the GPU check's plan (tools.gpu_check) and write its one JSON; called by scripts/gpu_check.sh.
 
 Example: ``python scripts/gpu_check.py gpu_check.json`` (or ``--dry_run`` on a CPU, with tiny sizes)
 """
@@ -8,8 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
 from desed_task.command_parser import CommandParser
-from desed_task.tools.gpu_check import PARTS, run_check
+from tools.gpu_check import PARTS, run_check
 
 
 def _cli_summary(value: dict) -> str:

@@ -6,7 +6,7 @@ Example (the demo's stage-2 teacher on the synthetic test set):
     python scripts/inference_precision.py --json bf16.json \\
         --checkpoint demo_out/stage2/version_0/checkpoints/last.ckpt \\
         --audio demo_out/synthetic_demo/audio/validation/validation_16k \\
-        --ground-truth demo_out/synthetic_demo/metadata/validation/validation.tsv \\
+        --ground_truth demo_out/synthetic_demo/metadata/validation/validation.tsv \\
         --durations demo_out/synthetic_demo/metadata/validation/validation_durations.tsv
 """
 from __future__ import annotations
@@ -16,15 +16,17 @@ import json
 import sys
 from pathlib import Path
 
-from desed_task.tools.inference_precision import measure
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
+from desed_task.command_parser import CommandParser
+from tools.inference_precision import measure
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--checkpoint", type=Path, help="a stage checkpoint whose teacher's scores are compared")
     parser.add_argument("--audio", type=Path, help="folder of .wav test clips (with --checkpoint)")
-    parser.add_argument("--ground-truth", type=Path, help="DESED strong-label tsv of the test clips")
+    parser.add_argument("--ground_truth", "--ground-truth", type=Path, help="DESED strong-label tsv of the test clips")
     parser.add_argument("--durations", type=Path, help="durations tsv of the test clips")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per precision and batch (best kept)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
@@ -32,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scoring = (args.checkpoint, args.audio, args.ground_truth, args.durations)
     if any(scoring) and not all(scoring):
-        parser.error("--checkpoint, --audio, --ground-truth and --durations go together")
+        parser.error("--checkpoint, --audio, --ground_truth and --durations go together")
     if args.json.is_dir() or not args.json.parent.is_dir():
         parser.error(f"--json {args.json}: not a file in an existing folder")
     results = measure(*scoring, rounds=args.rounds, profile_top=args.profile)

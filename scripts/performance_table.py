@@ -10,9 +10,10 @@ import json
 import sys
 from pathlib import Path
 
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
 from desed_task.command_parser import CommandParser
 from desed_task.output_files import OutputError, write_text
-from desed_task.tools.performance_table import render_table, replace_table
+from tools.performance_table import render_table, replace_table
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
 from desed_task.command_parser import CommandParser
 from desed_task.output_files import write_text
-from desed_task.tools.recipe_time import RECIPES, TESTS_DATA, Setup, format_table, project_recipe
+from tools.recipe_time import RECIPES, TESTS_DATA, Setup, format_table, project_recipe
 
 
 def _problem(args: argparse.Namespace) -> str | None:

@@ -11,9 +11,10 @@ import json
 import sys
 from pathlib import Path
 
+import _repo_path  # noqa: F401  (the repository root on sys.path: tools is not in the wheel)
 from desed_task.command_parser import CommandParser
 from desed_task.evaluation.pool import default_scoring_workers
-from desed_task.tools.scoring_timing import SYNTHETIC_VALIDATION_CLIPS, compare_scoring, validation_sets
+from tools.scoring_timing import SYNTHETIC_VALIDATION_CLIPS, compare_scoring, validation_sets
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "desed_validation"
 

@@ -59,6 +59,24 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
     return make_synthetic_desed(tmp_path_factory.mktemp("synthetic_tiny"), preset="tiny", seed=0, progress=False)
 
+
+@pytest.fixture(scope="session")
+def validation(tmp_path_factory) -> dict[str, Path]:
+    """Every 24th clip of the DESED validation set (49 clips) on disk, for the post-processing command's tests:
+    ``scores`` (a folder of the DCASE baseline's scores rebuilt from its operating points), ``truth`` and
+    ``durations`` (tsv files). Shared by the session's tests: read it, never write into it."""
+    from operating_point_scores import validation_subset
+
+    from desed_task.evaluation import write_score_folder
+
+    scores, truth, durations = validation_subset(24)
+    root = tmp_path_factory.mktemp("validation")
+    write_score_folder(root / "scores", scores)
+    truth.to_csv(root / "truth.tsv", sep="\t", index=False)
+    durations.to_csv(root / "durations.tsv", sep="\t", index=False)
+    return {"scores": root / "scores", "truth": root / "truth.tsv", "durations": root / "durations.tsv"}
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A stage checkpoint of a small stage-1 task (demo sizes, teacher unlike the student), written once per

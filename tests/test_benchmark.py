@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from desed_task.nnet import CRNN, FrameATSTEncoder
-from desed_task.tools.benchmark import format_table, inference, run_benchmark
-from desed_task.tools.flops import network_flops
-from desed_task.tools.stage2_step import TINY_NETWORK
-from desed_task.tools.timing import best_time, describe_device, matmul_gflops
+from tools.benchmark import format_table, inference, run_benchmark
+from tools.flops import network_flops
+from tools.stage2_step import TINY_NETWORK
+from tools.timing import best_time, describe_device, matmul_gflops
 
 
 def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from desed_task.tools.eval_timing import synthetic_scores, synthetic_test_set, time_test_stage, time_test_steps
+from tools.eval_timing import synthetic_scores, synthetic_test_set, time_test_stage, time_test_steps
 from rescoring import rescored_against
 
 

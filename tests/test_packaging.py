@@ -33,7 +33,14 @@ def test_every_module_folder_is_a_package_that_setup_installs(monkeypatch):
     packages = set(_setup_arguments(monkeypatch)["packages"])
     expected = {".".join(f.relative_to(ROOT).parts) for f in folders}
     assert expected <= packages, f"setup.py leaves out {sorted(expected - packages)}"
-    assert {"desed_task.experiment", "desed_task.tools", "desed_task.nnet.encoders"} <= packages
+    assert {"desed_task.experiment", "desed_task.nnet.encoders"} <= packages
+
+
+def test_the_developer_tools_stay_out_of_the_wheel(monkeypatch):
+    """tools/ (benchmarks, the GPU check) is a package of the checkout, beside desed_task/, not of the wheel."""
+    assert (ROOT / "tools" / "__init__.py").is_file() and not (ROOT / "desed_task" / "tools").exists()
+    packages = _setup_arguments(monkeypatch)["packages"]
+    assert [p for p in packages if p != "desed_task" and not p.startswith("desed_task.")] == []
 
 
 @pytest.mark.parametrize("stage", [1, 2])

@@ -21,7 +21,7 @@ from desed_task.evaluation.psds_shards import (
     submit_scenario_psds,
 )
 from desed_task.evaluation.score_files import value_strings, write_score_folders
-from desed_task.tools.eval_timing import MEDIAN_WINDOW, synthetic_test_set
+from tools.eval_timing import MEDIAN_WINDOW, synthetic_test_set
 
 N_CLIPS = 300
 
@@ -220,7 +220,7 @@ def test_scoring_workers_null_becomes_the_cores_the_loader_leaves_free(monkeypat
 
 @pytest.mark.slow
 def test_the_timing_compares_serial_and_workers_on_the_same_numbers(data_dir):
-    from desed_task.tools.scoring_timing import compare_scoring, validation_sets
+    from tools.scoring_timing import compare_scoring, validation_sets
 
     folder = data_dir / "desed_validation"
     sets = validation_sets(folder / "validation.tsv", folder / "validation_durations.tsv", n_synthetic=50, n_real=60)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from desed_task.tools.performance_table import TABLE_END, TABLE_START, render_table, replace_table, table_rows
+from tools.performance_table import TABLE_END, TABLE_START, render_table, replace_table, table_rows
 
 RESULTS = {
     "device": "Some CPU, AVX512, native bf16, 2 threads", "matmul_gflops": 186.04, "network_gflops_per_clip": 46.71,

@@ -13,25 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from operating_point_scores import DESED_CLASSES, validation_subset
+from operating_point_scores import DESED_CLASSES
 
-from desed_task.evaluation import psds_sed_scores_eval, read_score_folder, write_score_folder
+from desed_task.evaluation import psds_sed_scores_eval, read_score_folder
 from desed_task.evaluation.evaluate_command import main as evaluate_main
 from desed_task.postprocess import CSEBBClassParams, CSEBBParams, MedianParams, postprocess_scores, write_params
 from desed_task.postprocess.postprocess_command import main
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def validation(tmp_path_factory) -> dict[str, Path]:
-    """A 49-clip validation set on disk: score folder, ground truth, durations."""
-    scores, truth, durations = validation_subset(24)
-    root = tmp_path_factory.mktemp("validation")
-    write_score_folder(root / "scores", scores)
-    truth.to_csv(root / "truth.tsv", sep="\t", index=False)
-    durations.to_csv(root / "durations.tsv", sep="\t", index=False)
-    return {"scores": root / "scores", "truth": root / "truth.tsv", "durations": root / "durations.tsv"}
 
 
 def _tune(validation, out, method="median", *extra):

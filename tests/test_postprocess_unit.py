@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-from operating_point_scores import DESED_CLASSES, validation_subset
+from operating_point_scores import DESED_CLASSES
 from toy_postprocess import FloorParams, floored
 
-from desed_task.evaluation import decode_events, read_score_folder, write_score_folder
+from desed_task.evaluation import decode_events, read_score_folder
 from desed_task.evaluation.evaluate_command import main as evaluate_main
 from desed_task.postprocess import METHODS, PostprocessError, params_from_dict, read_params, write_params
 from desed_task.postprocess.postprocess_command import main
@@ -24,16 +24,6 @@ SR = 16000
 @pytest.fixture
 def floor_registered(monkeypatch):
     monkeypatch.setitem(METHODS, FloorParams.method, FloorParams)
-
-
-@pytest.fixture(scope="module")
-def validation(tmp_path_factory) -> dict:
-    scores, truth, durations = validation_subset(24)
-    root = tmp_path_factory.mktemp("validation")
-    write_score_folder(root / "scores", scores)
-    truth.to_csv(root / "truth.tsv", sep="\t", index=False)
-    durations.to_csv(root / "durations.tsv", sep="\t", index=False)
-    return {"scores": root / "scores", "truth": root / "truth.tsv", "durations": root / "durations.tsv"}
 
 
 def test_a_new_method_tunes_and_applies_through_the_command_line(floor_registered, validation, tmp_path, capsys):

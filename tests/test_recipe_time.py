@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from desed_task.tools.recipe_time import (
+from tools.recipe_time import (
     DESED_SIZES,
     REAL_VALIDATION,
     REPO_ROOT,

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from desed_task.tools.stage2_step import (
+from tools.stage2_process import stage2_step_command
+from tools.stage2_step import (
     PAPER_BATCH,
     SUBSETS,
     TINY_NETWORK,
+    build_parser,
     main,
     measure_stage2_step,
     stage2_config,
@@ -38,6 +41,20 @@ def test_synthetic_batch_has_the_subsets_in_order_and_their_label_layouts():
     assert (labels[:3].sum(dim=(1, 2)) == 39).all()  # one event of a quarter of the frames
     assert (labels[3:6, :, 0].sum(dim=1) == 1).all() and labels[3:6, :, 1:].sum() == 0  # clip label in frame 0
     assert labels[6:].sum() == 0
+
+
+def test_flags_are_snake_case_with_the_hyphenated_spellings_as_aliases(capsys):
+    base = ["--json", "out.json", "--set", "encoder.depth=2"]
+    snake = build_parser().parse_args([*base, "--activation_checkpointing"])
+    hyphen = build_parser().parse_args([*base, "--activation-checkpointing"])
+    assert vars(snake) == vars(hyphen) and snake.activation_checkpointing is True
+    assert snake.overrides == [("encoder.depth", 2)]
+    command = stage2_step_command(Path("out.json"), activation_checkpointing=True)
+    assert command[1:3] == ["-m", "tools.stage2_step"] and "--activation_checkpointing" in command
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([*base, "--set", "depth"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "expected KEY=VALUE" in err, err
 
 
 def _count_calls(monkeypatch, cls: type, name: str) -> list[int]:

@@ -66,7 +66,7 @@ def test_every_adam_implementation_makes_the_same_updates(impl):
 
 def test_the_task_builds_its_adam_with_the_configured_implementation():
     from desed_task.experiment.builders import build_network, build_task
-    from desed_task.tools.stage2_step import TINY_NETWORK, stage2_config
+    from tools.stage2_step import TINY_NETWORK, stage2_config
 
     config = stage2_config((1, 1, 1, 1), overrides={**TINY_NETWORK, "training.adam_impl": "foreach"})
     task = build_task(config, "unused", build_network(config))
@@ -80,7 +80,7 @@ def _three_losses(compile_networks: bool) -> tuple[list[float], dict]:
     import lightning.pytorch as pl
 
     from desed_task.experiment.builders import build_label_encoder, build_network, build_task
-    from desed_task.tools.stage2_step import TINY_NETWORK, _Repeat, _same, stage2_config, synthetic_batch
+    from tools.stage2_step import TINY_NETWORK, _Repeat, _same, stage2_config, synthetic_batch
 
     class Losses(pl.Callback):
         def __init__(self) -> None:

@@ -34,7 +34,7 @@ CLIP_SECONDS = 10.0
 def full_size_network() -> CRNN:
     """The recipe's stage-2 network (``confs/stage2.yaml``) with random weights."""
     from desed_task.experiment.builders import build_network
-    from desed_task.tools.stage2_step import stage2_config
+    from tools.stage2_step import stage2_config
 
     return build_network(stage2_config())
 

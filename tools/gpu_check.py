@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from desed_task.output_files import write_text
-from desed_task.tools.cli_runs import CliPlan, cli_runs
-from desed_task.tools.stage2_process import REPO_ROOT, run_stage2_step
-from desed_task.tools.stage2_step import PAPER_BATCH, TINY_NETWORK
+from tools import REPO_ROOT, checkout_env
+from tools.cli_runs import CliPlan, cli_runs
+from tools.stage2_process import run_stage2_step
+from tools.stage2_step import PAPER_BATCH, TINY_NETWORK
 
 PARTS = ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs", "recipe_time")
 
@@ -146,18 +147,12 @@ def _json_script(name: str, device: str, args: tuple[str, ...], timeout: float) 
                    "--json", str(out), *args]
         try:
             done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-                                  env=_env())
+                                  env=checkout_env())
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "timeout_s": timeout}
         if done.returncode == 0 and out.is_file():
             return {"status": "ok", **json.loads(out.read_text())}
     return {"status": "error", "returncode": done.returncode, "output_tail": _tail(done.stdout + done.stderr)}
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
 
 
 def stage2_runs(plan: Plan) -> list[dict[str, Any]]:

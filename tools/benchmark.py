@@ -19,8 +19,9 @@ import torch
 
 from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.nnet import CRNN
-from desed_task.tools.flops import network_flops
-from desed_task.tools.timing import best_time, describe_device, matmul_gflops, synchronize
+from tools import REPO_ROOT
+from tools.flops import network_flops
+from tools.timing import best_time, describe_device, matmul_gflops, synchronize
 
 __all__ = [
     "best_time", "data_loading", "describe_device", "format_table", "inference", "matmul_gflops",
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 CLIP_SECONDS = 10.0
 SAMPLE_RATE = 16000
-TESTS_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "desed_validation"
+TESTS_DATA = REPO_ROOT / "tests" / "data" / "desed_validation"
 
 
 def suffix(precision: Precision) -> str:
@@ -115,7 +116,7 @@ def _inference_results(
 
 def _train_results(results: dict[str, Any], device: torch.device, precision: Precision, batch: tuple[int, ...],
                    overrides: dict[str, Any], warmup: int, steps: int) -> None:
-    from desed_task.tools.stage2_process import run_stage2_step
+    from tools.stage2_process import run_stage2_step
 
     run = run_stage2_step(device=device.type, batch=batch, precision=precision, overrides=overrides,
                           warmup=warmup, steps=steps)
@@ -154,7 +155,7 @@ def run_benchmark(
     limit fraction compares two undisturbed measurements. Each precision's training steps run in a fresh process.
     """
     from desed_task.experiment.builders import build_network
-    from desed_task.tools.stage2_step import stage2_config
+    from tools.stage2_step import stage2_config
 
     device = torch.device(device)
     overrides = dict(overrides or {})
@@ -192,7 +193,7 @@ def _test_scoring() -> dict[str, float]:
     """The test stage's scoring of student and teacher on the DESED validation set's 1,168 clips (synthetic
     scores, real ground truth): ``test_scoring_s`` in all, ``test_scoring_metrics_s`` without writing files, and
     each step (``eval_timing.time_test_steps``)."""
-    from desed_task.tools.eval_timing import synthetic_test_set, time_test_steps
+    from tools.eval_timing import synthetic_test_set, time_test_steps
 
     test_set = synthetic_test_set(TESTS_DATA / "validation.tsv", TESTS_DATA / "validation_durations.tsv")
     times = time_test_steps(test_set)

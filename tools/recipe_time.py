@@ -34,9 +34,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from desed_task.tools.stage2_step import TINY_NETWORK
+from tools import REPO_ROOT
+from tools.stage2_step import TINY_NETWORK
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RECIPES = {1: REPO_ROOT / "confs" / "stage1.yaml", 2: REPO_ROOT / "confs" / "stage2.yaml"}
 TESTS_DATA = REPO_ROOT / "tests" / "data"
 REAL_VALIDATION = (TESTS_DATA / "desed_validation" / "validation.tsv",
@@ -97,7 +97,7 @@ def stage_config(stage: int, setup: Setup) -> dict:
     """The stage's YAML as ``stage2_step`` runs it (random encoder, the setup's network overrides), at the YAML's
     batch and in the YAML's precision unless the setup names one."""
     from desed_task.experiment.config import read_yaml
-    from desed_task.tools.stage2_step import stage2_config
+    from tools.stage2_step import stage2_config
 
     training = read_yaml(RECIPES[stage]).get("training", {})
     base = read_yaml(RECIPES[1])["training"]
@@ -109,7 +109,7 @@ def stage_config(stage: int, setup: Setup) -> dict:
 def training_step(stage: int, config: dict, setup: Setup) -> dict[str, Any]:
     """Median seconds of the stage's training step (a fresh process: ``stage2_process.run_stage2_step``), timed
     at ``setup.timed_batch`` when given and scaled to the stage's batch by the clip count."""
-    from desed_task.tools.stage2_process import run_stage2_step
+    from tools.stage2_process import run_stage2_step
 
     batch = list(config["training"]["batch_size"])
     timed = setup.timed_batch or batch
@@ -184,7 +184,7 @@ def forward_seconds_per_clip(config: dict, device: str) -> float:
     stage's precision."""
     from desed_task.experiment.builders import build_network
     from desed_task.features import SEDFrontend
-    from desed_task.tools.benchmark import inference
+    from tools.benchmark import inference
 
     torch_device = torch.device(device)
     net = build_network(config, load_encoder=False).to(torch_device).eval()
@@ -223,7 +223,7 @@ def validation_scoring_seconds(sizes: dict[str, int], median_window: int | list[
     """Seconds of one validation's scoring of both models, as ``EvaluationSteps._validation_metrics`` scores them:
     median filter, score tables and sed_scores_eval's PSDS1/PSDS2 on each scored validation subset."""
     from desed_task.evaluation import median_filter_scores, psds_sed_scores_eval, score_dataframes
-    from desed_task.tools.eval_timing import synthetic_test_set
+    from tools.eval_timing import synthetic_test_set
 
     subsets = [synthetic_validation_table(sizes["synth_val"]), _first_clips(STRONG_VALIDATION, sizes["strong_val"])]
     total = 0.0
@@ -242,7 +242,7 @@ def validation_scoring_seconds(sizes: dict[str, int], median_window: int | list[
 def test_scoring_seconds(sizes: dict[str, int], n_thresholds: int) -> float:
     """Seconds of the test stage's scoring of both models (``eval_timing.time_test_stage``) on the first
     ``sizes["test"]`` clips of the DESED real validation."""
-    from desed_task.tools.eval_timing import synthetic_test_set, time_test_stage
+    from tools.eval_timing import synthetic_test_set, time_test_stage
 
     truth, durations = _first_clips(REAL_VALIDATION, sizes["test"])
     return time_test_stage(synthetic_test_set(truth, durations), n_thresholds=n_thresholds)["total_s"]

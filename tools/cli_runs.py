@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ from typing import Any
 import yaml
 
 from desed_task.experiment.config import set_dotted
+from tools import REPO_ROOT, checkout_env
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_TAIL = 2000  # characters of a failed command's output kept in the result
 MIN_COMMAND_S = 10.0  # a command is not started with less time than this left before the check's stop
 PSDS1 = "teacher/psds1_sed_scores_eval"
@@ -57,8 +56,7 @@ def write_conf(path: Path, stage: int, data_root: Path, precision: str, override
 
 def run_command(command: list[str], timeout: float) -> dict[str, Any]:
     """Run one command line; its status (``ok``, ``error``, ``timeout``), wall time and, on failure, output."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env = checkout_env()
     env.pop("DESED_TASK_RUN_VERSION", None)  # each command chooses its own experiment folder
     shown = [str(Path(part).relative_to(REPO_ROOT)) if part.startswith(str(REPO_ROOT)) else part
              for part in command[1:]]

@@ -1,4 +1,4 @@
-"""Stage-2 step measurements in a fresh Python process (``python -m desed_task.tools.stage2_step``).
+"""Stage-2 step measurements in a fresh Python process (``python -m tools.stage2_step``).
 
 A fresh process per measurement makes the CPU's peak resident size that of this measurement alone, gives every
 CUDA measurement an empty allocator, and keeps an out-of-memory error from spoiling the measurements after it.
@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tools import REPO_ROOT, checkout_env
+
 OUTPUT_TAIL = 3000  # characters of a failed run's output kept in the result
 
 
@@ -41,15 +42,15 @@ def stage2_step_command(
     args = ["--json", str(json_path), "--device", device, "--devices", str(devices), "--batch", *map(str, batch),
             "--precision", precision, "--warmup", str(warmup), "--steps", str(steps)]
     if activation_checkpointing:
-        args.append("--activation-checkpointing")
+        args.append("--activation_checkpointing")
     if recipe is not None:
-        args += ["--recipe", str(recipe)]
+        args += ["--recipe", str(Path(recipe).resolve())]
     for key, value in (overrides or {}).items():
         args += ["--set", f"{key}={json.dumps(value)}"]
     launcher = [sys.executable]
     if devices > 1:
         launcher += ["-m", "torch.distributed.run", "--nproc_per_node", str(devices), "--master_port", _free_port()]
-    return [*launcher, "-m", "desed_task.tools.stage2_step", *args]
+    return [*launcher, "-m", "tools.stage2_step", *args]
 
 
 def run_stage2_step(timeout: float = 600.0, env: dict[str, str] | None = None, **options: Any) -> dict[str, Any]:
@@ -58,14 +59,14 @@ def run_stage2_step(timeout: float = 600.0, env: dict[str, str] | None = None, *
     The result has ``"status"``: ``ok``, ``out_of_memory`` (with the allocator's peak when it failed), ``error``
     (exit code and the end of the output) or ``timeout``.
     """
-    environment = {**os.environ, **(env or {})}
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
+    environment = checkout_env({**os.environ, **(env or {})})
     environment.pop("DESED_TASK_RUN_VERSION", None)
     with tempfile.TemporaryDirectory() as folder:
         json_path = Path(folder) / "stage2_step.json"
         command = stage2_step_command(json_path, **options)
         try:
-            done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout)
+            done = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
+                                  timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "timeout_s": timeout, "command": command}
         if json_path.is_file():

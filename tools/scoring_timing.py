@@ -23,7 +23,7 @@ from desed_task.data.tables import clip_id_of, read_durations, read_events
 from desed_task.evaluation import median_filter_scores, score_dataframes
 from desed_task.evaluation.pool import ScoringPool
 from desed_task.evaluation.psds_shards import submit_psds_sed_scores_eval
-from desed_task.tools.eval_timing import MEDIAN_WINDOW, MODELS, TestSetScores, synthetic_test_set, time_test_stage
+from tools.eval_timing import MEDIAN_WINDOW, MODELS, TestSetScores, synthetic_test_set, time_test_stage
 
 SYNTHETIC_VALIDATION_CLIPS = 2500
 

@@ -14,10 +14,11 @@ both), after warm-up steps that are not timed; the host-to-device copy of the ba
 ``on_train_batch_start`` and is not included. Peak memory: on a GPU the allocator's peak over the timed steps
 (``torch.cuda.max_memory_allocated``); on a CPU the process's peak resident size (``ru_maxrss``), which includes
 Python, torch and Lightning (``rss_before_mb`` gives their share), hence measurements run in a fresh process
-(``python -m desed_task.tools.stage2_step``; ``run_stage2_step`` starts one).
+(``python -m tools.stage2_step``; ``run_stage2_step`` starts one).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import statistics
@@ -29,13 +30,15 @@ from typing import Any, Literal
 
 import torch
 
+from desed_task.command_parser import CommandParser
 from desed_task.output_files import write_text
-from desed_task.tools.timing import describe_device, synchronize
+from tools import REPO_ROOT
+from tools.timing import describe_device, synchronize
 from desed_task.training.compute import float32_matmul_precision
 
 PAPER_BATCH = (24, 24, 48, 48)
 SUBSETS = ("strong_real", "synth", "weak", "unlabeled")  # the order of training.batch_size
-RECIPE = Path(__file__).resolve().parents[2] / "confs" / "stage2.yaml"
+RECIPE = REPO_ROOT / "confs" / "stage2.yaml"
 SAMPLES = 160000  # 10 s at 16 kHz
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 # A network small enough for tests and dry runs (seconds per step on a CPU); the numbers it gives mean nothing.
@@ -216,21 +219,17 @@ def _dotted_value(text: str) -> tuple[str, Any]:
 
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ValueError(f"--set takes KEY=VALUE (e.g. encoder.depth=2), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. encoder.depth=2), got {text!r}")
     return key, yaml.safe_load(value)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: measure stage-2 steps and write the result as JSON (exit 3 when the device ran out of memory,
-    with ``"status": "out_of_memory"`` in the JSON)."""
-    import argparse
-    import json
-    import logging
-
-    parser = argparse.ArgumentParser(
-        prog="python -m desed_task.tools.stage2_step",
+def build_parser() -> CommandParser:
+    """The command line's parser (snake_case flags; the hyphenated spelling of each is an alias)."""
+    parser = CommandParser(
+        prog="python -m tools.stage2_step",
         description="Time stage-2 training steps (Lightning Trainer, recipe's task, random encoder, synthetic "
-                    "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON.",
+                    "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON. "
+                    "Run from the repository root (tools/ is not part of the installed package).",
     )
     parser.add_argument("--json", type=Path, required=True, help="where to write the result")
     parser.add_argument("--recipe", type=Path, default=RECIPE,
@@ -242,13 +241,22 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"), help="clips of each subset per step")
     parser.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32",
                         help="Lightning precision of the trainer")
-    parser.add_argument("--activation-checkpointing", action="store_true",
+    parser.add_argument("--activation_checkpointing", "--activation-checkpointing", action="store_true",
                         help="recompute the encoder's blocks in the backward pass (encoder.activation_checkpointing)")
     parser.add_argument("--warmup", type=int, default=1, help="steps run before timing (not timed)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps")
     parser.add_argument("--set", dest="overrides", action="append", default=[], type=_dotted_value,
                         metavar="KEY=VALUE", help="configuration override, e.g. encoder.depth=2 (repeatable)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: measure stage-2 steps and write the result as JSON (exit 3 when the device ran out of memory,
+    with ``"status": "out_of_memory"`` in the JSON)."""
+    import json
+    import logging
+
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides),
                            args.recipe)
