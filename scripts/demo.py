@@ -50,7 +50,7 @@ def main() -> None:
     for stage in (1, 2):
         overrides = {"data.root": str(data)}
         if stage == 2:
-            overrides["ultra.model_init"] = best
+            overrides["training.init_checkpoint"] = best
         config = load_config(ROOT / "confs" / f"demo_stage{stage}.yaml", overrides)
         t0 = time.perf_counter()
         print(f"\n=== stage {stage} ===")

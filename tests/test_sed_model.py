@@ -38,7 +38,7 @@ def test_scores_are_the_network_on_both_streams_features(demo):
 
 def test_the_builder_gives_every_part_the_configured_rate_and_hop(demo):
     config, model = demo
-    rate, hop = config["data"]["fs"], config["feats"]["hop_length"]
+    rate, hop = config["data"]["fs"], config["net"]["frontend"]["hop_length"]
     assert model.sample_rate == model.sed_frontend.sample_rate == model.encoder_frontend.sample_rate == rate
     assert model.sed_frontend.hop_length == model.label_encoder.frame_hop == hop
     assert model.frame_samples == hop * model.network.time_pooling

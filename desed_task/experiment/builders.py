@@ -92,9 +92,10 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
         nets = networks_from_checkpoint(checkpoint, config).networks
         return nets["student"], nets["teacher"]
     if config["training"]["stage"] == 2:
-        init = config["ultra"]["model_init"]
+        init = config["training"]["init_checkpoint"]
         if not init:
-            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set ultra.model_init to its path")
+            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set training.init_checkpoint to its "
+                              "path")
         nets = networks_from_checkpoint(init, config).networks
         return nets["student"], nets["teacher"]
     return build_network(config), None
@@ -103,7 +104,7 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
 def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
                      checkpoint: str | None = None) -> ExperimentParts:
     """Networks, datasets and task of a run: ``train`` (stage 1 from the pretrained encoder, stage 2 from
-    ``ultra.model_init``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
+    ``training.init_checkpoint``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
     ``validate``: score the validation sets with a checkpoint (their score folders are written for tuning)."""
     from desed_task.experiment.datamodule import SEDDataModule  # Lightning: imported only to train or test
 

@@ -1,9 +1,9 @@
 """The YAML configuration: its layout, its defaults, validation and path resolution.
 
-Sections: ``data`` (classes, data paths, sample rate ``fs``), ``training`` (the run and the task), ``opt``
-(optimiser groups and schedule), ``feats`` (the CRNN's front-end), ``encoder`` (the encoder unit by ``name``,
-its sizes, its pretrained checkpoint ``init`` and its front-end), ``net`` (CNN, RNN and heads) and ``ultra``
-(``model_init``: the stage-1 checkpoint stage 2 starts from).
+Sections: ``data`` (classes, data paths, sample rate ``fs``), ``training`` (the run and the task, with
+``init_checkpoint``: the stage-1 checkpoint stage 2 starts from), ``opt`` (optimiser groups and schedule),
+``encoder`` (the encoder unit by ``name``, its sizes, its pretrained checkpoint ``init`` and its ``frontend``) and
+``net`` (CNN, RNN and heads, and its ``frontend``: the CRNN stream's).
 
 Every default has one home: the constructor or dataclass that takes the value (``SEDFrontend``, ``CRNN``, the
 encoder unit and its front-end, ``TaskOptions``), read here by introspection; keys without a constructor (data
@@ -74,6 +74,7 @@ _TRAINER_DEFAULTS: dict[str, Any] = {
     "save_top_k": 5,
     "checkpoint_every_n_steps": None,
     "postprocess": None,
+    "init_checkpoint": None,
 }
 
 
@@ -115,10 +116,11 @@ def defaults(encoder: str = DEFAULT_ENCODER) -> dict[str, dict[str, Any]]:
         "data": _DATA_DEFAULTS,
         "training": {**_TRAINER_DEFAULTS, **TaskOptions.section_defaults("training")},
         "opt": TaskOptions.section_defaults("opt"),
-        "feats": signature_defaults(SEDFrontend, exclude=("sample_rate",)),
         "encoder": encoder_defaults(encoder),
-        "net": signature_defaults(CRNN, exclude=("encoder", "n_classes")),
-        "ultra": {"model_init": None},
+        "net": {
+            **signature_defaults(CRNN, exclude=("encoder", "n_classes")),
+            "frontend": signature_defaults(SEDFrontend, exclude=("sample_rate",)),
+        },
     })
 
 
@@ -156,8 +158,8 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     if not isinstance(user, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
     user = normalise_sections(user, source, ConfigError)
-    user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
-    user = rename_keys(user, source, ConfigError)
+    user = rename_keys(upgrade_keys(user, source, ConfigError), source, ConfigError)
+    user = drop_derived_copies(user, source, ConfigError)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
         base = defaults(encoder)

@@ -20,7 +20,7 @@ MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from
 _TRAINING_STATE_KEYS = ("optimizer_states", "lr_schedulers", "loops", "epoch", "global_step")
 # The settings that define the networks (front-ends, shapes, dropout) and, with the stage, the optimiser's parameter
 # groups: a resumed run must share them.
-_SAME_ON_RESUME = ("data.classes", "training.stage", "feats", "net", "encoder")
+_SAME_ON_RESUME = ("data.classes", "training.stage", "net", "encoder")
 _FREE_ON_RESUME = ("encoder.init", "encoder.random_init", "encoder.activation_checkpointing")  # free to change
 
 
@@ -89,7 +89,7 @@ def check_resume_checkpoint(path: str | Path, config: dict) -> None:
         raise CheckpointError(
             f"{flag} {path} holds network weights but not the state of a training run ({', '.join(missing)} "
             f"missing): a published or exported checkpoint can be tested (--test_from_checkpoint) or start stage 2 "
-            f"(ultra.model_init), not resumed; {advice}"
+            f"(training.init_checkpoint), not resumed; {advice}"
         )
     stored = checkpoint_config(checkpoint, path)
     for dotted in _SAME_ON_RESUME:

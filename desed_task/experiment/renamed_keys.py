@@ -1,8 +1,9 @@
 """Configuration keys under their earlier names: each is read as its current name, with one warning per key.
 
-Add a line to ``RENAMED_KEYS`` when a key is renamed. The earlier name keeps working in YAML files, in ``--set``
-and in the configuration stored in a checkpoint; a file (or mapping) that gives both names is an error unless
-the values agree.
+Add a line to ``RENAMED_KEYS`` when a key is renamed, or to ``RENAMED_SECTIONS`` when a whole section moves (each
+of its keys ``<old>.<k>`` is then read as ``<new>.<k>``). The earlier name keeps working in YAML files, in
+``--set`` and in the configuration stored in a checkpoint; a file (or mapping) that gives both names is an error
+unless the values agree.
 """
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ RENAMED_KEYS: dict[str, str] = {
     "opt.tfm_lr_scale": "opt.encoder_lr_scale",
     "opt.tfm_trainable_layers": "opt.encoder_trainable_layers",
     "training.const_max": "training.consistency_weight_max",
+    "ultra.model_init": "training.init_checkpoint",
+}
+#: earlier section -> current section: every key of the earlier one moves under the current one
+RENAMED_SECTIONS: dict[str, str] = {
+    "feats": "net.frontend",
 }
 
 
@@ -27,12 +33,29 @@ def warn_renamed(old: str, new: str, source: str) -> None:
                   "warning)", RenamedKeyWarning, stacklevel=3)
 
 
+def current_name(dotted: str) -> str:
+    """The current name of a dotted key (``dotted`` itself when it is not an earlier name); no warning."""
+    if dotted in RENAMED_KEYS:
+        return RENAMED_KEYS[dotted]
+    for old, new in RENAMED_SECTIONS.items():
+        if dotted.startswith(old + "."):
+            return new + dotted[len(old):]
+    return dotted
+
+
+def earlier_name(dotted: str) -> str:
+    """The earlier name of a current dotted key under a moved section (``dotted`` itself otherwise)."""
+    for old, new in RENAMED_SECTIONS.items():
+        if dotted.startswith(new + "."):
+            return old + dotted[len(new):]
+    return dotted
+
+
 def current_key(dotted: str, source: str) -> str:
     """The current name of a dotted key (warning once when ``dotted`` is an earlier name)."""
-    new = RENAMED_KEYS.get(dotted)
-    if new is None:
-        return dotted
-    warn_renamed(dotted, new, source)
+    new = current_name(dotted)
+    if new != dotted:
+        warn_renamed(dotted, new, source)
     return new
 
 
@@ -46,19 +69,27 @@ def _section_of(user: dict, dotted: str) -> dict | None:
     return node
 
 
-def rename_keys(user: dict, source: str, error: type[Exception]) -> dict:
-    """``user`` with every earlier key moved to its current name; ``user`` itself when it holds none."""
-    def holds(dotted: str) -> bool:
-        section = _section_of(user, dotted)
-        return section is not None and dotted.rsplit(".", 1)[-1] in section
+def _earlier_keys(user: dict) -> list[str]:
+    """The dotted keys of ``user`` that are earlier names, in table order."""
+    found = [old for old in RENAMED_KEYS if (_section_of(user, old) or {}).keys() >= {old.rsplit(".", 1)[-1]}]
+    for old in RENAMED_SECTIONS:
+        section = _section_of(user, old + ".")
+        if section is not None:
+            found.extend(f"{old}.{key}" for key in section)
+    return found
 
-    if not any(holds(old) for old in RENAMED_KEYS):
+
+def rename_keys(user: dict, source: str, error: type[Exception]) -> dict:
+    """``user`` with every earlier key moved to its current name; ``user`` itself when it holds none. A section
+    that the moves leave empty is dropped."""
+    earlier = _earlier_keys(user)
+    if not earlier:
         return user
     user = copy.deepcopy(user)
-    for old, new in RENAMED_KEYS.items():
-        if not holds(old):
-            continue
-        value = _section_of(user, old).pop(old.rsplit(".", 1)[-1])
+    for old in earlier:
+        new = current_name(old)
+        holder = _section_of(user, old)
+        value = holder.pop(old.rsplit(".", 1)[-1])
         *sections, key = new.split(".")
         node = user
         for section in sections:
@@ -68,4 +99,8 @@ def rename_keys(user: dict, source: str, error: type[Exception]) -> dict:
                         f"'{new}' only")
         node[key] = value
         warn_renamed(old, new, source)
+    for old in earlier:
+        section = old.split(".", 1)[0]
+        if user.get(section) == {}:
+            del user[section]
     return user

@@ -94,9 +94,9 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "net.n_rnn_cell": (lambda v: v >= 1, "a positive integer"),
     "net.rnn_layers": (lambda v: v >= 1, "a positive integer"),
     **{f"{section}.{key}": (lambda v: v >= 1, "a positive integer")
-       for section in ("feats", "encoder.frontend") for key in ("n_fft", "win_length", "hop_length", "n_mels")},
+       for section in ("net.frontend", "encoder.frontend") for key in ("n_fft", "win_length", "hop_length", "n_mels")},
     **{f"{section}.{key}": (lambda v: v >= 0, "a non-negative frequency in Hz")
-       for section in ("feats", "encoder.frontend") for key in ("f_min", "f_max")},
+       for section in ("net.frontend", "encoder.frontend") for key in ("f_min", "f_max")},
 }
 
 
@@ -157,7 +157,8 @@ def check_values(config: dict, base: dict, source: str, error: type[Exception]) 
         check = _RANGES.get(key)
         if check is not None and value is not None and not check[0](value):
             raise error(f"{source}: {key} must be {check[1]}, got {value!r}")
-    for where, section in (("feats", config["feats"]), ("encoder.frontend", config["encoder"]["frontend"])):
+    frontends = (("net.frontend", config["net"]["frontend"]), ("encoder.frontend", config["encoder"]["frontend"]))
+    for where, section in frontends:
         _check_frontend(where, section, config["data"]["fs"], source, error)
 
 

@@ -1,9 +1,9 @@
 """From a resolved configuration mapping to a ``SEDModel`` and its parts, as plain constructor arguments.
 
-The one place where the sample rate (``data.fs``) and the CRNN front-end's hop reach the front-ends and the label
-encoder, so that the parts of a model agree by construction. The encoder unit is built with random weights: the
-caller loads a pretrained encoder or a stage checkpoint. A constructor's refusal of a value is a ``ValueError``
-that names the configuration section.
+The one place where the sample rate (``data.fs``) and the CRNN front-end's hop (``net.frontend.hop_length``)
+reach the front-ends and the label encoder, so that the parts of a model agree by construction. The encoder unit
+is built with random weights: the caller loads a pretrained encoder or a stage checkpoint. A constructor's refusal
+of a value is a ``ValueError`` that names the configuration section.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from desed_task.nnet.encoders import FrameEncoder, encoder_class
 from desed_task.nnet.sed_model import SEDModel
 
 ENCODER_OWN_KEYS = ("name", "init", "random_init", "frontend")  # encoder keys that are not constructor arguments
+NET_OWN_KEYS = ("frontend",)  # net keys that are not CRNN arguments
 
 
 def time_pooling(config: Mapping) -> int:
@@ -30,19 +31,24 @@ def encoder_kwargs(config: Mapping) -> dict[str, Any]:
     return {k: v for k, v in config["encoder"].items() if k not in ENCODER_OWN_KEYS}
 
 
+def net_kwargs(config: Mapping) -> dict[str, Any]:
+    """The CRNN's constructor arguments (its section without its front-end's)."""
+    return {k: v for k, v in config["net"].items() if k not in NET_OWN_KEYS}
+
+
 def build_label_encoder(config: Mapping) -> LabelEncoder:
     data = config["data"]
     return LabelEncoder(
         data["classes"],
         audio_len=data["audio_max_len"],
-        frame_hop=config["feats"]["hop_length"],
+        frame_hop=config["net"]["frontend"]["hop_length"],
         net_pooling=time_pooling(config),
         sample_rate=data["fs"],
     )
 
 
 def build_sed_frontend(config: Mapping) -> SEDFrontend:
-    return SEDFrontend(sample_rate=config["data"]["fs"], **config["feats"])
+    return SEDFrontend(sample_rate=config["data"]["fs"], **config["net"]["frontend"])
 
 
 def build_encoder(config: Mapping) -> FrameEncoder:
@@ -59,7 +65,7 @@ def build_encoder(config: Mapping) -> FrameEncoder:
 def build_network(config: Mapping, encoder: FrameEncoder) -> CRNN:
     """The CRNN of ``net`` around ``encoder``."""
     try:
-        return CRNN(encoder, n_classes=len(config["data"]["classes"]), **config["net"])
+        return CRNN(encoder, n_classes=len(config["data"]["classes"]), **net_kwargs(config))
     except ValueError as err:
         raise ValueError(f"net: {err}") from err
 
