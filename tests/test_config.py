@@ -141,6 +141,9 @@ def test_bad_values_are_explained():
     ("encoder", "frontend", {"top_db_scope": "file"}, "encoder.frontend.top_db_scope must be one of batch, clip"),
     ("encoder", "frontend", {"f_min": 8000}, "encoder.frontend.f_min \\(8000\\) and f_max"),
     ("training", "seed", -1, "training.seed must be an integer in \\[0, 2\\^32\\)"),
+    ("training", "weak_split", 1.5, "training.weak_split must be a fraction in \\(0, 1\\]"),
+    ("data", "on_sample_rate", "ignore", "data.on_sample_rate must be one of resample, error"),
+    ("opt", "encoder_trainable_layers", 15, "opt.encoder_trainable_layers must be at most 14"),
 ])
 def test_types_and_ranges_are_checked_at_load(section, key, value, expected):
     with pytest.raises(ConfigError, match=expected):

@@ -7,33 +7,31 @@ of a value is a ``ValueError`` that names the configuration section.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from desed_task.data.label_encoder import LabelEncoder
 from desed_task.features import SEDFrontend
-from desed_task.nnet.crnn import CRNN
+from desed_task.nnet.crnn import CRNN, CRNNSettings
+from desed_task.nnet.crnn import time_pooling as _time_pooling
 from desed_task.nnet.encoders import FrameEncoder, encoder_class
 from desed_task.nnet.sed_model import SEDModel
-
-ENCODER_OWN_KEYS = ("name", "init", "random_init", "frontend")  # encoder keys that are not constructor arguments
-NET_OWN_KEYS = ("frontend",)  # net keys that are not CRNN arguments
 
 
 def time_pooling(config: Mapping) -> int:
     """Output frames are this many CRNN front-end frames: the product of ``net.pooling``'s time factors."""
-    return math.prod(int(pool[0]) for pool in config["net"]["pooling"])
+    return _time_pooling(config["net"]["pooling"])
 
 
 def encoder_kwargs(config: Mapping) -> dict[str, Any]:
-    """The encoder unit's own constructor arguments (its section without name, init, random_init, frontend)."""
-    return {k: v for k, v in config["encoder"].items() if k not in ENCODER_OWN_KEYS}
+    """The encoder unit's own constructor arguments: its section's keys of the unit's ``settings_class``."""
+    keys = encoder_class(config["encoder"]["name"]).settings_class.keys()
+    return {key: config["encoder"][key] for key in keys}
 
 
 def net_kwargs(config: Mapping) -> dict[str, Any]:
-    """The CRNN's constructor arguments (its section without its front-end's)."""
-    return {k: v for k, v in config["net"].items() if k not in NET_OWN_KEYS}
+    """The CRNN's constructor arguments: the ``net`` keys of ``CRNNSettings`` (not its front-end's)."""
+    return {key: config["net"][key] for key in CRNNSettings.keys()}
 
 
 def build_label_encoder(config: Mapping) -> LabelEncoder:

@@ -45,12 +45,7 @@ def param_groups(
     encoder_trainable_layers: int = 0,
 ) -> list[dict]:
     """The optimiser groups of ``network``'s trainable parameters (see the module docstring)."""
-    labels = network.encoder.layer_groups()
-    if not 0 <= encoder_trainable_layers <= len(labels):
-        raise ValueError(
-            f"encoder_trainable_layers must lie in [0, {len(labels)}] (the encoder's layer groups), "
-            f"got {encoder_trainable_layers}"
-        )
+    labels = network.encoder.layer_groups()  # encoder_trainable_layers is at most their count (config schema)
     encoder_prefix = network.encoder.attribute + "."
     heads = {"cnn": _group("cnn", cnn_lr), "rnn": _group("rnn", rnn_lr)}
     encoder = [_group(f"encoder.{label}", encoder_lr * encoder_lr_scale**rank) for rank, label in enumerate(labels)]
