@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from desed_task.data import make_synthetic_desed
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
     from desed_task.experiment.pipeline import run_experiment
     from desed_task.experiment.report import format_metrics_table
 

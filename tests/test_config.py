@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from desed_task.experiment.config import ConfigError, defaults, load_config, resolve_config
-from desed_task.experiment.renamed_keys import RENAMED_KEYS, RENAMED_SECTIONS, RenamedKeyWarning
+from desed_task.config.files import ConfigError, defaults, load_config, resolve_config
+from desed_task.config.renamed_keys import RENAMED_KEYS, RENAMED_SECTIONS, RenamedKeyWarning
 from desed_task.experiment.run import build_parser, check_gpus_visible, parse_devices
 
 CONFS = Path(__file__).parents[1] / "confs"

@@ -10,8 +10,8 @@ import torch
 import yaml
 
 from conftest import CONFS_DIR, tiny_config
-from desed_task.experiment.config import ConfigError, load_config, resolve_config
-from desed_task.experiment.layout import LayoutWarning
+from desed_task.config.files import ConfigError, load_config, resolve_config
+from desed_task.config.layout import LayoutWarning
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.nnet import ENCODERS
 from rescoring import rescored

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 from desed_task.tools.cli_runs import compare_tests, write_conf
 
 ROOT = Path(__file__).parents[1]

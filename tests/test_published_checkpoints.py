@@ -1,5 +1,5 @@
 """The authors' published stage-2 checkpoint (Stage2_wo_ext.ckpt) detects as it is, without a configuration:
-its ``hyper_parameters`` in the original code's layout are mapped onto ours (``experiment/original_layout.py``).
+its ``hyper_parameters`` in the original code's layout are mapped onto ours (``config/original_layout.py``).
 
 The checkpoint is built in the published layout with every key of ``atst_sed_crnn_state_dict.tsv``, its encoder
 at width 64 (``published_checkpoint.py``).
@@ -15,8 +15,8 @@ import torch
 
 from conftest import CONFS_DIR
 from desed_task.data import DESED_CLASSES
-from desed_task.experiment.config import ConfigError, load_config
-from desed_task.experiment.original_layout import from_original_layout, is_original_layout
+from desed_task.config.files import ConfigError, load_config
+from desed_task.config.original_layout import from_original_layout, is_original_layout
 from desed_task.inference import SoundEventDetector
 from desed_task.inference.detect_command import main as inference_main
 from desed_task.nnet import CheckpointError

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import CONFS_DIR
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 from desed_task.experiment.pipeline import run_experiment
 from published_checkpoint import write_published_checkpoint
 from rescoring import rescored

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from desed_task.experiment.config import load_config
-from desed_task.experiment.renamed_keys import RENAMED_KEYS, RENAMED_SECTIONS, current_name
+from desed_task.config.files import load_config
+from desed_task.config.renamed_keys import RENAMED_KEYS, RENAMED_SECTIONS, current_name
 
 REPO = Path(__file__).parents[1]
 STORED = json.loads((REPO / "tests/data/resolved_confs.json").read_text())

@@ -23,7 +23,7 @@ import yaml
 
 import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind stderr at import: not a test's capsys
 from conftest import CONFS_DIR, tiny_config
-from desed_task.experiment.config import load_config, read_yaml
+from desed_task.config.files import load_config, read_yaml
 from desed_task.experiment.flag_checks import check_resume_checkpoint
 from desed_task.experiment.run import _check_inputs, build_parser, main
 

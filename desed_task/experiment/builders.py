@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from desed_task.evaluation.pool import default_scoring_workers
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
-from desed_task.experiment.networks import build_network, networks_from_checkpoint
+from desed_task.config.checkpoint import build_network, networks_from_checkpoint
 from desed_task.nnet import CRNN
 from desed_task.nnet.sed_model_builder import build_label_encoder, build_sed_frontend
 from desed_task.training.options import EvaluationReference, TaskOptions

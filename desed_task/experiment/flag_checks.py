@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.nnet.checkpoints import CheckpointError, read_checkpoint, stage_state_dict
 
 MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from_checkpoint",
@@ -73,7 +73,7 @@ def _first_difference(ours: Any, theirs: Any, where: str) -> tuple[str, Any, Any
 def check_resume_checkpoint(path: str | Path, config: dict) -> None:
     """``CheckpointError`` unless ``path`` is a complete training checkpoint of this project written with the
     classes, stage and network settings of ``config``, the configuration of the run that resumes it."""
-    from desed_task.experiment.networks import checkpoint_config  # builds networks: imported when needed
+    from desed_task.config.checkpoint import checkpoint_config  # builds networks: imported when needed
 
     flag = "--resume_from_checkpoint"
     checkpoint = read_checkpoint(path)

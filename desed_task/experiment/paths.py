@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from desed_task.experiment.config import EXTRA_SUBSET_KINDS, ConfigError
+from desed_task.config.files import EXTRA_SUBSET_KINDS, ConfigError
 
 Mode = Literal["train", "test", "eval", "validate"]
 Kind = Literal["folder", "file"]

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desed_task.data import DESED_CLASSES
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 
 # Keys that only the original layout has: one of them marks a configuration as the original's.
 _MARKS = (("feats", "n_filters"), ("feats", "n_window"), ("net", "nclass"), ("net", "n_RNN_cell"),
