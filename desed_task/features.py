@@ -8,17 +8,66 @@ training precision.
 
 ``SEDFrontend`` feeds the CRNN (docs/recipe.md §2): Hamming (symmetric) window, magnitude, 128 mels over
 0–8 kHz, then ``20·log10`` and a per-clip min-max scaling to [0, 1]. Each encoder unit brings its own front-end
-(``desed_task.nnet.encoders``).
+(``desed_task.nnet.encoders``). Each front-end class declares its configuration keys (``settings_class``, a
+``MelSettings``), and its constructor's defaults are that dataclass's.
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-__all__ = ["MelFrontend", "SEDFrontend", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
+from desed_task.settings import POSITIVE_INT, Settings, SettingsError, setting
+
+__all__ = ["DEFAULT_SAMPLE_RATE", "MelFrontend", "MelSettings", "SEDFrontend", "SEDFrontendSettings", "hz_to_mel",
+           "mel_filterbank", "mel_to_hz"]
+
+#: the sample rate of every stream unless ``data.fs`` says otherwise (DESED's 16 kHz)
+DEFAULT_SAMPLE_RATE = 16000
+_FREQUENCY = (lambda v: v >= 0, "a non-negative frequency in Hz")
+
+
+@dataclass(frozen=True)
+class MelSettings(Settings):
+    """The keys every mel front-end takes (its sample rate is ``data.fs`` and an encoder's front-end has the
+    encoder's mel bins: neither is a key of its own)."""
+
+    n_fft: int = setting(1024, POSITIVE_INT)
+    win_length: int = setting(1024, POSITIVE_INT)
+    hop_length: int = setting(256, POSITIVE_INT)
+    f_min: float = setting(0.0, _FREQUENCY)
+    f_max: float = setting(8000.0, _FREQUENCY)
+
+    @classmethod
+    def check_together(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
+        """The window fits the FFT; the mel band lies under the Nyquist frequency of ``data.fs``."""
+        if section["win_length"] > section["n_fft"]:
+            raise SettingsError(f"{where}.win_length ({section['win_length']}) must not exceed {where}.n_fft "
+                                f"({section['n_fft']})")
+        fs = context.get("data", {}).get("fs", DEFAULT_SAMPLE_RATE)
+        if not section["f_min"] < section["f_max"] <= fs / 2:
+            raise SettingsError(f"{where}.f_min ({section['f_min']}) and f_max ({section['f_max']}) must satisfy "
+                                f"f_min < f_max <= data.fs / 2 ({fs / 2:g} Hz)")
+
+
+@dataclass(frozen=True)
+class SEDFrontendSettings(MelSettings):
+    """``net.frontend``: the CRNN stream's front-end."""
+
+    n_fft: int = setting(2048, POSITIVE_INT)
+    win_length: int = setting(2048, POSITIVE_INT)
+    hop_length: int = setting(256, POSITIVE_INT)
+    f_min: float = setting(0.0, _FREQUENCY)
+    f_max: float = setting(8000.0, _FREQUENCY)
+    n_mels: int = setting(128, POSITIVE_INT)
+
+
+_SED = SEDFrontendSettings()
 
 
 def hz_to_mel(freq: float) -> float:
@@ -61,6 +110,9 @@ def _as_float32(x: torch.Tensor, what: str) -> torch.Tensor:
 
 class MelFrontend(nn.Module, ABC):
     """Waveform → mel spectrogram (torchaudio ``MelSpectrogram`` semantics); subclasses add ``scale``."""
+
+    #: the configuration keys of the front-end and their defaults (all constructor arguments but the sample rate)
+    settings_class: ClassVar[type[MelSettings]] = MelSettings
 
     def __init__(
         self,
@@ -168,18 +220,19 @@ class MelFrontend(nn.Module, ABC):
 class SEDFrontend(MelFrontend):
     """CRNN stream: magnitude mel spectrogram, ``20·log10`` clamped to [-50, 80], per-clip min-max to [0, 1]."""
 
+    settings_class = SEDFrontendSettings
     amin = 1e-5
     eps = 1e-8
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        n_fft: int = 2048,
-        win_length: int = 2048,
-        hop_length: int = 256,
-        f_min: float = 0.0,
-        f_max: float = 8000.0,
-        n_mels: int = 128,
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
+        n_fft: int = _SED.n_fft,
+        win_length: int = _SED.win_length,
+        hop_length: int = _SED.hop_length,
+        f_min: float = _SED.f_min,
+        f_max: float = _SED.f_max,
+        n_mels: int = _SED.n_mels,
     ) -> None:
         window = torch.hamming_window(win_length, periodic=False)
         super().__init__(sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels, window, power=1.0)

@@ -101,7 +101,7 @@ step "a stage checkpoint written by the installed package (the task's own save h
 import torch
 
 from desed_task.experiment.builders import build_network, build_task
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 
 config = load_config("tiny_stage1.yaml")
 task = build_task(config, "exp_ckpt", build_network(config, load_encoder=False))

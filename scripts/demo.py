@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from desed_task.data import make_synthetic_desed
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
     from desed_task.experiment.pipeline import run_experiment
     from desed_task.experiment.metrics_table import format_metrics_table
 
@@ -50,7 +50,7 @@ def main() -> None:
     for stage in (1, 2):
         overrides = {"data.root": str(data)}
         if stage == 2:
-            overrides["ultra.model_init"] = best
+            overrides["training.init_checkpoint"] = best
         config = load_config(ROOT / "confs" / f"demo_stage{stage}.yaml", overrides)
         t0 = time.perf_counter()
         print(f"\n=== stage {stage} ===")

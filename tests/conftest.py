@@ -90,7 +90,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
 def tiny_config(dataset: Path, stage: int = 1, **overrides) -> dict:
     """The demo configuration of ``stage`` shrunk to seconds of CPU time on the tiny dataset."""
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
 
     values = {
         "data.root": str(dataset),

@@ -94,7 +94,7 @@ def test_fit_validation_and_test_run_where_autocast_refuses_bce(
 ):
     overrides = {"training.precision": precision, "training.limit_train_batches": 2}
     if stage == 2:
-        overrides.update({"ultra.model_init": str(trained_checkpoint), "training.mixup_prob": 1.0})
+        overrides.update({"training.init_checkpoint": str(trained_checkpoint), "training.mixup_prob": 1.0})
     metrics = run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path)
     # 2 training steps × (strong + weak BCE), and the validation losses of both models
     assert autocast_refusal["binary_cross_entropy"] > 2 * 2

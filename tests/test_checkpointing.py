@@ -10,7 +10,7 @@ import torch
 import yaml
 
 from conftest import CONFS_DIR, tiny_config
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.experiment.resume import newest_last_checkpoint, resolve_resume
 from desed_task.experiment.run import main

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from desed_task.experiment.config import resolve_config
-from desed_task.experiment.networks import networks_from_checkpoint
+from desed_task.config.files import resolve_config
+from desed_task.config.checkpoint import networks_from_checkpoint
 from desed_task.nnet import (
     CRNN,
     CheckpointError,

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from desed_task.experiment.config import ConfigError, defaults, load_config, resolve_config
-from desed_task.experiment.renamed_keys import RENAMED_KEYS, RenamedKeyWarning
+from desed_task.config.files import ConfigError, defaults, load_config, resolve_config
+from desed_task.config.renamed_keys import RENAMED_KEYS, RENAMED_SECTIONS, RenamedKeyWarning
 from desed_task.experiment.run import build_parser, check_gpus_visible, parse_devices
 
 CONFS = Path(__file__).parents[1] / "confs"
@@ -132,13 +132,18 @@ def test_bad_values_are_explained():
     ("net", "pooling", [[2, 2], [1]], "net.pooling must be a list of \\[time, freq\\] pairs"),
     ("net", "n_rnn_cell", 0, "net.n_rnn_cell must be a positive integer"),
     ("net", "padding", -1, "net.padding must be a non-negative integer"),
-    ("feats", "hop_length", 0, "feats.hop_length must be a positive integer"),
-    ("feats", "win_length", 4096, "feats.win_length \\(4096\\) must not exceed feats.n_fft \\(2048\\)"),
-    ("feats", "f_max", 9000, "feats.f_min \\(0.0\\) and f_max \\(9000\\) must satisfy f_min < f_max <= data.fs / 2"),
+    ("net", "frontend", {"hop_length": 0}, "net.frontend.hop_length must be a positive integer"),
+    ("net", "frontend", {"win_length": 4096},
+     "net.frontend.win_length \\(4096\\) must not exceed net.frontend.n_fft \\(2048\\)"),
+    ("net", "frontend", {"f_max": 9000},
+     "net.frontend.f_min \\(0.0\\) and f_max \\(9000\\) must satisfy f_min < f_max <= data.fs / 2"),
     ("encoder", "depth", 0, "encoder.depth must be a positive number of blocks"),
     ("encoder", "frontend", {"top_db_scope": "file"}, "encoder.frontend.top_db_scope must be one of batch, clip"),
     ("encoder", "frontend", {"f_min": 8000}, "encoder.frontend.f_min \\(8000\\) and f_max"),
     ("training", "seed", -1, "training.seed must be an integer in \\[0, 2\\^32\\)"),
+    ("training", "weak_split", 1.5, "training.weak_split must be a fraction in \\(0, 1\\]"),
+    ("data", "on_sample_rate", "ignore", "data.on_sample_rate must be one of resample, error"),
+    ("opt", "encoder_trainable_layers", 15, "opt.encoder_trainable_layers must be at most 14"),
 ])
 def test_types_and_ranges_are_checked_at_load(section, key, value, expected):
     with pytest.raises(ConfigError, match=expected):
@@ -226,21 +231,45 @@ def test_stage2_parser_has_original_overrides():
         build_parser(1, CONFS / "stage1.yaml").parse_args(["--lr", "1e-4"])
 
 
-@pytest.mark.parametrize("old,new", sorted(RENAMED_KEYS.items()))
+def _nested(dotted: str, value) -> dict:
+    *sections, key = dotted.split(".")
+    for section in reversed(sections):
+        value, key = {key: value}, section
+    return {key: value}
+
+
+def _at(config: dict, dotted: str):
+    for part in dotted.split("."):
+        config = config[part]
+    return config
+
+
+_RENAMED_VALUES = {"layers": 3, "init_checkpoint": "/ckpt/stage1.ckpt", "hop_length": 320}
+_RENAMED = sorted(RENAMED_KEYS.items()) + [(f"{old}.hop_length", f"{new}.hop_length")
+                                           for old, new in sorted(RENAMED_SECTIONS.items())]
+
+
+@pytest.mark.parametrize("old,new", _RENAMED)
 def test_a_key_under_its_earlier_name_is_read_as_the_current_one_with_one_warning(old, new, tmp_path):
-    section, key = old.split(".")
-    value = 3 if key.endswith("layers") else 0.25
+    value = next((v for end, v in _RENAMED_VALUES.items() if new.endswith(end)), 0.25)
+    section = old.split(".")[0]
     path = tmp_path / "earlier.yaml"
-    path.write_text(yaml.safe_dump({"base": str(CONFS / "stage2.yaml"), section: {key: value}}))
+    path.write_text(yaml.safe_dump({"base": str(CONFS / "stage2.yaml"), **_nested(old, value)}))
     with pytest.warns(RenamedKeyWarning) as record:
         config = load_config(path)
-    new_section, new_key = new.split(".")
-    assert config[new_section][new_key] == value and key not in config[section]
+    assert _at(config, new) == value and old.split(".")[-1] not in config.get(section, {})
     assert [str(w.message).count(f"'{old}' is now called '{new}'") for w in record] == [1]
     with pytest.warns(RenamedKeyWarning, match=f"'{old}' is now called '{new}'"):
-        assert resolve_config({section: {key: value}})[new_section][new_key] == value  # a checkpoint's stored one
+        assert _at(resolve_config(_nested(old, value)), new) == value  # a checkpoint's stored one
     with pytest.warns(RenamedKeyWarning, match=f"--set {old}: '{old}' is now called '{new}'"):
-        assert load_config(CONFS / "stage2.yaml", {old: value}, "--set")[new_section][new_key] == value
+        assert _at(load_config(CONFS / "stage2.yaml", {old: value}, "--set"), new) == value
+
+
+def test_a_moved_section_leaves_no_earlier_section():
+    with pytest.warns(RenamedKeyWarning):
+        config = resolve_config({"feats": {"n_mels": 64}, "ultra": {"model_init": "/ckpt/stage1.ckpt"}})
+    assert "feats" not in config and "ultra" not in config
+    assert config["net"]["frontend"]["n_mels"] == 64 and "frontend" in config["net"]
 
 
 def test_a_key_under_both_names_must_agree():

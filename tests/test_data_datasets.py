@@ -188,8 +188,6 @@ def test_weak_split_is_the_recipe_draw():
     assert train["filename"].tolist() == expected["filename"].tolist()
     assert sorted(val["filename"]) == sorted(set(df["filename"]) - set(expected["filename"]))
     assert len(train) == 45 and len(val) == 5 and train.index.tolist() == list(range(45))
-    with pytest.raises(ValueError, match="weak_split"):
-        weak_split(df, 1.5)
 
 
 def test_dataloader_workers_and_errors_that_name_the_file(strong_folder):

@@ -72,7 +72,7 @@ def _readme_resampling_block() -> str:
 def test_the_readme_resampling_gives_the_folders_the_configuration_reads(tmp_path):
     """README step 1, run as written on a 44.1 kHz tree of DESED's folder names, writes exactly the
     audio folders of confs/stage1.yaml under the data.root that holds the metadata."""
-    from desed_task.experiment.config import DATA_PATH_KEYS, load_config
+    from desed_task.config.files import DATA_PATH_KEYS, load_config
     from desed_task.experiment.paths import check_paths
 
     block = _readme_resampling_block()

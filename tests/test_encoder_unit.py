@@ -10,8 +10,8 @@ import torch
 import yaml
 
 from conftest import CONFS_DIR, tiny_config
-from desed_task.experiment.config import ConfigError, load_config, resolve_config
-from desed_task.experiment.layout import LayoutWarning
+from desed_task.config.files import ConfigError, load_config, resolve_config
+from desed_task.config.layout import LayoutWarning
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.nnet import ENCODERS
 from rescoring import rescored
@@ -43,7 +43,7 @@ def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_reg
     assert any(k.startswith("sed_student.toy_encoder.embed.") for k in checkpoint["state_dict"])
 
     stage2 = tiny_config(tiny_dataset, 2, **{"encoder": config["encoder"], "opt.encoder_trainable_layers": 2,
-                                             "ultra.model_init": metrics["last_checkpoint"]})
+                                             "training.init_checkpoint": metrics["last_checkpoint"]})
     stage2_metrics = run_experiment(stage2, tmp_path / "stage2", fast_dev_run=True)
     again = rescored(Path(stage2_metrics["experiment_dir"]) / "test" / "student", tiny_dataset)
     assert stage2_metrics["student/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
@@ -97,7 +97,7 @@ def test_an_earlier_layout_is_upgraded_with_one_warning(tmp_path):
     assert encoder["random_init"] and encoder["activation_checkpointing"]
     assert encoder["frontend"]["top_db"] == 70.0 and encoder["frontend"]["top_db_scope"] == "clip"
     assert config["opt"]["rnn_lr"] == 0.002 and "lr" not in config["opt"]
-    assert "net_subsample" not in config["data"] and "sample_rate" not in config["feats"]
+    assert "net_subsample" not in config["data"] and "sample_rate" not in config["net"]["frontend"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_config(CONFS_DIR / "demo_stage1.yaml")  # the current layout: no warning

@@ -221,8 +221,6 @@ def test_input_validation() -> None:
     assert frontend(torch.zeros(1025)).shape == (1, 128, 5)
     with pytest.raises(ValueError, match=r"\(batch, 128, frames\)"):
         frontend.scale(torch.zeros(1, 64, 10))
-    with pytest.raises(ValueError, match="top_db_scope"):
-        ATSTFrontend(top_db_scope="utterance")  # type: ignore[arg-type]
 
 
 def test_htk_filterbank_is_triangular_and_unnormalised() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 from tools.cli_runs import compare_tests, write_conf
 
 ROOT = Path(__file__).parents[1]
@@ -78,7 +78,7 @@ def test_command_line_configuration_builds_on_the_demo_one(tmp_path):
                       model_init="/ckpt/best.ckpt")
     config = load_config(conf)
     assert config["training"]["stage"] == 2 and config["training"]["precision"] == "bf16-mixed"
-    assert config["training"]["n_epochs"] == 1 and config["ultra"]["model_init"] == "/ckpt/best.ckpt"
+    assert config["training"]["n_epochs"] == 1 and config["training"]["init_checkpoint"] == "/ckpt/best.ckpt"
     assert config["data"]["root"] == str(tmp_path / "data")
 
 

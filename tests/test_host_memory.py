@@ -7,7 +7,7 @@ import platform
 import numpy as np
 import pytest
 
-from desed_task.experiment.config import ConfigError, load_config
+from desed_task.config.files import ConfigError, load_config
 from desed_task.experiment.host_memory import keep_freed_memory
 from conftest import CONFS_DIR
 

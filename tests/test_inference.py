@@ -25,7 +25,7 @@ SR = 16000
 def tiny_task(tmp_path: Path, median_window=(3, 5, 7, 9, 3, 5, 7, 9, 3, 5)):
     """A small stage-1 training module (demo sizes), teacher different from student."""
     from desed_task.experiment.builders import build_network, build_task
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
 
     config = load_config(
         CONFS_DIR / "demo_stage1.yaml",

@@ -198,7 +198,7 @@ def test_a_run_validates_and_tests_with_workers_exactly_as_without(tiny_dataset,
 def test_a_bad_scoring_workers_value_is_a_configuration_error_naming_the_key(value):
     from conftest import CONFS_DIR
 
-    from desed_task.experiment.config import ConfigError, load_config
+    from desed_task.config.files import ConfigError, load_config
 
     with pytest.raises(ConfigError, match=r"training\.scoring_workers must be a non-negative integer .* or null"):
         load_config(CONFS_DIR / "stage1.yaml", {"training.scoring_workers": value})
@@ -208,7 +208,7 @@ def test_scoring_workers_null_becomes_the_cores_the_loader_leaves_free(monkeypat
     from conftest import CONFS_DIR
 
     from desed_task.experiment.builders import scoring_options
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(12)), raising=False)
     config = load_config(CONFS_DIR / "stage1.yaml")

@@ -11,7 +11,7 @@ import pytest
 from conftest import tiny_config
 from rescoring import rescored
 from desed_task.evaluation.folders import read_score_folder
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.experiment.run import main
 from desed_task.postprocess import MedianParams, tune_median, write_params
 

@@ -100,7 +100,7 @@ def test_a_new_method_decodes_at_inference(floor_registered, tiny_checkpoint, tm
 def test_the_test_stage_takes_a_new_method(floor_registered, tiny_dataset, tmp_path):
     from conftest import tiny_config
     from desed_task.experiment.builders import load_postprocess
-    from desed_task.experiment.config import ConfigError
+    from desed_task.config.files import ConfigError
 
     classes = tiny_config(tiny_dataset, 1)["data"]["classes"]
     write_params(tmp_path / "floor.json", FloorParams({c: 0.25 for c in classes}))

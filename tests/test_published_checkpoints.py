@@ -1,5 +1,5 @@
 """The authors' published stage-2 checkpoint (Stage2_wo_ext.ckpt) detects as it is, without a configuration:
-its ``hyper_parameters`` in the original code's layout are mapped onto ours (``experiment/original_layout.py``).
+its ``hyper_parameters`` in the original code's layout are mapped onto ours (``config/original_layout.py``).
 
 The checkpoint is built in the published layout with every key of ``atst_sed_crnn_state_dict.tsv``, its encoder
 at width 64 (``published_checkpoint.py``).
@@ -15,8 +15,8 @@ import torch
 
 from conftest import CONFS_DIR
 from desed_task.data import DESED_CLASSES
-from desed_task.experiment.config import ConfigError, load_config
-from desed_task.experiment.original_layout import from_original_layout, is_original_layout
+from desed_task.config.files import ConfigError, load_config
+from desed_task.config.original_layout import from_original_layout, is_original_layout
 from desed_task.inference import SoundEventDetector
 from desed_task.inference.detect_command import main as inference_main
 from desed_task.nnet import CheckpointError
@@ -51,8 +51,8 @@ def test_the_original_layout_maps_onto_ours():
     translation = from_original_layout(ORIGINAL_STAGE2_HPARAMS)
     config = translation.config
     assert config["data"] == {"fs": 16000, "classes": list(DESED_CLASSES), "audio_max_len": 10}
-    assert config["feats"] == {"n_mels": 128, "n_fft": 2048, "win_length": 2048, "hop_length": 256, "f_min": 0,
-                               "f_max": 8000}
+    assert config["net"].pop("frontend") == {"n_mels": 128, "n_fft": 2048, "win_length": 2048, "hop_length": 256,
+                                             "f_min": 0, "f_max": 8000}
     assert config["net"] == {
         "n_in_channel": 1, "nb_filters": [16, 32, 64, 128, 128, 128, 128],
         "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]], "n_rnn_cell": 128, "rnn_layers": 2,
@@ -62,7 +62,8 @@ def test_the_original_layout_maps_onto_ours():
     assert config["training"] == {"median_window": [6, 20, 7, 4, 7, 6, 6, 6, 6, 6]}
     notes = "\n".join(translation.notes)
     for said in ("data.classes: the default DESED list", "encoder.embed_dim = 64: from net.embedding_size",
-                 "feats.n_fft = 2048: from feats.n_filters", "data.fs = 16000: from data.fs and feats.sample_rate",
+                 "net.frontend.n_fft = 2048: from feats.n_filters",
+                 "data.fs = 16000: from data.fs and feats.sample_rate",
                  "net.cnn_dropout = 0.5: from net.dropout", "never read"):
         assert said in notes
 

@@ -1,4 +1,4 @@
-"""Stage 2 starts from the authors' published stage-1 checkpoint (Stage_1.ckpt) as ``ultra.model_init``.
+"""Stage 2 starts from the authors' published stage-1 checkpoint (Stage_1.ckpt) as ``training.init_checkpoint``.
 
 The checkpoint is built in the published layout (``published_checkpoint.py``), with ``hyper_parameters`` in the
 original code's YAML layout and the authors' local paths: stage 2 reads only its weights.
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import CONFS_DIR
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 from desed_task.experiment.pipeline import run_experiment
 from published_checkpoint import write_published_checkpoint
 from rescoring import rescored
@@ -46,7 +46,7 @@ def test_stage2_starts_from_the_published_stage1_checkpoint(tiny_dataset, traini
     nets = published_stage1_checkpoint(training_step_golden, path)
     network = training_step_golden["common"]["network"]
     config = load_config(CONFS_DIR / "stage2.yaml", {
-        "data.root": str(tiny_dataset), "ultra.model_init": str(path),
+        "data.root": str(tiny_dataset), "training.init_checkpoint": str(path),
         "net.atst_embed_dim": network["atst_embed_dim"], "net.atst_num_heads": network["atst_num_heads"],
         "training.batch_size": [1, 1, 1, 1], "training.batch_size_val": 4, "training.num_workers": 0,
         "training.n_epochs": 1, "training.n_epochs_warmup": 1, "training.enable_progress_bar": False,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from desed_task.experiment.config import load_config
+from desed_task.config.files import load_config
 from desed_task.nnet import CheckpointError
 from desed_task.nnet.sed_model_builder import build_encoder, build_network, build_sed_model
 from desed_task.nnet.sed_model_file import load_sed_model, save_sed_model
@@ -38,7 +38,7 @@ def test_scores_are_the_network_on_both_streams_features(demo):
 
 def test_the_builder_gives_every_part_the_configured_rate_and_hop(demo):
     config, model = demo
-    rate, hop = config["data"]["fs"], config["feats"]["hop_length"]
+    rate, hop = config["data"]["fs"], config["net"]["frontend"]["hop_length"]
     assert model.sample_rate == model.sed_frontend.sample_rate == model.encoder_frontend.sample_rate == rate
     assert model.sed_frontend.hop_length == model.label_encoder.frame_hop == hop
     assert model.frame_samples == hop * model.network.time_pooling
@@ -111,6 +111,22 @@ def test_inference_imports_no_training_code(module):
 
 
 def test_the_network_of_an_experiment_is_built_without_its_assembly():
-    probe = "import sys, desed_task.experiment.networks\nprint('desed_task.experiment.builders' in sys.modules)\n"
+    probe = "import sys, desed_task.config.checkpoint\nprint('desed_task.experiment.builders' in sys.modules)\n"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_a_stage_checkpoint_detects_without_the_training_code(trained_checkpoint):
+    """Reading the configuration a Lightning stage checkpoint stores and building its detector import neither
+    Lightning nor the training or experiment code."""
+    probe = (
+        "import sys, desed_task.inference\n"
+        "from desed_task.inference import SoundEventDetector\n"
+        f"SoundEventDetector.from_checkpoint({str(trained_checkpoint)!r}, device='cpu')\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')\n"
+        "          or m.startswith(('desed_task.training', 'desed_task.experiment'))]\n"
+        "print(loaded)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -23,7 +23,7 @@ import yaml
 
 import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind stderr at import: not a test's capsys
 from conftest import CONFS_DIR, tiny_config
-from desed_task.experiment.config import load_config, read_yaml
+from desed_task.config.files import load_config, read_yaml
 from desed_task.experiment.flag_checks import check_resume_checkpoint
 from desed_task.experiment.run import _check_inputs, build_parser, main
 
@@ -69,7 +69,8 @@ CASES = [
          words=("data.synth_folder", "is a file, not a folder")),
     Case("validation with nothing to score", {"data.synth_val_tsv": "NO_EVENTS"},
          words=("data error", "synth_val", "holds an event", "PSDS has nothing to score")),
-    Case("stage 2 without a stage-1 checkpoint", stage=2, words=("ultra.model_init is not set", "Stage_1.ckpt")),
+    Case("stage 2 without a stage-1 checkpoint", stage=2,
+         words=("training.init_checkpoint is not set", "Stage_1.ckpt")),
     Case("checkpoint to test missing", flags=["--test_from_checkpoint", "/nowhere/best.ckpt"],
          words=("--test_from_checkpoint", "no such file", "/nowhere/best.ckpt")),
     Case("not a stage checkpoint", flags=["--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
@@ -282,7 +283,7 @@ def test_a_configuration_without_training_stage_takes_the_scripts(stage, tiny_da
     flat = read_yaml(CONFS_DIR / "demo_stage2.yaml")  # its base files merged in
     del flat["training"]["stage"]
     flat["data"]["root"] = str(tiny_dataset)
-    flat["ultra"]["model_init"] = str(tmp_path / "stage1.ckpt")  # only its existence is checked here
+    flat["training"]["init_checkpoint"] = str(tmp_path / "stage1.ckpt")  # only its existence is checked here
     (tmp_path / "stage1.ckpt").write_bytes(b"")
     conf = tmp_path / "no_stage.yaml"
     conf.write_text(yaml.safe_dump(flat))

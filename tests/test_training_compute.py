@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from desed_task.experiment.config import ConfigError, resolve_config
+from desed_task.config.files import ConfigError, resolve_config
 from desed_task.training.compute import float32_matmul_precision
 from desed_task.training.optimizer import ADAM_IMPLS, adam
 

@@ -44,7 +44,7 @@ class _RecordModes(pl.Callback):
 def test_modes_at_the_first_step_and_after_a_validation(tiny_dataset, trained_checkpoint, tmp_path, stage):
     overrides = {"training.n_epochs": 2, "training.validation_interval": 1, "training.limit_train_batches": 1}
     if stage == 2:
-        overrides["ultra.model_init"] = str(trained_checkpoint)
+        overrides["training.init_checkpoint"] = str(trained_checkpoint)
     record = _RecordModes()
     run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path, run_test=False,
                    extra_callbacks=[record])

@@ -47,7 +47,7 @@ def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
 def test_stage2_fast_dev_run_cli_from_stage1_checkpoint(tiny_dataset, trained_checkpoint, tmp_path):
     conf = _write_conf(tmp_path, tiny_dataset, 2)
     text = yaml.safe_load(conf.read_text())
-    text["ultra"] = {"model_init": str(trained_checkpoint)}
+    text["training"]["init_checkpoint"] = str(trained_checkpoint)
     conf.write_text(yaml.safe_dump(text))
     metrics = main(2, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu",
                        "--fast_dev_run", "--ema", "0.99", "--warmup", "1"])
@@ -70,7 +70,7 @@ def test_test_from_published_style_checkpoint_uses_local_paths(tiny_dataset, tra
     """A published checkpoint holds the authors' paths in hyper_parameters: only the weights are used."""
     checkpoint = torch.load(trained_checkpoint, map_location="cpu", weights_only=True)
     hparams = checkpoint["hyper_parameters"]
-    hparams["ultra"]["atst_init"] = "/home/authors/pretrained/atst_as2M.ckpt"
+    hparams["encoder"]["init"] = "/home/authors/pretrained/atst_as2M.ckpt"
     hparams["data"]["test_folder"] = "/home/authors/dcase/validation_16k"
     published = {"state_dict": checkpoint["state_dict"], "hyper_parameters": hparams}
     path = tmp_path / "published.ckpt"
@@ -117,7 +117,7 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
                  "training.limit_train_batches": 2 if accumulate == 1 else 3,
                  "training.accumulate_batches": accumulate}
     if stage == 2:
-        overrides["ultra.model_init"] = str(trained_checkpoint)
+        overrides["training.init_checkpoint"] = str(trained_checkpoint)
     config = tiny_config(tiny_dataset, stage, **overrides)
     full = run_experiment(config, tmp_path / "full", run_test=False)
     part = run_experiment(config, tmp_path / "part", run_test=False, extra_callbacks=[_StopAfterFirstEpoch()])
@@ -197,7 +197,7 @@ def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path,
     overrides = {"training.validation_interval": 3, "training.early_stop_patience": 7, "training.save_top_k": 2,
                  "training.accumulate_batches": 2}
     if stage == 2:
-        overrides["ultra.model_init"] = str(trained_checkpoint)
+        overrides["training.init_checkpoint"] = str(trained_checkpoint)
     capture = _CaptureLoop()
     run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path, run_test=False, extra_callbacks=[capture])
     assert (capture.check_every, capture.sanity, capture.accumulate) == (3, 0, 2)

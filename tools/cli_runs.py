@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from desed_task.experiment.config import set_dotted
+from desed_task.config.files import set_dotted
 from tools import REPO_ROOT, checkout_env
 
 OUTPUT_TAIL = 2000  # characters of a failed command's output kept in the result

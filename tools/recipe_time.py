@@ -96,7 +96,7 @@ class Setup:
 def stage_config(stage: int, setup: Setup) -> dict:
     """The stage's YAML as ``stage2_step`` runs it (random encoder, the setup's network overrides), at the YAML's
     batch and in the YAML's precision unless the setup names one."""
-    from desed_task.experiment.config import read_yaml
+    from desed_task.config.files import read_yaml
     from tools.stage2_step import stage2_config
 
     training = read_yaml(RECIPES[stage]).get("training", {})
@@ -131,7 +131,7 @@ def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[st
     The loader has the YAML's workers (at most the CPU count) and the stage's batch shares, shrunk to what the
     folder's subsets hold."""
     from desed_task.experiment.builders import build_label_encoder
-    from desed_task.experiment.config import load_config
+    from desed_task.config.files import load_config
     from desed_task.experiment.datamodule import SEDDataModule
     from desed_task.experiment.datasets import build_train_sets
 

@@ -65,7 +65,7 @@ def stage2_config(
     """The recipe's stage-2 configuration (or another stage's YAML, ``recipe``) with a random encoder, the given
     batch and precision, and mixup and frequency warping on every step. ``overrides`` maps dotted keys to values
     (e.g. a smaller encoder)."""
-    from desed_task.experiment.config import read_yaml, resolve_config, set_dotted
+    from desed_task.config.files import read_yaml, resolve_config, set_dotted
 
     user = read_yaml(recipe)
     values = {

@@ -225,8 +225,6 @@ class UnlabeledSet(_ClipSet):
 
 def weak_split(df: pd.DataFrame, weak_split: float = 0.9, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and validation parts of the weak table, as the recipe draws them (``DataFrame.sample``)."""
-    if not 0.0 < weak_split <= 1.0:
-        raise ValueError(f"training.weak_split must be in (0, 1], got {weak_split}")
     train = df.sample(frac=weak_split, random_state=seed)
     val = df.drop(train.index).reset_index(drop=True)
     return train.reset_index(drop=True), val

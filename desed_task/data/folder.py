@@ -96,10 +96,6 @@ def check_clips(
 ) -> CheckedClips:
     """Match ``filenames`` (from ``source``) to ``files``, read their headers (and every sample with
     ``read_samples``), apply the policies, report once."""
-    if on_missing not in ("skip", "error"):
-        raise ValueError(f"on_missing must be 'skip' or 'error', got {on_missing!r}")
-    if on_sample_rate not in ("resample", "error"):
-        raise ValueError(f"on_sample_rate must be 'resample' or 'error', got {on_sample_rate!r}")
     found, missing = match_files(filenames, files, folder)
     names, paths, unreadable, unreadable_reasons, other_rate, resampled = [], [], [], [], [], []
     for name in filenames:

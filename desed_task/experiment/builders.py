@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desed_task.evaluation.pool import default_scoring_workers
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
-from desed_task.experiment.networks import build_network, networks_from_checkpoint
+from desed_task.config.checkpoint import build_network, networks_from_checkpoint
 from desed_task.experiment.paths import Mode
 from desed_task.nnet import CRNN
 from desed_task.nnet.sed_model_builder import build_label_encoder, build_sed_frontend
@@ -90,9 +90,10 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
         nets = networks_from_checkpoint(checkpoint, config).networks
         return nets["student"], nets["teacher"]
     if config["training"]["stage"] == 2:
-        init = config["ultra"]["model_init"]
+        init = config["training"]["init_checkpoint"]
         if not init:
-            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set ultra.model_init to its path")
+            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set training.init_checkpoint to its "
+                              "path")
         nets = networks_from_checkpoint(init, config).networks
         return nets["student"], nets["teacher"]
     return build_network(config), None
@@ -101,7 +102,7 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
 def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
                      checkpoint: str | None = None) -> ExperimentParts:
     """Networks, datasets and task of a run: ``train`` (stage 1 from the pretrained encoder, stage 2 from
-    ``ultra.model_init``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
+    ``training.init_checkpoint``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
     ``validate``: score the validation sets with a checkpoint (their score folders are written for tuning)."""
     from desed_task.experiment.datamodule import SEDDataModule  # Lightning: imported only to train or test
 

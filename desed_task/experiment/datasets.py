@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 from desed_task.data import LabelEncoder, StrongSet, UnlabeledSet, WeakSet, weak_split
 from desed_task.data.folder import DataError
 from desed_task.data.tables import events_by_clip
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.training.batch import EXTRA_STRONG_PREFIX, EXTRA_WEAK_PREFIX
 from desed_task.training.options import EvaluationReference
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 from desed_task.nnet.checkpoints import CheckpointError, read_checkpoint, stage_state_dict
 
 MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from_checkpoint",
@@ -20,7 +20,7 @@ MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from
 _TRAINING_STATE_KEYS = ("optimizer_states", "lr_schedulers", "loops", "epoch", "global_step")
 # The settings that define the networks (front-ends, shapes, dropout) and, with the stage, the optimiser's parameter
 # groups: a resumed run must share them.
-_SAME_ON_RESUME = ("data.classes", "training.stage", "feats", "net", "encoder")
+_SAME_ON_RESUME = ("data.classes", "training.stage", "net", "encoder")
 _FREE_ON_RESUME = ("encoder.init", "encoder.random_init", "encoder.activation_checkpointing")  # free to change
 
 
@@ -73,7 +73,7 @@ def _first_difference(ours: Any, theirs: Any, where: str) -> tuple[str, Any, Any
 def check_resume_checkpoint(path: str | Path, config: dict) -> None:
     """``CheckpointError`` unless ``path`` is a complete training checkpoint of this project written with the
     classes, stage and network settings of ``config``, the configuration of the run that resumes it."""
-    from desed_task.experiment.networks import checkpoint_config  # builds networks: imported when needed
+    from desed_task.config.checkpoint import checkpoint_config  # builds networks: imported when needed
 
     flag = "--resume_from_checkpoint"
     checkpoint = read_checkpoint(path)
@@ -89,7 +89,7 @@ def check_resume_checkpoint(path: str | Path, config: dict) -> None:
         raise CheckpointError(
             f"{flag} {path} holds network weights but not the state of a training run ({', '.join(missing)} "
             f"missing): a published or exported checkpoint can be tested (--test_from_checkpoint) or start stage 2 "
-            f"(ultra.model_init), not resumed; {advice}"
+            f"(training.init_checkpoint), not resumed; {advice}"
         )
     stored = checkpoint_config(checkpoint, path)
     for dotted in _SAME_ON_RESUME:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from desed_task.experiment.config import EXTRA_SUBSET_KINDS, ConfigError
+from desed_task.config.files import EXTRA_SUBSET_KINDS, ConfigError
 
 Mode = Literal["train", "test", "eval", "validate"]
 Kind = Literal["folder", "file"]
@@ -30,8 +30,8 @@ VALIDATION_KEYS = (
 TRAIN_KEYS = ("synth_folder", "synth_tsv", "strong_folder", "strong_tsv", "unlabeled_folder") + VALIDATION_KEYS
 EVAL_KEYS = ("eval_folder",)
 _HINTS = {
-    "ultra.model_init": "stage 2 starts from stage 1's best checkpoint (or the published Stage_1.ckpt): set "
-                        "ultra.model_init to it",
+    "training.init_checkpoint": "stage 2 starts from stage 1's best checkpoint (or the published Stage_1.ckpt): "
+                                "set training.init_checkpoint to it",
 }
 
 
@@ -62,7 +62,7 @@ def needed_paths(config: dict, mode: Mode, run_test: bool = True) -> list[Needed
             needed.append(NeededPath(f"data.{kind}[{i}].folder", extra["folder"], "folder", under_root=True))
             needed.append(NeededPath(f"data.{kind}[{i}].tsv", extra["tsv"], "file", under_root=True))
     if training["stage"] == 2:
-        needed.append(NeededPath("ultra.model_init", config["ultra"]["model_init"], "file"))
+        needed.append(NeededPath("training.init_checkpoint", training["init_checkpoint"], "file"))
     elif config["encoder"]["init"]:
         needed.append(NeededPath("encoder.init", config["encoder"]["init"], "file"))
     return needed

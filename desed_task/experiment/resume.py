@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 
 LAST = "last"
 LAST_FILE = f"{LAST}.ckpt"

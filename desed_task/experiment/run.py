@@ -22,7 +22,7 @@ from desed_task.command_parser import CommandParser
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
-from desed_task.experiment.config import ConfigError, load_config, read_yaml, yaml_problem
+from desed_task.config.files import ConfigError, load_config, read_yaml, yaml_problem
 from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
 from desed_task.experiment.paths import check_paths, config_files, run_mode
 from desed_task.experiment.metrics_table import format_metrics_table

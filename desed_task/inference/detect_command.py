@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from desed_task.data.audio import AudioError
-    from desed_task.experiment.config import ConfigError
+    from desed_task.config.files import ConfigError
     from desed_task.inference.inference_error import InferenceError
     from desed_task.nnet import CheckpointError
     from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, handle_interrupts

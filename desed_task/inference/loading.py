@@ -1,6 +1,6 @@
 """From a stage checkpoint (and optionally a configuration) to the detector's parts.
 
-Entry-point glue: the network comes from ``experiment.networks.networks_from_checkpoint`` and is bundled with the
+The network comes from ``desed_task.config.checkpoint.networks_from_checkpoint`` and is bundled with the
 CRNN's front-end and label encoder of the same configuration (the checkpoint's own unless one is given) into a
 ``SEDModel``; the median windows come from that configuration too.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from desed_task.experiment.config import load_config, resolve_config
-from desed_task.experiment.networks import networks_from_checkpoint
+from desed_task.config.files import load_config, resolve_config
+from desed_task.config.checkpoint import networks_from_checkpoint
 from desed_task.nnet.sed_model import SEDModel
 from desed_task.nnet.sed_model_builder import build_sed_model
 

@@ -3,7 +3,8 @@ BiGRU (docs/recipe.md §4)."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,39 @@ from desed_task.nnet.cnn import CNN
 from desed_task.nnet.dropout import Dropout
 from desed_task.nnet.encoders.base import FrameEncoder
 from desed_task.nnet.rnn import BidirectionalGRU
+from desed_task.settings import NON_NEGATIVE_INT, POSITIVE_INT, RATE, Settings, is_int, setting
+
+
+def _positive_ints(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) > 0 and all(is_int(x) and x >= 1 for x in v)
+
+
+def time_pooling(pooling: Sequence[Sequence[int]]) -> int:
+    """Output frames are this many CRNN front-end frames: the product of the pooling's time factors."""
+    return math.prod(int(pool[0]) for pool in pooling)
+
+
+@dataclass(frozen=True)
+class CRNNSettings(Settings):
+    """The CRNN's keys in ``net`` (the recipe's network; the CNN's pooling sets the output frame rate)."""
+
+    n_in_channel: int = setting(1, POSITIVE_INT)
+    nb_filters: tuple[int, ...] = setting((16, 32, 64, 128, 128, 128, 128),
+                                          (_positive_ints, "a list of positive integers"))
+    pooling: tuple[tuple[int, int], ...] = setting(
+        ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
+        (lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_positive_ints(p) and len(p) == 2 for p in v),
+         "a list of [time, freq] pairs of positive integers"))
+    kernel_size: int = setting(3, POSITIVE_INT)
+    padding: int = setting(1, NON_NEGATIVE_INT)
+    cnn_dropout: float = setting(0.5, RATE)
+    n_rnn_cell: int = setting(128, POSITIVE_INT)
+    rnn_layers: int = setting(2, POSITIVE_INT)
+    rnn_dropout: float = setting(0.0, RATE)
+    dropout: float = setting(0.5, RATE)
+
+
+_NET = CRNNSettings()
 
 
 class CRNN(nn.Module):
@@ -27,16 +61,16 @@ class CRNN(nn.Module):
         self,
         encoder: FrameEncoder,
         n_classes: int = 10,
-        n_in_channel: int = 1,
-        nb_filters: Sequence[int] = (16, 32, 64, 128, 128, 128, 128),
-        pooling: Sequence[Sequence[int]] = ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
-        kernel_size: int = 3,
-        padding: int = 1,
-        cnn_dropout: float = 0.5,
-        n_rnn_cell: int = 128,
-        rnn_layers: int = 2,
-        rnn_dropout: float = 0.0,
-        dropout: float = 0.5,
+        n_in_channel: int = _NET.n_in_channel,
+        nb_filters: Sequence[int] = _NET.nb_filters,
+        pooling: Sequence[Sequence[int]] = _NET.pooling,
+        kernel_size: int = _NET.kernel_size,
+        padding: int = _NET.padding,
+        cnn_dropout: float = _NET.cnn_dropout,
+        n_rnn_cell: int = _NET.n_rnn_cell,
+        rnn_layers: int = _NET.rnn_layers,
+        rnn_dropout: float = _NET.rnn_dropout,
+        dropout: float = _NET.dropout,
     ) -> None:
         super().__init__()
         if not isinstance(encoder, FrameEncoder):
@@ -52,7 +86,7 @@ class CRNN(nn.Module):
             raise ValueError(f"encoder attribute {encoder.attribute!r} is taken by the CRNN; give the unit another")
         self._encoder_attribute = encoder.attribute
         self.add_module(encoder.attribute, encoder)
-        self.time_pooling = math.prod(int(pool[0]) for pool in pooling)
+        self.time_pooling = time_pooling(pooling)
 
     @property
     def encoder(self) -> FrameEncoder:

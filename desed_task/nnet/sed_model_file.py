@@ -18,7 +18,7 @@ from desed_task.nnet.sed_model_builder import build_encoder, build_network, buil
 CONFIG_KEY = "sed_model_config"
 WEIGHTS_KEY = "network"
 DATA_KEYS = ("classes", "fs", "audio_max_len")
-MODEL_SECTIONS = ("feats", "encoder", "net")
+MODEL_SECTIONS = ("encoder", "net")
 
 
 def model_config(config: Mapping) -> dict:
@@ -26,6 +26,14 @@ def model_config(config: Mapping) -> dict:
     sections = {"data": {key: config["data"][key] for key in DATA_KEYS}}
     sections.update({name: dict(config[name]) for name in MODEL_SECTIONS})
     return sections
+
+
+def _current_layout(config: Mapping) -> dict:
+    """Stored sections with the CRNN's front-end under ``net.frontend`` (a file may hold it as ``feats``)."""
+    config = {name: dict(section) if isinstance(section, Mapping) else section for name, section in config.items()}
+    if isinstance(config.get("feats"), Mapping) and isinstance(config.get("net"), Mapping):
+        config["net"]["frontend"] = config.pop("feats")
+    return config
 
 
 def save_sed_model(path: str | Path, model: SEDModel, config: Mapping) -> None:
@@ -41,7 +49,7 @@ def load_sed_model(path: str | Path) -> tuple[SEDModel, dict]:
             f"{path} is not a SEDModel file (it lacks {CONFIG_KEY!r} or {WEIGHTS_KEY!r}); give a file written by "
             "save_sed_model"
         )
-    config = stored[CONFIG_KEY]
+    config = _current_layout(stored[CONFIG_KEY])
     missing = [f"data.{key}" for key in DATA_KEYS if key not in config.get("data", {})]
     missing += [name for name in MODEL_SECTIONS if name not in config]
     if missing:

@@ -13,8 +13,9 @@ from typing import Literal
 
 import torch
 
+from desed_task.config.choices import MATMUL_PRECISIONS
+
 MatmulPrecision = Literal["highest", "high"]
-MATMUL_PRECISIONS: tuple[str, ...] = ("highest", "high")
 
 
 @contextmanager

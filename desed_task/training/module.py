@@ -221,8 +221,8 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     def configure_optimizers(self):
         opt = self.options
         groups = param_groups(
-            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, tfm_lr=opt.encoder_lr,
-            tfm_lr_scale=opt.encoder_lr_scale, tfm_trainable_layers=opt.encoder_trainable_layers,
+            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, encoder_lr=opt.encoder_lr,
+            encoder_lr_scale=opt.encoder_lr_scale, encoder_trainable_layers=opt.encoder_trainable_layers,
         )
         optimizer = adam(groups, betas=tuple(opt.betas), impl=opt.adam_impl)
         scheduler = RampUpCosineLR(

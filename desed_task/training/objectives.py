@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 
+from desed_task.config.choices import OBJECTIVE_NAMES
+
 __all__ = ["OBJECTIVES", "Objective"]
 
 
@@ -39,3 +41,4 @@ OBJECTIVES: dict[str, Objective] = {
     "val_loss": Objective(_val_loss, "min"),
     "synth_psds": Objective(_synth_psds, "max"),
 }
+assert tuple(OBJECTIVES) == OBJECTIVE_NAMES, "the schema's training.objective names these"

@@ -12,8 +12,11 @@ from typing import Any, Literal
 
 import torch
 
+from desed_task.config.choices import ADAM_IMPLS
+
+__all__ = ["ADAM_IMPLS", "AdamImpl", "adam"]
+
 AdamImpl = Literal["auto", "for_loop", "foreach", "fused"]
-ADAM_IMPLS: tuple[str, ...] = ("auto", "for_loop", "foreach", "fused")
 
 
 def adam(groups: Iterable[dict[str, Any]], betas: tuple[float, float], impl: AdamImpl = "auto") -> torch.optim.Adam:

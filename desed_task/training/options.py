@@ -2,8 +2,8 @@
 configuration glue and inference use them too).
 
 ``TaskOptions`` fields carry the configuration's key names; each field's ``section`` metadata says whether the key
-lives under ``training`` or ``opt``. Their defaults are the recipe's stage 1 and are the only defaults of these
-keys (the configuration layer reads them from here).
+lives under ``training`` or ``opt``. Their defaults are the schema's (``desed_task.config.schema``: the recipe's
+stage 1).
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Mapping
 
 import pandas as pd
+
+from desed_task.config.schema import OptSettings, TrainingSettings
 
 __all__ = ["EvaluationReference", "TaskOptions"]
 
@@ -23,12 +25,15 @@ class EvaluationReference:
     durations: pd.DataFrame
 
 
-def _training(default: Any) -> Any:
-    return field(default=default, metadata={"section": "training"})
+_TRAINING, _OPT = TrainingSettings(), OptSettings()
 
 
-def _opt(default: Any) -> Any:
-    return field(default=default, metadata={"section": "opt"})
+def _training(name: str) -> Any:
+    return field(default=getattr(_TRAINING, name), metadata={"section": "training"})
+
+
+def _opt(name: str) -> Any:
+    return field(default=getattr(_OPT, name), metadata={"section": "opt"})
 
 
 @dataclass(frozen=True)
@@ -40,38 +45,29 @@ class TaskOptions:
     ``training.num_workers``; a task built directly takes all available cores).
     """
 
-    n_epochs: int = _training(200)
-    n_epochs_warmup: int = _training(50)
-    consistency_weight_max: float = _training(2.0)
-    ema_factor: float = _training(0.999)
-    ema_warmup: bool = _training(True)
-    mixup_prob: float = _training(0.5)
-    mixup_alpha: float = _training(0.2)
-    freq_warp_prob: float = _training(0.0)
-    objective: Literal["val_loss", "synth_psds"] = _training("val_loss")
-    median_window: int | list[int] = _training(7)
-    n_test_thresholds: int = _training(50)
-    scoring_workers: int | None = _training(None)
-    seed: int = _training(42)
-    adam_impl: Literal["auto", "for_loop", "foreach", "fused"] = _training("auto")
-    compile: bool = _training(False)
-    cnn_lr: float = _opt(1e-3)
-    rnn_lr: float = _opt(1e-3)
-    encoder_lr: float = _opt(2e-4)
-    encoder_lr_scale: float = _opt(0.5)
-    encoder_trainable_layers: int = _opt(0)
-    betas: tuple[float, float] = _opt((0.9, 0.999))
-    cosine: bool = _opt(False)
-    min_lr_scale: float = _opt(0.1)
-
-    @classmethod
-    def section_defaults(cls, section: str) -> dict[str, Any]:
-        """Default values of the fields of one configuration section (lists where the YAML has lists)."""
-        return {
-            f.name: list(f.default) if isinstance(f.default, tuple) else f.default
-            for f in fields(cls)
-            if f.metadata["section"] == section
-        }
+    n_epochs: int = _training("n_epochs")
+    n_epochs_warmup: int = _training("n_epochs_warmup")
+    consistency_weight_max: float = _training("consistency_weight_max")
+    ema_factor: float = _training("ema_factor")
+    ema_warmup: bool = _training("ema_warmup")
+    mixup_prob: float = _training("mixup_prob")
+    mixup_alpha: float = _training("mixup_alpha")
+    freq_warp_prob: float = _training("freq_warp_prob")
+    objective: Literal["val_loss", "synth_psds"] = _training("objective")
+    median_window: int | list[int] = _training("median_window")
+    n_test_thresholds: int = _training("n_test_thresholds")
+    scoring_workers: int | None = _training("scoring_workers")
+    seed: int = _training("seed")
+    adam_impl: Literal["auto", "for_loop", "foreach", "fused"] = _training("adam_impl")
+    compile: bool = _training("compile")
+    cnn_lr: float = _opt("cnn_lr")
+    rnn_lr: float = _opt("rnn_lr")
+    encoder_lr: float = _opt("encoder_lr")
+    encoder_lr_scale: float = _opt("encoder_lr_scale")
+    encoder_trainable_layers: int = _opt("encoder_trainable_layers")
+    betas: tuple[float, float] = _opt("betas")
+    cosine: bool = _opt("cosine")
+    min_lr_scale: float = _opt("min_lr_scale")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Mapping[str, Any]]) -> "TaskOptions":

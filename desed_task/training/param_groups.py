@@ -1,8 +1,8 @@
 """Optimiser parameter groups of both training stages (docs/recipe.md §5; golden: recipe_golden.json).
 
 Group order: ``cnn`` (the CNN), ``rnn`` (BiGRU, fusion layer and heads), then the encoder's layer groups from the
-top, named ``encoder.<label>`` after its ``layer_groups()``. Encoder group r gets ``tfm_lr · tfm_lr_scale^r``
-(layer-wise learning-rate decay), and only the top ``tfm_trainable_layers`` groups are trained: 0 is stage 1
+top, named ``encoder.<label>`` after its ``layer_groups()``. Encoder group r gets ``encoder_lr · encoder_lr_scale^r``
+(layer-wise learning-rate decay), and only the top ``encoder_trainable_layers`` groups are trained: 0 is stage 1
 (frozen encoder), all of them is the recipe's stage 2.
 
 Every trainable parameter lands in exactly one group: an unknown name, or a trainable encoder parameter below
@@ -40,28 +40,23 @@ def param_groups(
     network: CRNN,
     cnn_lr: float,
     rnn_lr: float,
-    tfm_lr: float = 0.0,
-    tfm_lr_scale: float = 1.0,
-    tfm_trainable_layers: int = 0,
+    encoder_lr: float = 0.0,
+    encoder_lr_scale: float = 1.0,
+    encoder_trainable_layers: int = 0,
 ) -> list[dict]:
     """The optimiser groups of ``network``'s trainable parameters (see the module docstring)."""
-    labels = network.encoder.layer_groups()
-    if not 0 <= tfm_trainable_layers <= len(labels):
-        raise ValueError(
-            f"tfm_trainable_layers must lie in [0, {len(labels)}] (the encoder's layer groups), "
-            f"got {tfm_trainable_layers}"
-        )
+    labels = network.encoder.layer_groups()  # encoder_trainable_layers is at most their count (config schema)
     encoder_prefix = network.encoder.attribute + "."
     heads = {"cnn": _group("cnn", cnn_lr), "rnn": _group("rnn", rnn_lr)}
-    encoder = [_group(f"encoder.{label}", tfm_lr * tfm_lr_scale**rank) for rank, label in enumerate(labels)]
+    encoder = [_group(f"encoder.{label}", encoder_lr * encoder_lr_scale**rank) for rank, label in enumerate(labels)]
     for name, param in network.named_parameters():
         if name.startswith(encoder_prefix):
             rank = network.encoder.layer_group_of(name[len(encoder_prefix):])
-            if rank >= tfm_trainable_layers:
+            if rank >= encoder_trainable_layers:
                 if param.requires_grad:
                     raise ValueError(
                         f"trainable parameter {name!r} is in encoder group {labels[rank]}, below the top "
-                        f"{tfm_trainable_layers}; freeze it (encoder.set_trainable_groups) or raise "
+                        f"{encoder_trainable_layers}; freeze it (encoder.set_trainable_groups) or raise "
                         "opt.encoder_trainable_layers"
                     )
                 continue
@@ -71,5 +66,5 @@ def param_groups(
         if param.requires_grad:
             group["params"].append(param)
             group["param_names"].append(name)
-    groups = list(heads.values()) + encoder[:tfm_trainable_layers]
+    groups = list(heads.values()) + encoder[:encoder_trainable_layers]
     return [g for g in groups if g["params"]]

@@ -30,9 +30,9 @@ def exp_rampup(step: int, rampup_steps: int, exponent: float = -5.0) -> float:
     return math.exp(exponent * phase * phase)
 
 
-def consistency_weight(step: int, rampup_steps: int, const_max: float) -> float:
-    """Weight of the consistency loss: ``const_max · exp_rampup(step, rampup_steps)``."""
-    return const_max * exp_rampup(step, rampup_steps)
+def consistency_weight(step: int, rampup_steps: int, consistency_weight_max: float) -> float:
+    """Weight of the consistency loss: ``consistency_weight_max · exp_rampup(step, rampup_steps)``."""
+    return consistency_weight_max * exp_rampup(step, rampup_steps)
 
 
 class RampUpCosineLR(LRScheduler):

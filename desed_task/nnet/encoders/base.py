@@ -5,9 +5,14 @@ An encoder unit is a module ``features (B, n_mels, T_in) → embeddings (B, out_
   act in between), and from it its frame rate;
 - its parameter grouping for layer-wise learning rates (``layer_groups``, ``layer_group_of``), top group first;
 - its checkpoint filter for the published pretrained layouts (``pretrained_state_dict``);
-- the attribute name under which the CRNN holds it (``attribute``), part of the published state-dict keys.
+- the attribute name under which the CRNN holds it (``attribute``), part of the published state-dict keys;
+- its configuration keys: ``settings_class`` (a ``desed_task.settings.Settings`` dataclass: each constructor
+  argument but the front-end, with its default, type and range) and its front-end class's ``settings_class``.
+  The ``encoder`` section is then ``name``, ``init``, ``random_init``, the unit's keys and ``frontend``; the
+  constructors take their defaults from these dataclasses, so each default is written once.
 
-A new encoder is one file with a subclass and one entry in ``desed_task.nnet.encoders.ENCODERS``.
+A new encoder is one file with a subclass (and its settings dataclasses) and one entry in
+``desed_task.nnet.encoders.ENCODERS``.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import torch
 from torch import nn
 
 from desed_task.features import MelFrontend
+from desed_task.settings import Settings
 
 
 class FrameEncoder(nn.Module, ABC):
@@ -35,6 +41,8 @@ class FrameEncoder(nn.Module, ABC):
     #: the front-end class computing the unit's input features, and the number of mel bins it takes
     frontend_class: ClassVar[type[MelFrontend]]
     n_mels: ClassVar[int]
+    #: the unit's configuration keys in ``encoder`` (its constructor arguments but the front-end)
+    settings_class: ClassVar[type[Settings]]
 
     def __init__(self, frontend: MelFrontend) -> None:
         super().__init__()
@@ -69,9 +77,9 @@ class FrameEncoder(nn.Module, ABC):
 
     @classmethod
     def layer_group_count(cls, **kwargs: Any) -> int:
-        """Number of layer groups of the unit built with ``kwargs`` (all its constructor arguments but the
-        front-end, as the configuration's ``encoder`` section gives them): what ``opt.encoder_trainable_layers: all``
-        stands for. This default builds the unit; a large unit says it without building."""
+        """Number of layer groups of the unit built with ``kwargs`` (the values of its ``settings_class``, as the
+        configuration's ``encoder`` section gives them): what ``opt.encoder_trainable_layers: all`` stands for.
+        This default builds the unit; a large unit says it without building."""
         return len(cls(frontend=cls.frontend_class(), **kwargs).layer_groups())
 
     @classmethod

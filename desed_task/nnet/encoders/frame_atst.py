@@ -6,15 +6,46 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 
-from desed_task.features import MelFrontend
+from desed_task.features import DEFAULT_SAMPLE_RATE, MelFrontend, MelSettings
 from desed_task.nnet.encoders.atst_transformer import FrameATST
 from desed_task.nnet.encoders.base import FrameEncoder
+from desed_task.settings import POSITIVE_INT, RATE, Settings, one_of, setting
 
-__all__ = ["ATSTFrontend", "FrameATSTEncoder"]
+__all__ = ["ATSTFrontend", "ATSTFrontendSettings", "FrameATSTEncoder", "FrameATSTSettings"]
+
+
+@dataclass(frozen=True)
+class ATSTFrontendSettings(MelSettings):
+    """``encoder.frontend`` of FrameATST (its mel bins are the encoder's, not a key)."""
+
+    n_fft: int = setting(1024, POSITIVE_INT)
+    win_length: int = setting(1024, POSITIVE_INT)
+    hop_length: int = setting(160, POSITIVE_INT)
+    f_min: float = setting(60.0, (lambda v: v >= 0, "a non-negative frequency in Hz"))
+    f_max: float = setting(7800.0, (lambda v: v >= 0, "a non-negative frequency in Hz"))
+    top_db: float | None = setting(80.0, (lambda v: v >= 0, "a non-negative number of dB, or null (no floor)"))
+    top_db_scope: Literal["batch", "clip"] = setting("batch", one_of("batch", "clip"))
+
+
+@dataclass(frozen=True)
+class FrameATSTSettings(Settings):
+    """The FrameATST unit's keys in ``encoder`` (the published ViT-Base by default)."""
+
+    embed_dim: int = setting(768, POSITIVE_INT)
+    depth: int = setting(12, (lambda v: v >= 1, "a positive number of blocks"))
+    num_heads: int = setting(12, POSITIVE_INT)
+    dropout: float = setting(0.0, RATE)
+    activation_checkpointing: bool = setting(False)
+
+
+_FRONTEND = ATSTFrontendSettings()
+_N_MELS = 64  # FrameATST's patches are 64 mel bins × 4 frames
+_UNIT = FrameATSTSettings()
 
 
 class ATSTFrontend(MelFrontend):
@@ -27,26 +58,23 @@ class ATSTFrontend(MelFrontend):
     on the rest of its batch.
     """
 
+    settings_class = ATSTFrontendSettings
     amin = 1e-10
     db_min = -79.6482
     db_max = 50.6842
 
     def __init__(
         self,
-        sample_rate: int = 16000,
-        n_fft: int = 1024,
-        win_length: int = 1024,
-        hop_length: int = 160,
-        f_min: float = 60.0,
-        f_max: float = 7800.0,
-        n_mels: int = 64,
-        top_db: float | None = 80.0,
-        top_db_scope: Literal["batch", "clip"] = "batch",
+        sample_rate: int = DEFAULT_SAMPLE_RATE,
+        n_fft: int = _FRONTEND.n_fft,
+        win_length: int = _FRONTEND.win_length,
+        hop_length: int = _FRONTEND.hop_length,
+        f_min: float = _FRONTEND.f_min,
+        f_max: float = _FRONTEND.f_max,
+        n_mels: int = _N_MELS,
+        top_db: float | None = _FRONTEND.top_db,
+        top_db_scope: Literal["batch", "clip"] = _FRONTEND.top_db_scope,
     ) -> None:
-        if top_db_scope not in ("batch", "clip"):
-            raise ValueError(f"top_db_scope must be 'batch' or 'clip', got {top_db_scope!r}")
-        if top_db is not None and top_db < 0:
-            raise ValueError(f"top_db must be non-negative (or None to disable the floor), got {top_db}")
         window = torch.hann_window(win_length, periodic=True)
         super().__init__(sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels, window, power=2.0)
         self.top_db = None if top_db is None else float(top_db)
@@ -104,17 +132,18 @@ class FrameATSTEncoder(FrameEncoder):
     )
     pretrained_prefixes = ("encoder.encoder.", "encoder.encoder.frame_encoder.", "model.teacher.encoder.")
     frontend_class = ATSTFrontend
-    n_mels = 64
+    settings_class = FrameATSTSettings
+    n_mels = _N_MELS
     patch_frames = 4
 
     def __init__(
         self,
         frontend: ATSTFrontend | None = None,
-        embed_dim: int = 768,
-        depth: int = 12,
-        num_heads: int = 12,
-        dropout: float = 0.0,
-        activation_checkpointing: bool = False,
+        embed_dim: int = _UNIT.embed_dim,
+        depth: int = _UNIT.depth,
+        num_heads: int = _UNIT.num_heads,
+        dropout: float = _UNIT.dropout,
+        activation_checkpointing: bool = _UNIT.activation_checkpointing,
     ) -> None:
         frontend = ATSTFrontend() if frontend is None else frontend
         if frontend.n_mels != self.n_mels:

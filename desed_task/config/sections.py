@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# Sections, current and earlier layout (``atst_feats``), and the mappings nested in them.
-SECTION_NAMES = ("data", "training", "opt", "feats", "encoder", "net", "ultra", "atst_feats")
-NESTED_SECTIONS = {"encoder": ("frontend",)}
+# Sections, current and earlier layout (``feats``, ``ultra``, ``atst_feats``), and the mappings nested in them.
+SECTION_NAMES = ("data", "training", "opt", "encoder", "net", "feats", "ultra", "atst_feats")
+NESTED_SECTIONS = {"encoder": ("frontend",), "net": ("frontend",)}
 
 
 def _mapping(value: Any, key: str, source: str, error: type[Exception]) -> dict | None:

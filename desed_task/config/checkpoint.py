@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from desed_task.experiment.config import ConfigError, resolve_config
-from desed_task.experiment.original_layout import from_original_layout, is_original_layout
+from desed_task.config.files import ConfigError, resolve_config
+from desed_task.config.original_layout import from_original_layout, is_original_layout
 from desed_task.nnet import (
     CRNN, CheckpointError, FrameEncoder, encoder_class, load_pretrained_encoder, load_state_dict_checked,
     read_checkpoint, stage_state_dict,

@@ -8,8 +8,8 @@ the checkpoint's state dict, loaded strictly, so a size that was mapped wrongly 
 
 | original                                         | here                                                  |
 | ------------------------------------------------ | ----------------------------------------------------- |
-| ``feats.n_mels``, ``hop_length``, ``f_min``, ``f_max`` | ``feats.*`` (same names)                        |
-| ``feats.n_filters`` / ``feats.n_window``         | ``feats.n_fft`` / ``feats.win_length``                |
+| ``feats.n_mels``, ``hop_length``, ``f_min``, ``f_max`` | ``net.frontend.*`` (same names)                 |
+| ``feats.n_filters`` / ``feats.n_window``         | ``net.frontend.n_fft`` / ``net.frontend.win_length``  |
 | ``feats.sample_rate``, ``data.fs``               | ``data.fs`` (must agree)                              |
 | ``data.audio_max_len``                           | ``data.audio_max_len``                                |
 | ``net.nclass``                                   | the 10 DESED classes in their default order (the original's label list is code, not configuration) |
@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desed_task.data import DESED_CLASSES
-from desed_task.experiment.config import ConfigError
+from desed_task.config.files import ConfigError
 
 # Keys that only the original layout has: one of them marks a configuration as the original's.
 _MARKS = (("feats", "n_filters"), ("feats", "n_window"), ("net", "nclass"), ("net", "n_RNN_cell"),
           ("net", "embedding_size"), ("net", "dropout_recurrent"))
 _RENAMED = (
-    ("feats", "n_mels", "feats", "n_mels"), ("feats", "n_filters", "feats", "n_fft"),
-    ("feats", "n_window", "feats", "win_length"), ("feats", "hop_length", "feats", "hop_length"),
-    ("feats", "f_min", "feats", "f_min"), ("feats", "f_max", "feats", "f_max"),
+    ("feats", "n_mels", "net.frontend", "n_mels"), ("feats", "n_filters", "net.frontend", "n_fft"),
+    ("feats", "n_window", "net.frontend", "win_length"), ("feats", "hop_length", "net.frontend", "hop_length"),
+    ("feats", "f_min", "net.frontend", "f_min"), ("feats", "f_max", "net.frontend", "f_max"),
     ("data", "audio_max_len", "data", "audio_max_len"),
     ("net", "n_in_channel", "net", "n_in_channel"), ("net", "nb_filters", "net", "nb_filters"),
     ("net", "pooling", "net", "pooling"), ("net", "n_RNN_cell", "net", "n_rnn_cell"),
@@ -64,7 +64,11 @@ class Translation:
     notes: list[str] = field(default_factory=list)
 
     def set(self, section: str, key: str, value: Any, note: str) -> None:
-        self.config.setdefault(section, {})[key] = value
+        """``section.key = value`` (``section`` may be dotted: ``net.frontend``), with where it came from."""
+        node = self.config
+        for part in section.split("."):
+            node = node.setdefault(part, {})
+        node[key] = value
         self.notes.append(f"{section}.{key} = {value!r}: {note}")
 
 

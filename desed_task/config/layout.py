@@ -87,6 +87,8 @@ def upgrade_keys(user: dict, source: str, error: type[Exception]) -> dict:
         if key in section:
             user.setdefault(new_section, {})[new_key] = section.pop(key)
             notes.append(f"{section_name}.{key} -> {new_section}.{new_key}")
+    if user.get("ultra") == {}:
+        del user["ultra"]  # every key moved
     opt = user.get("opt", {})
     if "lr" in opt:
         lr = opt.pop("lr")
@@ -108,14 +110,17 @@ def upgrade_keys(user: dict, source: str, error: type[Exception]) -> dict:
 
 
 def drop_derived_copies(user: dict, source: str, error: type[Exception]) -> dict:
-    """Check the earlier copies of derived values against what they derive from, and drop them."""
+    """Check the earlier copies of derived values against what they derive from, and drop them (run after
+    ``rename_keys``: ``feats`` is ``net.frontend`` by then)."""
+    net_frontend = user.get("net", {}).get("frontend", {})
     frontend = user.get("encoder", {}).get("frontend", {})
-    copies = [("feats", user.get("feats", {}), "sample_rate"), ("encoder.frontend", frontend, "sample_rate"),
+    copies = [("net.frontend", net_frontend, "sample_rate"), ("encoder.frontend", frontend, "sample_rate"),
               ("encoder.frontend", frontend, "n_mels"), ("data", user.get("data", {}), "net_subsample")]
     if not any(key in section for _, section, key in copies):
         return user
     user = copy.deepcopy(user)
     data, net = user.setdefault("data", {}), user.get("net", {})
+    net_frontend = net.get("frontend", {})
     frontend = user.get("encoder", {}).get("frontend", {})
     try:
         encoder = encoder_class(user.get("encoder", {}).get("name", "frame_atst"))
@@ -127,12 +132,13 @@ def drop_derived_copies(user: dict, source: str, error: type[Exception]) -> dict
         "n_mels": (encoder.n_mels, f"the {encoder.name} encoder"),
         "net_subsample": (math.prod(int(p[0]) for p in net.get("pooling", _DEFAULT_POOLING)), "net.pooling"),
     }
-    for where, section in (("feats", user.get("feats", {})), ("encoder.frontend", frontend), ("data", data)):
+    earlier_names = {"net.frontend": "feats", "encoder.frontend": "atst_feats", "data": "data"}
+    for where, section in (("net.frontend", net_frontend), ("encoder.frontend", frontend), ("data", data)):
         for key in [k for k in ("sample_rate", "n_mels", "net_subsample") if k in section]:
-            if where == "feats" and key == "n_mels":
+            if where == "net.frontend" and key == "n_mels":
                 continue
             value, (derived, now) = section.pop(key), expected[key]
-            earlier = "atst_feats" if where == "encoder.frontend" else where
+            earlier = earlier_names[where]
             _agree(value, derived, f"{earlier}.{key}", now, source, error)
             notes.append(f"{earlier}.{key} dropped ({now})")
     _warn(source, notes)

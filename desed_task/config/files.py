@@ -1,125 +1,43 @@
 """The YAML configuration: its layout, its defaults, validation and path resolution.
 
-Sections: ``data`` (classes, data paths, sample rate ``fs``), ``training`` (the run and the task), ``opt``
-(optimiser groups and schedule), ``feats`` (the CRNN's front-end), ``encoder`` (the encoder unit by ``name``,
-its sizes, its pretrained checkpoint ``init`` and its front-end), ``net`` (CNN, RNN and heads) and ``ultra``
-(``model_init``: the stage-1 checkpoint stage 2 starts from).
+Sections: ``data`` (classes, data paths, sample rate ``fs``), ``training`` (the run and the task, with
+``init_checkpoint``: the stage-1 checkpoint stage 2 starts from), ``opt`` (optimiser groups and schedule),
+``encoder`` (the encoder unit by ``name``, its sizes, its pretrained checkpoint ``init`` and its ``frontend``) and
+``net`` (CNN, RNN and heads, and its ``frontend``: the CRNN stream's).
 
-Every default has one home: the constructor or dataclass that takes the value (``SEDFrontend``, ``CRNN``, the
-encoder unit and its front-end, ``TaskOptions``), read here by introspection; keys without a constructor (data
-paths, trainer settings) default here. Derived values are not configured: the sample rate is ``data.fs`` for every
-stream, the network's time subsampling is the product of the time factors of ``net.pooling``, the encoder's mel
-bins are the encoder's. Every key a user writes must be known: a misspelt key is an error that names it and the
-closest known key. Configurations in this project's earlier layout are upgraded first (``layout.py``), and keys
-under their earlier names are read as their current ones (``renamed_keys.py``).
+Every key's default, type and range has one home: the section dataclasses of the schema
+(``desed_task.config.schema``), whose defaults the constructors share. Derived values are not configured: the
+sample rate is ``data.fs`` for every stream, the network's time subsampling is the product of the time factors of
+``net.pooling``, the encoder's mel bins are the encoder's. Every key a user writes must be known: a misspelt key is
+an error that names it and the closest known key. Configurations in this project's earlier layout are upgraded
+first (``layout.py``), and keys under their earlier names are read as their current ones (``renamed_keys.py``).
 """
 from __future__ import annotations
 
 import copy
 import difflib
-import inspect
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from desed_task.data import DESED_CLASSES
-from desed_task.experiment.layout import drop_derived_copies, upgrade_keys
-from desed_task.experiment.renamed_keys import current_key, rename_keys
-from desed_task.experiment.sections import normalise_sections
-from desed_task.experiment.values import check_values
-from desed_task.features import SEDFrontend
-from desed_task.nnet import CRNN, encoder_class
-from desed_task.nnet.sed_model_builder import encoder_kwargs
-from desed_task.training.options import TaskOptions
-
-DATA_PATH_KEYS = (
-    "synth_folder", "synth_tsv", "strong_folder", "strong_tsv", "weak_folder", "weak_tsv", "unlabeled_folder",
-    "synth_val_folder", "synth_val_tsv", "synth_val_dur", "strong_val_folder", "strong_val_tsv", "strong_val_dur",
-    "test_folder", "test_tsv", "test_dur", "eval_folder",
+from desed_task.config.schema import (
+    DATA_PATH_KEYS, DEFAULT_ENCODER, check_config, defaults, resolve_trainable_layers,
 )
+from desed_task.config.layout import drop_derived_copies, upgrade_keys
+from desed_task.config.renamed_keys import current_key, rename_keys
+from desed_task.config.sections import normalise_sections
+from desed_task.settings import SettingsError
+
+__all__ = ["DATA_PATH_KEYS", "DEFAULT_ENCODER", "EXTRA_SUBSET_KINDS", "ConfigError", "defaults", "load_config",
+           "read_yaml", "resolve_config", "set_dotted", "yaml_problem"]
+
 EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
 _EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
-DEFAULT_ENCODER = "frame_atst"
-
-_DATA_DEFAULTS: dict[str, Any] = {
-    "root": ".",
-    "classes": list(DESED_CLASSES),
-    **{key: None for key in DATA_PATH_KEYS},
-    "extra_strong": [],
-    "extra_weak": [],
-    "audio_max_len": 10.0,
-    "fs": 16000,
-    "on_missing": "skip",
-    "on_sample_rate": "resample",
-}
-_TRAINER_DEFAULTS: dict[str, Any] = {
-    "stage": 1,
-    "batch_size": [12, 12, 24, 48],
-    "batch_size_val": 24,
-    "num_workers": 4,
-    "validation_interval": 10,
-    "early_stop_patience": 200,
-    "weak_split": 0.9,
-    "precision": "32",
-    "matmul_precision": "highest",
-    "backend": "auto",
-    "num_nodes": 1,
-    "gradient_clip": 0.0,
-    "accumulate_batches": 1,
-    "deterministic": False,
-    "enable_progress_bar": True,
-    "cpu_keep_freed_memory": True,
-    "limit_train_batches": 1.0,
-    "save_top_k": 5,
-    "checkpoint_every_n_steps": None,
-    "postprocess": None,
-}
 
 
 class ConfigError(ValueError):
     """A configuration that can't be used; the message names the file and key."""
-
-
-def _yaml_value(value: Any) -> Any:
-    """Tuples (constructor defaults) as the lists YAML gives."""
-    if isinstance(value, (tuple, list)):
-        return [_yaml_value(v) for v in value]
-    return value
-
-
-def signature_defaults(fn: Any, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The keyword defaults of a constructor, as a configuration section."""
-    return {
-        name: _yaml_value(param.default)
-        for name, param in inspect.signature(fn).parameters.items()
-        if name not in exclude and param.default is not inspect.Parameter.empty
-    }
-
-
-def encoder_defaults(name: str) -> dict[str, Any]:
-    """The ``encoder`` section of the encoder unit called ``name``."""
-    cls = encoder_class(name)
-    return {
-        "name": name,
-        "init": None,
-        "random_init": False,
-        **signature_defaults(cls, exclude=("frontend",)),
-        "frontend": signature_defaults(cls.frontend_class, exclude=("sample_rate", "n_mels")),
-    }
-
-
-def defaults(encoder: str = DEFAULT_ENCODER) -> dict[str, dict[str, Any]]:
-    """Every section with its default values (a new dict each call)."""
-    return copy.deepcopy({
-        "data": _DATA_DEFAULTS,
-        "training": {**_TRAINER_DEFAULTS, **TaskOptions.section_defaults("training")},
-        "opt": TaskOptions.section_defaults("opt"),
-        "feats": signature_defaults(SEDFrontend, exclude=("sample_rate",)),
-        "encoder": encoder_defaults(encoder),
-        "net": signature_defaults(CRNN, exclude=("encoder", "n_classes")),
-        "ultra": {"model_init": None},
-    })
 
 
 def _unknown_key(where: str, key: str, known: list[str], source: str) -> ConfigError:
@@ -156,18 +74,19 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     if not isinstance(user, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
     user = normalise_sections(user, source, ConfigError)
-    user = drop_derived_copies(upgrade_keys(user, source, ConfigError), source, ConfigError)
-    user = rename_keys(user, source, ConfigError)
+    user = rename_keys(upgrade_keys(user, source, ConfigError), source, ConfigError)
+    user = drop_derived_copies(user, source, ConfigError)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
         base = defaults(encoder)
     except KeyError as err:
         raise ConfigError(f"{source}: encoder.name: {err.args[0]}") from None
     config = _merge(base, user, "", source)
-    check_values(config, base, source, ConfigError)
-    if config["opt"]["encoder_trainable_layers"] == "all":
-        layers = encoder_class(config["encoder"]["name"]).layer_group_count(**encoder_kwargs(config))
-        config["opt"]["encoder_trainable_layers"] = layers
+    try:
+        check_config(config)
+        resolve_trainable_layers(config)
+    except SettingsError as err:
+        raise ConfigError(f"{source}: {err}") from None
     data = config["data"]
     root = Path(data["root"]).expanduser()
     if not root.is_absolute() and base_dir is not None:
