@@ -216,7 +216,7 @@ def test_program_errors_keep_their_traceback(base, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("a bug, not a user error")
 
-    monkeypatch.setattr("desed_task.evaluation.evaluate_command.event_and_segment_f1", broken)
+    monkeypatch.setattr("desed_task.evaluation.f1_metrics.event_and_segment_f1", broken)
     with pytest.raises(ValueError, match="a bug"):
         main([*base, *_predictions(GOOD)(tmp_path)])
 

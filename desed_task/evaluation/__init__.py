@@ -1,5 +1,8 @@
 """Decoding, metrics, test outputs and the evaluation command line (docs/recipe.md §6).
 
+Each metric is a unit (``metric.Metric`` subclass, registered in ``metrics.METRICS``) that the test stage and the
+command line reach through the registry.
+
 Importing this package is light (numpy, pandas, scipy; no torch): sed_scores_eval, sed_eval, psds_eval and
 matplotlib are imported inside the functions that use them.
 """
@@ -29,13 +32,17 @@ from desed_task.evaluation.psds import (
     psds_from_operating_points,
     psds_sed_scores_eval,
 )
-from desed_task.evaluation.result_files import METRIC_KEYS, write_scores_only, write_test_outputs
+from desed_task.evaluation.metric import Metric
+from desed_task.evaluation.metrics import METRIC_KEYS, METRICS, metric_keys
+from desed_task.evaluation.result_files import write_scores_only, write_test_outputs
 
 __all__ = [
+    "METRICS",
     "METRIC_KEYS",
     "SCENARIO_1",
     "SCENARIO_2",
     "SCENARIOS",
+    "Metric",
     "PSDSScenario",
     "TableError",
     "clip_id_of",
@@ -45,6 +52,7 @@ __all__ = [
     "event_and_segment_f1",
     "intersection_f1_macro",
     "median_filter_scores",
+    "metric_keys",
     "operating_point_thresholds",
     "plot_psd_roc",
     "psds_eval_scenarios",

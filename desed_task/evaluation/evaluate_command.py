@@ -11,15 +11,17 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 from desed_task.command_parser import CommandParser
 from desed_task.data.tables import TableError
-from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
 from desed_task.evaluation.evaluation_inputs import EvaluationInputs, read_inputs
-from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios, psds_sed_scores_eval
+from desed_task.evaluation.metric import INPUT_FLAGS
+from desed_task.evaluation.metrics import metric_values, metrics_reading, submit_metrics
+from desed_task.evaluation.pool import ScoringPool
 from desed_task.evaluation.result_files import format_metrics
 from desed_task.output_files import (
     EXIT_INTERRUPTED,
@@ -31,15 +33,11 @@ from desed_task.output_files import (
     write_text,
 )
 
-DESCRIPTION = """\
+DESCRIPTION_HEAD = """\
 Score sound event detection outputs against a DESED-format ground truth. Give at least one of
 --operating_points, --scores, --predictions; each one adds its metrics (values in [0, 1]):
-
-  --operating_points DIR  psds1_psds_eval, psds2_psds_eval
-  --scores DIR            psds1_sed_scores_eval, psds2_sed_scores_eval
-  --predictions FILE      event_f1_macro, event_f1_micro, segment_f1_macro, segment_f1_micro,
-                          intersection_f1_macro
-
+"""
+DESCRIPTION_TAIL = """\
 PSDS scenario 1: dtc=gtc=0.7, alpha_ct=0, alpha_st=1, max_efpr=100 (cttc 0.3 for psds_eval, unused);
 scenario 2: dtc=gtc=0.1, cttc=0.3, alpha_ct=0.5, alpha_st=1, max_efpr=100. Clips are matched by file
 name without the audio extension, folders included (Y1.wav == Y1; day1/Y1.wav is another clip).
@@ -52,6 +50,23 @@ input. Exit status 0 when the metrics were computed, 2 on a usage or input error
 nothing written), 130 when interrupted (SIGINT, SIGTERM; nothing written). Warnings: ground-truth clips
 without a duration (left out of every metric), labels with white space around them (stripped),
 duplicated detections (see --dedupe), overlapping detections of a class (merged for psds_eval)."""
+HELP_WIDTH = 104
+FLAG_WIDTH = 26  # the column of the metric keys
+
+
+def description() -> str:
+    """The command's description: under each input's flag, the keys and line of every registered metric of it."""
+    lines = []
+    for kind, flag in INPUT_FLAGS.items():
+        first = f"  {flag:<{FLAG_WIDTH - 4}}  "
+        for metric in metrics_reading(kind):
+            indent = " " * FLAG_WIDTH
+            lines += textwrap.wrap(", ".join(metric.keys), HELP_WIDTH, initial_indent=first, subsequent_indent=indent)
+            lines += textwrap.wrap(metric.description, HELP_WIDTH, initial_indent=indent + "  ",
+                                   subsequent_indent=indent + "  ")
+            first = indent
+    return DESCRIPTION_HEAD + "\n" + "\n".join(lines) + "\n\n" + DESCRIPTION_TAIL
+
 
 EXAMPLE = """\
 example:
@@ -63,7 +78,7 @@ example:
 def build_parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="python -m desed_task.evaluation",
-        description=DESCRIPTION,
+        description=description(),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -79,17 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--operating_points", type=Path, metavar="DIR",
         help="folder of detection tables predictions_th_<threshold>.tsv (filename onset offset event_label), "
-        "one per decision threshold, e.g. the 50 that the test stage writes: PSDS with psds_eval",
+        "one per decision threshold, e.g. the 50 that the test stage writes (its metrics: see above)",
     )
     parser.add_argument(
         "--scores", type=Path, metavar="DIR",
         help="folder of sed_scores_eval score files, one <clip id>.tsv per clip with columns onset offset "
-        "<class...>: threshold-free PSDS with sed_scores_eval (clips without events are left out)",
+        "<class...> (its metrics: see above)",
     )
     parser.add_argument(
         "--predictions", type=Path, metavar="FILE",
         help="one detection table (filename onset offset event_label) at a single threshold, tab-separated .tsv "
-        "or comma-separated .csv (a leading index column is ignored): event-, segment- and intersection-based F1",
+        "or comma-separated .csv (a leading index column is ignored; its metrics: see above)",
     )
     parser.add_argument(
         "--json", type=Path, metavar="OUT",
@@ -113,26 +128,17 @@ def evaluate(
     predictions: Path | None = None,
     dedupe: bool = False,
 ) -> dict[str, float]:
-    """The metrics that the given inputs allow (see ``DESCRIPTION``); all inputs are checked before any scoring."""
+    """The metrics that the given inputs allow (see ``description()``); all inputs are checked before any scoring."""
     return score(read_inputs(ground_truth, durations, operating_points, scores, predictions, dedupe))
 
 
 def score(inputs: EvaluationInputs) -> dict[str, float]:
-    """The metrics of checked inputs: PSDS of the operating points and of the scores, F1 of the predictions."""
-    truth, lengths = inputs.truth, inputs.durations
+    """The metrics of checked inputs: those of each registered metric whose input was given, input by input (the
+    order of ``--help``), here and now."""
+    pool = ScoringPool(0)
     metrics: dict[str, float] = {}
-    if inputs.operating_points is not None:
-        logging.info("psds_eval on %d operating points", len(inputs.operating_points))
-        for key, value in psds_eval_scenarios(inputs.operating_points, truth, lengths, SCENARIOS).items():
-            metrics[f"{key}_psds_eval"] = value
-    if inputs.scores is not None:
-        logging.info("sed_scores_eval on %d score files", len(inputs.scores))
-        for key, value in psds_sed_scores_eval(inputs.scores, truth, lengths).items():
-            metrics[f"{key}_sed_scores_eval"] = value
-    if inputs.predictions is not None:
-        logging.info("F1 scores of %d detections", len(inputs.predictions))
-        metrics.update(event_and_segment_f1(inputs.predictions, truth))
-        metrics["intersection_f1_macro"] = intersection_f1_macro(inputs.disjoint_predictions, truth, lengths)
+    for kind in INPUT_FLAGS:
+        metrics.update(metric_values(submit_metrics(pool, kind, inputs)))
     return metrics
 
 

@@ -33,7 +33,8 @@ from desed_task.evaluation.folders import read_operating_points, read_score_fold
 
 @dataclass(frozen=True)
 class EvaluationInputs:
-    """Checked tables: the ground truth and durations, and those of the system's outputs that were given.
+    """Checked tables: the ground truth and durations, and those of the system's outputs that were given; what the
+    metrics (``metrics.METRICS``) read, here and in the test stage (which fills it with its decoded tables).
 
     ``truth`` holds the clips that have a duration only. ``predictions`` are scored as given by event- and
     segment-based F1 (duplicates dropped with ``dedupe``); ``disjoint_predictions`` and ``operating_points`` have

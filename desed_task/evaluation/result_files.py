@@ -5,7 +5,7 @@ Layout of ``out_dir`` after :func:`write_test_outputs`::
     scores/raw/<clip id>.tsv              network outputs (sed_scores_eval format)
     scores/postprocessed/<clip id>.tsv    after the median filter; every metric below uses these
     predictions_operating_points/predictions_th_<t>.tsv   detections at each of the n thresholds
-    predictions_th_0.50.tsv               detections at 0.5 (event/segment/intersection F1)
+    predictions_th_0.50.tsv               detections at 0.5 (event/segment/intersection F1, any metric of detections)
     plots/psd_roc_<psds1|psds2>_<sed_scores_eval|psds_eval>.png
     metrics.json, metrics.txt             the returned metrics
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -21,28 +22,17 @@ import pandas as pd
 
 from desed_task.data.tables import TableSource, clip_id_of, read_durations, read_events
 from desed_task.evaluation.decoding import decode_operating_points, operating_point_thresholds
-from desed_task.evaluation.f1 import event_and_segment_f1, intersection_f1_macro
+from desed_task.evaluation.evaluation_inputs import EvaluationInputs
 from desed_task.evaluation.folders import threshold_name, write_operating_points
+from desed_task.evaluation.metrics import METRICS, metric_values, submit_metrics
 from desed_task.evaluation.pool import Job, ScoringPool
-from desed_task.evaluation.psds import SCENARIOS, psds_eval_scenarios
-from desed_task.evaluation.psds_shards import clip_shards, submit_psds_sed_scores_eval
+from desed_task.evaluation.psds_shards import clip_shards
 from desed_task.evaluation.score_arrays import pack_scores
 from desed_task.evaluation.score_files import writable, write_packed_folders, write_score_folders
 
 log = logging.getLogger(__name__)
 
 F1_THRESHOLD = 0.5
-METRIC_KEYS = (
-    "psds1_sed_scores_eval",
-    "psds2_sed_scores_eval",
-    "psds1_psds_eval",
-    "psds2_psds_eval",
-    "event_f1_macro",
-    "event_f1_micro",
-    "segment_f1_macro",
-    "segment_f1_micro",
-    "intersection_f1_macro",
-)
 
 
 def format_metrics(metrics: dict[str, float], title: str = "") -> str:
@@ -105,12 +95,14 @@ def write_test_outputs(
     progress: bool = True,
     pool: ScoringPool | None = None,
 ) -> dict[str, float]:
-    """Score a test set, write every output (see the module docstring) and return the metrics (``METRIC_KEYS``).
+    """Score a test set, write every output (see the module docstring) and return the metrics: those of every
+    registered metric (``metrics.METRICS``), in registry order (``METRIC_KEYS`` for the built-in ones).
 
-    All metrics use ``scores_postprocessed`` (keyed by clip id); ground truth and durations are restricted to the
-    scored clips. ``prefix`` ("student", "teacher") names the metric files (``<prefix>_metrics.json``) and the log.
-    With a parallel ``pool`` its workers write the score files while they and this process compute the metrics
-    (the PSDS of each scenario, psds_eval's operating points, the F1s): the same files and numbers.
+    All metrics use ``scores_postprocessed`` (keyed by clip id): its tables (``scores``), the detections at the
+    ``n_thresholds`` operating points and those at 0.5 (``detections``). Ground truth and durations are restricted
+    to the scored clips. ``prefix`` ("student", "teacher") names the metric files (``<prefix>_metrics.json``) and
+    the log. With a parallel ``pool`` its workers write the score files while they and this process compute the
+    metrics (the PSDS of each scenario, psds_eval's operating points, the F1s): the same files and numbers.
     """
     pool = pool if pool is not None else ScoringPool(0)
     out_dir = Path(out_dir)
@@ -119,26 +111,22 @@ def write_test_outputs(
     score_files = submit_score_files(pool, out_dir, scores_raw, scores_postprocessed, progress)
     truth, lengths = _restrict_to_scored(ground_truth, durations, set(scores_postprocessed))
     plots = out_dir / "plots"
+    inputs = EvaluationInputs(truth, lengths, scores=scores_postprocessed, classes=tuple(class_labels))
 
-    log.info("PSDS with sed_scores_eval on %d clips", len(scores_postprocessed))
-    psds = submit_psds_sed_scores_eval(pool, scores_postprocessed, truth, lengths, plot_dir=plots)
+    pending = submit_metrics(pool, "scores", inputs, plots)  # its workers start while the scores are decoded
     thresholds = [float(t) for t in operating_point_thresholds(n_thresholds)]
     tables = decode_operating_points(scores_postprocessed, thresholds + [F1_THRESHOLD], progress=progress)
     operating_points = dict(zip(thresholds, tables[:-1]))
-    detections = tables[-1]
-    event_segment_f1 = pool.submit(event_and_segment_f1, detections, truth)
-    intersection_f1 = pool.submit(intersection_f1_macro, detections, truth, lengths)
+    detections = tables[-1]  # decoded events of a class never overlap: the table is its own disjoint version
+    inputs = replace(inputs, operating_points=operating_points, predictions=detections,
+                     disjoint_predictions=detections)
+    pending.update(submit_metrics(pool, "detections", inputs, plots))
     write_operating_points(out_dir / "predictions_operating_points", operating_points)
-    plot_paths = {key: plots / f"psd_roc_{key}_psds_eval.png" for key in SCENARIOS}
-    # psds_eval's operating points are queued behind the PSDS jobs before those are waited for.
-    psds_eval_values = psds_eval_scenarios(operating_points, truth, lengths, SCENARIOS, plot_paths, pool)
-    metrics = {f"{key}_psds_eval": value for key, value in psds_eval_values.items()}
-    metrics.update({f"{key}_sed_scores_eval": value for key, value in psds.result().items()})
+    # Last: psds_eval works here while the pool computes its operating points, queued behind the jobs above.
+    pending.update(submit_metrics(pool, "operating_points", inputs, plots))
 
     detections.to_csv(out_dir / f"predictions_th_{threshold_name(F1_THRESHOLD)}.tsv", sep="\t", index=False)
-    metrics.update(event_segment_f1.result())
-    metrics["intersection_f1_macro"] = intersection_f1.result()
-    metrics = {key: metrics[key] for key in METRIC_KEYS}
+    metrics = metric_values({name: pending[name] for name in METRICS if name in pending})
     for job in score_files:
         job.result()
 
