@@ -244,7 +244,8 @@ def _at(config: dict, dotted: str):
     return config
 
 
-_RENAMED_VALUES = {"layers": 3, "init_checkpoint": "/ckpt/stage1.ckpt", "hop_length": 320}
+_RENAMED_VALUES = {"layers": 3, "init_checkpoint": "/ckpt/stage1.ckpt", "hop_length": 320, "embed_dim": 384,
+                   "depth": 6, "num_heads": 6, "random_init": True, "init": "/ckpt/atst.ckpt", "checkpointing": True}
 _RENAMED = sorted(RENAMED_KEYS.items()) + [(f"{old}.hop_length", f"{new}.hop_length")
                                            for old, new in sorted(RENAMED_SECTIONS.items())]
 

@@ -1,5 +1,5 @@
 """The encoder unit: a second encoder is one file (tests/toy_encoder.py) plus a registry entry, and it trains,
-tests and detects through the same code as FrameATST; earlier configuration layouts are upgraded."""
+tests and detects through the same code as FrameATST; configurations in the earlier layout are read."""
 from __future__ import annotations
 
 import warnings
@@ -11,7 +11,7 @@ import yaml
 
 from conftest import CONFS_DIR, tiny_config
 from desed_task.config.files import ConfigError, load_config, resolve_config
-from desed_task.config.layout import LayoutWarning
+from desed_task.config.renamed_keys import RenamedKeyWarning
 from desed_task.experiment.pipeline import run_experiment
 from desed_task.nnet import ENCODERS
 from rescoring import rescored
@@ -89,9 +89,20 @@ def _earlier_layout(tmp_path, **changes) -> tuple:
     return path
 
 
-def test_an_earlier_layout_is_upgraded_with_one_warning(tmp_path):
-    with pytest.warns(LayoutWarning, match="earlier configuration layout.*atst_feats -> encoder.frontend.*opt.lr"):
+def test_an_earlier_layout_is_read_with_one_warning_per_key(tmp_path):
+    with pytest.warns(RenamedKeyWarning) as record:
         config = load_config(_earlier_layout(tmp_path))
+    messages = [str(w.message) for w in record]
+    for said in ("'atst_feats.top_db' is now called 'encoder.frontend.top_db'",
+                 "'opt.lr' is now called 'opt.rnn_lr'", "'net.atst_depth' is now called 'encoder.depth'",
+                 "'ultra.atst_dropout' is now called 'encoder.dropout'",
+                 "'data.net_subsample' is no longer a setting of its own (net.pooling gives 2)",
+                 "'feats.sample_rate' is no longer a setting of its own (data.fs gives 16000)",
+                 "'atst_feats.n_mels' is no longer a setting of its own (the frame_atst encoder gives 64)"):
+        assert sum(said in message for message in messages) == 1, said
+    named = [message.split("'")[1] for message in messages]
+    assert len(named) == len(set(named)) == 17  # each earlier key once: feats 5, atst_feats 4, net 3, ultra 3, opt.lr,
+    # data.net_subsample
     encoder = config["encoder"]
     assert (encoder["embed_dim"], encoder["depth"], encoder["num_heads"], encoder["dropout"]) == (64, 2, 2, 0.1)
     assert encoder["random_init"] and encoder["activation_checkpointing"]
@@ -113,7 +124,36 @@ def test_earlier_copies_of_derived_values_must_agree(tmp_path, change, message):
         load_config(_earlier_layout(tmp_path, **change))
 
 
+def test_a_copy_of_a_derived_value_is_named_as_written(tmp_path):
+    with pytest.raises(ConfigError, match="net.frontend.sample_rate is 22050 but data.fs gives 16000.*remove "
+                                          "net.frontend.sample_rate"):
+        resolve_config({"net": {"frontend": {"sample_rate": 22050}}})
+    with pytest.warns(RenamedKeyWarning, match="'encoder.frontend.n_mels' is no longer a setting of its own") as record:
+        config = resolve_config({"encoder": {"frontend": {"n_mels": 64}}})
+    assert len(record) == 1 and "n_mels" not in config["encoder"]["frontend"]
+
+
 def test_an_earlier_stage2_keeps_its_objective_and_fixed_ema(tmp_path):
-    with pytest.warns(LayoutWarning, match="training.objective: synth_psds"):
-        config = resolve_config({"training": {"stage": 2}, "ultra": {"atst_dropout": 0.0}})
+    with pytest.warns(RenamedKeyWarning, match="training.objective: synth_psds, training.ema_warmup: false"):
+        config = resolve_config({"training": {"stage": 2, "ema_warmup": True}, "ultra": {"atst_dropout": 0.0}})
     assert config["training"]["objective"] == "synth_psds" and config["training"]["ema_warmup"] is False
+    given = resolve_config({"training": {"stage": 2, "objective": "val_loss"}, "opt": {"lr": 1e-3}})
+    assert given["training"]["objective"] == "val_loss" and given["training"]["ema_warmup"] is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        current = resolve_config({"training": {"stage": 2}, "encoder": {"dropout": 0.0}})
+    assert current["training"]["objective"] == "val_loss" and current["training"]["ema_warmup"] is True
+
+
+
+def test_an_earlier_stage1_base_implies_nothing_for_a_current_stage2_file(tmp_path):
+    base = tmp_path / "old_stage1.yaml"
+    base.write_text(yaml.safe_dump({"base": str(CONFS_DIR / "stage1.yaml"), "opt": {"lr": 0.002},
+                                    "atst_feats": {"sample_rate": 16000, "top_db": 70.0}}))
+    child = tmp_path / "stage2.yaml"
+    child.write_text(yaml.safe_dump({"base": base.name, "training": {"stage": 2}}))
+    with pytest.warns(RenamedKeyWarning) as record:
+        config = load_config(child)
+    assert not any("implies" in str(w.message) for w in record)
+    assert config["training"]["objective"] == "val_loss" and config["training"]["ema_warmup"] is True
+    assert config["opt"]["rnn_lr"] == 0.002 and config["encoder"]["frontend"]["top_db"] == 70.0

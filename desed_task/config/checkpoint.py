@@ -2,9 +2,10 @@
 initialisation, testing a checkpoint), inference and the tests.
 
 Weights always come from the checkpoint (read safely, strictly, keys named on a mismatch); the network is built
-from the given configuration, or else from the one the checkpoint stores (its ``hyper_parameters``, upgraded
-from this project's earlier layout, or mapped from the original code's layout, as the authors' published
-checkpoints hold it). Paths stored in a checkpoint (the authors' pretrained encoder, their data) are never read.
+from the given configuration, or else from the one the checkpoint stores (its ``hyper_parameters``, with this
+project's earlier key names read as the current ones, or mapped from the original code's layout, as the authors'
+published checkpoints hold it). Paths stored in a checkpoint (the authors' pretrained encoder, their data) are
+never read.
 """
 from __future__ import annotations
 

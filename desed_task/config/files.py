@@ -9,23 +9,25 @@ Every key's default, type and range has one home: the section dataclasses of the
 (``desed_task.config.schema``), whose defaults the constructors share. Derived values are not configured: the
 sample rate is ``data.fs`` for every stream, the network's time subsampling is the product of the time factors of
 ``net.pooling``, the encoder's mel bins are the encoder's. Every key a user writes must be known: a misspelt key is
-an error that names it and the closest known key. Configurations in this project's earlier layout are upgraded
-first (``layout.py``), and keys under their earlier names are read as their current ones (``renamed_keys.py``).
+an error that names it and the closest known key. Keys under their earlier names are read as their current ones
+(``renamed_keys.py``); a key that copied a derived value is checked against it and dropped
+(``schema.RETIRED_DERIVED_KEYS``).
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from desed_task.config.schema import (
-    DATA_PATH_KEYS, DEFAULT_ENCODER, check_config, defaults, resolve_trainable_layers,
+    DATA_PATH_KEYS, DEFAULT_ENCODER, RETIRED_DERIVED_KEYS, check_config, check_derived_copy, defaults,
+    resolve_trainable_layers,
 )
-from desed_task.config.layout import drop_derived_copies, upgrade_keys
-from desed_task.config.renamed_keys import current_key, rename_keys
+from desed_task.config.renamed_keys import RenamedKeyWarning, current_key, current_name, rename_keys
 from desed_task.config.sections import normalise_sections
 from desed_task.settings import SettingsError
 
@@ -66,7 +68,8 @@ def _under(root: Path, path: str) -> str:
 
 
 def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None = None) -> dict:
-    """Upgrade, validate against the defaults, and resolve the data paths of a user configuration.
+    """Read earlier key names as current ones, validate against the defaults, and resolve the data paths of a user
+    configuration.
 
     ``data.root`` is taken relative to ``base_dir`` (the YAML file's folder) when relative; the data paths are
     taken relative to ``data.root`` when relative.
@@ -74,8 +77,8 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     if not isinstance(user, dict):
         raise ConfigError(f"{source}: the configuration must be a mapping of sections, got {type(user).__name__}")
     user = normalise_sections(user, source, ConfigError)
-    user = rename_keys(upgrade_keys(user, source, ConfigError), source, ConfigError)
-    user = drop_derived_copies(user, source, ConfigError)
+    user = rename_keys(user, source, ConfigError, keep=RETIRED_DERIVED_KEYS)
+    user, copies = _without_derived_copies(user)
     encoder = (user.get("encoder") or {}).get("name", DEFAULT_ENCODER)
     try:
         base = defaults(encoder)
@@ -84,6 +87,7 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     config = _merge(base, user, "", source)
     try:
         check_config(config)
+        _check_derived_copies(config, copies, source)
         resolve_trainable_layers(config)
     except SettingsError as err:
         raise ConfigError(f"{source}: {err}") from None
@@ -98,6 +102,40 @@ def resolve_config(user: dict, source: str = "<config>", base_dir: Path | None =
     for kind in EXTRA_SUBSET_KINDS:
         data[kind] = _extra_subsets(data[kind], kind, root, source)
     return config
+
+
+def _dotted_keys(user: dict, where: str = "") -> list[str]:
+    keys = []
+    for key, value in user.items():
+        keys.extend(_dotted_keys(value, f"{where}{key}.") if isinstance(value, dict) else [f"{where}{key}"])
+    return keys
+
+
+def _without_derived_copies(user: dict) -> tuple[dict, dict[str, Any]]:
+    """``user`` without the keys of ``RETIRED_DERIVED_KEYS`` (under their current or earlier names), and those
+    keys as written with their values; the sections they leave empty are dropped."""
+    copies = {key: None for key in _dotted_keys(user) if current_name(key) in RETIRED_DERIVED_KEYS}
+    if not copies:
+        return user, {}
+    user = copy.deepcopy(user)
+    for written in copies:
+        *sections, key = written.split(".")
+        nodes = [user]
+        for section in sections:
+            nodes.append(nodes[-1][section])
+        copies[written] = nodes[-1].pop(key)
+        for parent, section, node in reversed(list(zip(nodes, sections, nodes[1:]))):
+            if not node:
+                del parent[section]
+    return user, copies
+
+
+def _check_derived_copies(config: dict, copies: dict[str, Any], source: str) -> None:
+    """``SettingsError`` for a copy of a derived value that disagrees with it; a warning for each that agrees."""
+    for written, value in copies.items():
+        now = check_derived_copy(config, current_name(written), written, value)
+        warnings.warn(f"{source}: '{written}' is no longer a setting of its own ({now} gives {value!r}); it was "
+                      "checked and left out (remove it to silence this warning)", RenamedKeyWarning, stacklevel=3)
 
 
 def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dict]:
@@ -161,7 +199,7 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
     user = normalise_sections(user, str(path), ConfigError)
     base = user.pop("base", None)
-    user = rename_keys(upgrade_keys(user, str(path), ConfigError), str(path), ConfigError)
+    user = rename_keys(user, str(path), ConfigError, keep=RETIRED_DERIVED_KEYS)
     if base is None:
         return user
     return _deep_update(read_yaml(_base_file(path, base), _seen + (path,)), user)
@@ -201,12 +239,12 @@ def _check_known(dotted: str, base: dict, source: str) -> None:
 
 
 def load_config(path: str | Path, overrides: dict | None = None, overrides_from: str | None = None) -> dict:
-    """Read, upgrade, merge with defaults, validate and resolve a YAML configuration file.
+    """Read, merge with defaults, validate and resolve a YAML configuration file.
 
     ``overrides`` maps dotted keys (``"training.n_epochs"``, ``"encoder.frontend.top_db"``) to values that
     replace the file's. With ``overrides_from`` (``--set``), each key must be a current one (or a renamed one) and
     an unknown one is named as coming from there; without it, the keys are checked with the file's (so that the
-    earlier layout's keys are upgraded).
+    copies of derived values are checked and dropped).
     """
     path = Path(path)
     user = read_yaml(path)

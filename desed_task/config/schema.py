@@ -10,11 +10,13 @@ The library's constructors take their defaults from the same dataclasses (``CRNN
 default is written once. Derived values are not keys: the sample rate of every stream is ``data.fs``, the time
 pooling is the product of ``net.pooling``'s time factors (``time_pooling``), an output frame is ``frame_hop``
 samples, an encoder front-end's mel bins are the encoder's, and ``opt.encoder_trainable_layers: all`` is the
-encoder's layer-group count (``encoder_layer_groups``).
+encoder's layer-group count (``encoder_layer_groups``). Keys that copied a derived value (``RETIRED_DERIVED_KEYS``:
+``data.net_subsample``, the front-ends' ``sample_rate``, the encoder front-end's ``n_mels``) are still read where
+the copy agrees (``check_derived_copy``), and dropped.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,9 +31,10 @@ from desed_task.settings import (
 )
 
 __all__ = [
-    "DATA_PATH_KEYS", "DEFAULT_ENCODER", "DataSettings", "EncoderKeys", "NetSettings", "OptSettings", "SECTIONS",
-    "TrainingSettings", "check_config", "defaults", "encoder_defaults", "encoder_kwargs", "encoder_layer_groups",
-    "frame_hop", "resolve_trainable_layers", "time_pooling",
+    "DATA_PATH_KEYS", "DEFAULT_ENCODER", "RETIRED_DERIVED_KEYS", "SECTIONS", "DataSettings", "DerivedValue",
+    "EncoderKeys", "NetSettings", "OptSettings", "TrainingSettings", "check_config", "check_derived_copy", "defaults",
+    "encoder_defaults", "encoder_kwargs", "encoder_layer_groups", "frame_hop", "resolve_trainable_layers",
+    "time_pooling",
 ]
 DEFAULT_ENCODER = "frame_atst"
 DATA_PATH_KEYS = (
@@ -228,3 +231,37 @@ def resolve_trainable_layers(config: dict) -> None:
     elif layers > count:
         raise SettingsError(f"opt.encoder_trainable_layers must be at most {count} (the {config['encoder']['name']} "
                             f"encoder's layer groups as configured), got {layers}")
+
+
+@dataclass(frozen=True)
+class DerivedValue:
+    """A value derived from a merged configuration (``of``), and what gives it (``source``, whose format fields
+    are filled from the configuration: ``the {encoder[name]} encoder``)."""
+
+    source: str
+    of: Callable[[Mapping], Any]
+
+
+def _sample_rate(config: Mapping) -> int:
+    return config["data"]["fs"]
+
+
+#: Keys that copied a derived value (current dotted name -> the value): a configuration may still give one (under
+#: its current or its earlier name) where it agrees with the value; it is then dropped.
+RETIRED_DERIVED_KEYS: dict[str, DerivedValue] = {
+    "data.net_subsample": DerivedValue("net.pooling", time_pooling),
+    "net.frontend.sample_rate": DerivedValue("data.fs", _sample_rate),
+    "encoder.frontend.sample_rate": DerivedValue("data.fs", _sample_rate),
+    "encoder.frontend.n_mels": DerivedValue("the {encoder[name]} encoder", lambda config: unit_class(config).n_mels),
+}
+
+
+def check_derived_copy(config: Mapping, key: str, written: str, value: Any) -> str:
+    """What gives the derived value ``key`` of a checked configuration; a ``SettingsError`` when ``value``, its copy
+    given as ``written``, disagrees."""
+    derived = RETIRED_DERIVED_KEYS[key]
+    source, expected = derived.source.format_map(config), derived.of(config)
+    if value != expected:
+        raise SettingsError(f"{written} is {value!r} but {source} gives {expected!r}; it is no longer a setting of its "
+                            f"own: remove {written} (and change {source} if you meant {value!r})")
+    return source
