@@ -1,6 +1,7 @@
 # Quick start: `make demo` (synthetic data, both training stages, test; CPU) and `make test` (the fast tests, not
-# those marked slow); `make test-all` runs every test (CI), `make lint` the static checks (ruff check, CI);
-# `make check-wheel` installs the built wheel into a fresh environment and runs it from another folder (CI).
+# those marked slow); `make test-all` runs every test (CI), `make lint` the static checks (ruff check and
+# ruff format --check, CI), `make format` formats the tree; `make check-wheel` installs the built wheel into a
+# fresh environment and runs it from another folder (CI).
 # Each target creates the virtual environment in .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: install test test-all lint check-wheel demo clean
+.PHONY: install test test-all lint format check-wheel demo clean
 
 install: $(STAMP)
 
@@ -29,6 +30,10 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
 
 check-wheel: $(STAMP)
 	scripts/check_wheel.sh $(BIN)/python

@@ -3,4 +3,5 @@
 Importing the package is cheap: submodules (and their heavy dependencies: Lightning, sed_scores_eval,
 psds_eval) are imported only where they are used.
 """
+
 __version__ = "0.1.0"

@@ -11,6 +11,7 @@ height with bicubic interpolation, the same band for every clip of the call.
 All randomness comes from a ``torch.Generator`` (or torch's global RNG when none is given), so a seeded
 generator makes training reproducible. The generator may live on another device than the tensors.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -4,6 +4,7 @@ The line reads ``error: <what was wrong> (see <prog> --help)``, like every other
 argparse reads ``-take1.wav`` as an unknown option, and then reports what is missing (``the following arguments
 are required: AUDIO``, ``expected one argument``) without a word about the name: the error gets the remedy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ def dash_name_hint(tokens: Sequence[str], options: Iterable[str]) -> str:
         name = token.split("=", 1)[0]
         if name in options or (name.startswith("--") and any(o.startswith(name) for o in options)):
             continue
-        return (f"; {token!r} was read as an option: write a file name that starts with '-' as ./{token} (or put "
-                f"it after '--', behind every option), or as an option's value --option={token}")
+        return (
+            f"; {token!r} was read as an option: write a file name that starts with '-' as ./{token} (or put "
+            f"it after '--', behind every option), or as an option's value --option={token}"
+        )
     return ""
 
 

@@ -11,6 +11,7 @@ training precision.
 (``desed_task.nnet.encoders``). Each front-end class declares its configuration keys (``settings_class``, a
 ``MelSettings``), and its constructor's defaults are that dataclass's.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,16 @@ from torch import nn
 
 from desed_task.settings import POSITIVE_INT, Settings, SettingsError, setting
 
-__all__ = ["DEFAULT_SAMPLE_RATE", "MelFrontend", "MelSettings", "SEDFrontend", "SEDFrontendSettings", "hz_to_mel",
-           "mel_filterbank", "mel_to_hz"]
+__all__ = [
+    "DEFAULT_SAMPLE_RATE",
+    "MelFrontend",
+    "MelSettings",
+    "SEDFrontend",
+    "SEDFrontendSettings",
+    "hz_to_mel",
+    "mel_filterbank",
+    "mel_to_hz",
+]
 
 #: the sample rate of every stream unless ``data.fs`` says otherwise (DESED's 16 kHz)
 DEFAULT_SAMPLE_RATE = 16000
@@ -47,12 +56,15 @@ class MelSettings(Settings):
     def check_together(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
         """The window fits the FFT; the mel band lies under the Nyquist frequency of ``data.fs``."""
         if section["win_length"] > section["n_fft"]:
-            raise SettingsError(f"{where}.win_length ({section['win_length']}) must not exceed {where}.n_fft "
-                                f"({section['n_fft']})")
+            raise SettingsError(
+                f"{where}.win_length ({section['win_length']}) must not exceed {where}.n_fft ({section['n_fft']})"
+            )
         fs = context.get("data", {}).get("fs", DEFAULT_SAMPLE_RATE)
         if not section["f_min"] < section["f_max"] <= fs / 2:
-            raise SettingsError(f"{where}.f_min ({section['f_min']}) and f_max ({section['f_max']}) must satisfy "
-                                f"f_min < f_max <= data.fs / 2 ({fs / 2:g} Hz)")
+            raise SettingsError(
+                f"{where}.f_min ({section['f_min']}) and f_max ({section['f_max']}) must satisfy "
+                f"f_min < f_max <= data.fs / 2 ({fs / 2:g} Hz)"
+            )
 
 
 @dataclass(frozen=True)

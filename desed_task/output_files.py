@@ -14,6 +14,7 @@ nothing, and an interrupt (SIGINT, SIGTERM) leaves nothing half-written.
 
 Files are created like any other file of the user (mode 0666 less the umask), not 0600 as ``tempfile`` makes them.
 """
+
 from __future__ import annotations
 
 import os
@@ -123,8 +124,11 @@ def check_separate(outputs: Sequence[Named], inputs: Sequence[Named]) -> None:
                 for file in _files_under(real) if real.is_dir() else [real]:
                     identity = _identity(file)
                     if identity is not None and identity not in input_ids:
-                        input_ids[identity] = (f"would overwrite the input {what} {given}" if file == real
-                                               else f"would overwrite {file}, inside the input {what} {given}")
+                        input_ids[identity] = (
+                            f"would overwrite the input {what} {given}"
+                            if file == real
+                            else f"would overwrite {file}, inside the input {what} {given}"
+                        )
         for file in _files_under(resolved) if resolved.is_dir() else [resolved]:
             hit = input_ids.get(_identity(file) or (-1, -1))
             if hit is not None:
@@ -170,8 +174,9 @@ def check_output_folder(path: str | Path, what: str) -> Path:
     if path.exists() and not path.is_dir():
         raise OutputError(f"cannot write {what} {path}: it exists and is not a folder; give a new folder path")
     if path.is_dir() and any(path.iterdir()):
-        raise OutputError(f"cannot write {what} {path}: it is not empty; give a new or empty folder (nothing "
-                          "is overwritten)")
+        raise OutputError(
+            f"cannot write {what} {path}: it is not empty; give a new or empty folder (nothing is overwritten)"
+        )
     _check_creatable(path, what)
     return path
 
@@ -340,7 +345,7 @@ def handle_interrupts() -> Iterator[None]:
 def next_numbered_folder(parent: str | Path, prefix: str = "version_", above: int = -1) -> Path:
     """``parent/<prefix>K`` for the next K above every existing one (and above ``above``), not created."""
     parent = Path(parent)
-    taken = [int(p.name[len(prefix):]) for p in parent.glob(f"{prefix}*") if p.name[len(prefix):].isdigit()]
+    taken = [int(p.name[len(prefix) :]) for p in parent.glob(f"{prefix}*") if p.name[len(prefix) :].isdigit()]
     return parent / f"{prefix}{max([*taken, above]) + 1}"
 
 
@@ -358,7 +363,7 @@ def create_numbered_folder(parent: str | Path, prefix: str = "version_", inputs:
     tried = -1
     while True:
         folder = next_numbered_folder(parent, prefix, above=tried)
-        tried = int(folder.name[len(prefix):])
+        tried = int(folder.name[len(prefix) :])
         check_separate([(folder, "the new folder")], inputs)
         try:
             folder.mkdir()

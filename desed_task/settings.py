@@ -13,6 +13,7 @@ that owns such a dataclass takes its defaults from it, so each default is writte
 ``Settings`` (``nested(SEDFrontendSettings)``). No project import here: the library's constructors and the
 configuration schema both use it.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,17 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = [
-    "Check", "NON_NEGATIVE_INT", "POSITIVE_INT", "RATE", "Settings", "SettingsError", "is_int", "is_number",
-    "nested", "one_of", "setting",
+    "Check",
+    "NON_NEGATIVE_INT",
+    "POSITIVE_INT",
+    "RATE",
+    "Settings",
+    "SettingsError",
+    "is_int",
+    "is_number",
+    "nested",
+    "one_of",
+    "setting",
 ]
 
 Check = tuple[Callable[[Any], bool], str]
@@ -72,8 +82,14 @@ def _yaml_value(value: Any) -> Any:
     return value
 
 
-_TYPE_WORDING = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list",
-                 tuple: "a list"}
+_TYPE_WORDING = {
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    tuple: "a list",
+}
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

@@ -3,6 +3,7 @@ imports the checkout's ``tools`` package (developer tools, not in the wheel) and
 
 A script imports it before ``tools``: ``import _repo_path  # noqa: F401`` (``python scripts/X.py`` puts
 ``scripts/`` on ``sys.path``, where this module is)."""
+
 import sys
 from pathlib import Path
 

@@ -8,6 +8,7 @@ Then it tunes class-wise median windows and cSEBB (when the optional sebbs packa
 teacher's synthetic-validation scores and prints the teacher's test PSDS with the recipe's decoding and with each
 tuned one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,14 @@ from pathlib import Path
 from desed_task.command_parser import CommandParser
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOWN = ("psds1_sed_scores_eval", "psds2_sed_scores_eval", "psds1_psds_eval", "event_f1_macro",
-         "segment_f1_macro", "intersection_f1_macro")
+SHOWN = (
+    "psds1_sed_scores_eval",
+    "psds2_sed_scores_eval",
+    "psds1_psds_eval",
+    "event_f1_macro",
+    "segment_f1_macro",
+    "intersection_f1_macro",
+)
 
 
 def main() -> None:
@@ -90,8 +97,7 @@ def compare_decodings(config: dict, checkpoint: str, stage2: dict, out: Path) ->
     from desed_task.experiment.pipeline import run_experiment
     from desed_task.postprocess import postprocess_scores, tune_csebb, tune_median, write_params
 
-    validated = run_experiment(config, log_dir=out / "stage2_validation", devices=("cpu", 1),
-                               validate_from=checkpoint)
+    validated = run_experiment(config, log_dir=out / "stage2_validation", devices=("cpu", 1), validate_from=checkpoint)
     val = Path(validated["experiment_dir"]) / "validation" / "teacher" / "synth_val"
     val_scores = read_score_folder(val / "scores" / "raw")
     test_dir = Path(stage2["experiment_dir"]) / "test" / "teacher"
@@ -100,8 +106,12 @@ def compare_decodings(config: dict, checkpoint: str, stage2: dict, out: Path) ->
     tuners = {"tuned median": tune_median}
     if importlib.util.find_spec("sebbs") is not None:
         tuners["cSEBB"] = tune_csebb
-    rows = {"recipe median windows": {"psds1": stage2["teacher/psds1_sed_scores_eval"],
-                                      "psds2": stage2["teacher/psds2_sed_scores_eval"]}}
+    rows = {
+        "recipe median windows": {
+            "psds1": stage2["teacher/psds1_sed_scores_eval"],
+            "psds2": stage2["teacher/psds2_sed_scores_eval"],
+        }
+    }
     tuning_s = {}
     for name, tune in tuners.items():
         t0 = time.perf_counter()

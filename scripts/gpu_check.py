@@ -2,6 +2,7 @@
 
 Example: ``python scripts/gpu_check.py gpu_check.json`` (or ``--dry_run`` on a CPU, with tiny sizes)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,17 @@ def _cli_summary(value: dict) -> str:
         return f"synthetic data: {value.get('status')}"
     lines = []
     for run in value["runs"]:
-        times = ", ".join(f"{name} {c['wall_s']:.0f} s" if "wall_s" in c else f"{name} {c['status']}"
-                          for name, c in run["commands"].items())
+        times = ", ".join(
+            f"{name} {c['wall_s']:.0f} s" if "wall_s" in c else f"{name} {c['status']}"
+            for name, c in run["commands"].items()
+        )
         psds = run.get("stage2_teacher_psds1")
         same = run.get("test_from_checkpoint", {}).get("same_numbers")
-        lines.append(f"{run['precision']}: {run['status']} ({times})"
-                     + (f", stage-2 teacher PSDS1 {psds:.3f}" if psds is not None else "")
-                     + ("" if same is None else f", test from checkpoint {'same' if same else 'DIFFERENT'}"))
+        lines.append(
+            f"{run['precision']}: {run['status']} ({times})"
+            + (f", stage-2 teacher PSDS1 {psds:.3f}" if psds is not None else "")
+            + ("" if same is None else f", test from checkpoint {'same' if same else 'DIFFERENT'}")
+        )
     return "; ".join(lines)
 
 
@@ -46,10 +51,20 @@ def _summary(part: str, value: object) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", type=Path, help="where to write the results (rewritten after every part)")
-    parser.add_argument("--dry_run", "--dry-run", action="store_true",
-                        help="the same plan on the CPU with tiny sizes (checks the plan, measures nothing useful)")
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), metavar="PART",
-                        help=f"run only these parts (default: all, in this order: {' '.join(PARTS)})")
+    parser.add_argument(
+        "--dry_run",
+        "--dry-run",
+        action="store_true",
+        help="the same plan on the CPU with tiny sizes (checks the plan, measures nothing useful)",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(PARTS),
+        metavar="PART",
+        help=f"run only these parts (default: all, in this order: {' '.join(PARTS)})",
+    )
     args = parser.parse_args(argv)
     results = run_check(args.json, dry_run=args.dry_run, parts=tuple(args.parts))
     failed = []

@@ -9,6 +9,7 @@ Example (the demo's stage-2 teacher on the synthetic test set):
         --ground_truth demo_out/synthetic_demo/metadata/validation/validation.tsv \\
         --durations demo_out/synthetic_demo/metadata/validation/validation_durations.tsv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ground_truth", "--ground-truth", type=Path, help="DESED strong-label tsv of the test clips")
     parser.add_argument("--durations", type=Path, help="durations tsv of the test clips")
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per precision and batch (best kept)")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also list the N costliest operators of one network forward in each precision")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also list the N costliest operators of one network forward in each precision",
+    )
     args = parser.parse_args(argv)
     scoring = (args.checkpoint, args.audio, args.ground_truth, args.durations)
     if any(scoring) and not all(scoring):

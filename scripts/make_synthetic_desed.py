@@ -5,6 +5,7 @@
 Then set `data.root` of a configuration to the --out folder (confs/demo_stage*.yaml point at ../data/synthetic_demo).
 See docs/data.md for the layout and the sound of each class.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,12 +18,18 @@ from desed_task.command_parser import CommandParser
 def main(argv: list[str] | None = None) -> int:
     parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, type=Path, help="dataset folder to write (created if needed)")
-    parser.add_argument("--preset", choices=("tiny", "demo"), default="demo",
-                        help="size: 'tiny' (a few clips per subset, seconds; for tests) or 'demo' (~1100 clips)")
+    parser.add_argument(
+        "--preset",
+        choices=("tiny", "demo"),
+        default="demo",
+        help="size: 'tiny' (a few clips per subset, seconds; for tests) or 'demo' (~1100 clips)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same data")
-    parser.add_argument("--classes", default=None,
-                        help="comma-separated class labels (default: the 10 DESED classes); class i gets sound type "
-                             "i mod 10")
+    parser.add_argument(
+        "--classes",
+        default=None,
+        help="comma-separated class labels (default: the 10 DESED classes); class i gets sound type i mod 10",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 

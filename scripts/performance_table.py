@@ -3,6 +3,7 @@
 Example: ``python scripts/benchmark.py --json bench.json && python scripts/performance_table.py bench.json --readme
 README.md``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,16 @@ from tools.performance_table import render_table, replace_table
 def main(argv: list[str] | None = None) -> int:
     parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("benchmark", type=Path, help="JSON written by scripts/benchmark.py --json")
-    parser.add_argument("--gpu_check", "--gpu-check", type=Path, default=None,
-                        help="JSON written by scripts/gpu_check.sh (its stage-2 memory at the paper's batch)")
-    parser.add_argument("--readme", type=Path, default=None,
-                        help="replace the generated table in this file instead of printing it")
+    parser.add_argument(
+        "--gpu_check",
+        "--gpu-check",
+        type=Path,
+        default=None,
+        help="JSON written by scripts/gpu_check.sh (its stage-2 memory at the paper's batch)",
+    )
+    parser.add_argument(
+        "--readme", type=Path, default=None, help="replace the generated table in this file instead of printing it"
+    )
     args = parser.parse_args(argv)
     try:
         results = json.loads(args.benchmark.read_text())

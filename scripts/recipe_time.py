@@ -5,6 +5,7 @@ Prints a table of stage x part with minutes and share, and writes the measured i
 
 Example: ``python scripts/recipe_time.py --device cuda --json recipe_time.json``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,17 +46,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = CommandParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), required=True, help="device to measure on")
     parser.add_argument("--json", type=Path, required=True, help="where to write the projection and its inputs")
-    parser.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default=None,
-                        help="training precision of both stages (default: each stage's YAML, float32)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="a DESED-format folder for the data-loading timing (default: the synthetic "
-                             "generator's tiny preset in a temporary folder)")
-    parser.add_argument("--train_batch", "--train-batch", type=int, nargs=4, default=None,
-                        metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
-                        help="time the training steps at this batch and scale them to each stage's batch by the "
-                             "clip count (default: each stage's batch; a smaller one for a CPU)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny network and sizes, to check that every part runs in seconds (numbers mean nothing)")
+    parser.add_argument(
+        "--precision",
+        choices=("32", "bf16-mixed", "16-mixed"),
+        default=None,
+        help="training precision of both stages (default: each stage's YAML, float32)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a DESED-format folder for the data-loading timing (default: the synthetic "
+        "generator's tiny preset in a temporary folder)",
+    )
+    parser.add_argument(
+        "--train_batch",
+        "--train-batch",
+        type=int,
+        nargs=4,
+        default=None,
+        metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
+        help="time the training steps at this batch and scale them to each stage's batch by the "
+        "clip count (default: each stage's batch; a smaller one for a CPU)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny network and sizes, to check that every part runs in seconds (numbers mean nothing)",
+    )
     args = parser.parse_args(argv)
     problem = _problem(args)
     if problem is None and args.train_batch and min(args.train_batch) < 1:
@@ -64,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    setup = Setup.for_run(args.device, args.smoke, args.precision, str(args.data) if args.data else None,
-                          args.train_batch)
+    setup = Setup.for_run(
+        args.device, args.smoke, args.precision, str(args.data) if args.data else None, args.train_batch
+    )
     result = project_recipe(setup)
     print(format_table(result))
     write_text(args.json, json.dumps(result, indent=2) + "\n", "--json")

@@ -5,6 +5,7 @@
 soxr "HQ" (librosa's default, as the original recipe used), in parallel, with a progress bar. Idempotent: files
 already converted are skipped, so an interrupted run can simply be started again. Exit code 1 if any file failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     from desed_task.data import resample_folder
 
     report = resample_folder(args.input, args.output, args.sr, args.workers, progress=not args.quiet)
-    print(f"{report.converted} resampled, {report.copied} copied (already at {args.sr} Hz), "
-          f"{report.skipped} already done, {len(report.failed)} failed")
+    print(
+        f"{report.converted} resampled, {report.copied} copied (already at {args.sr} Hz), "
+        f"{report.skipped} already done, {len(report.failed)} failed"
+    )
     for failure in report.failed[:20]:
         print(f"  failed: {failure}", file=sys.stderr)
     return 1 if report.failed else 0

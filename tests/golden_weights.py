@@ -1,4 +1,5 @@
 """The golden weight recipe (tests/data/golden/README.md): deterministic weights for any state-dict layout."""
+
 from __future__ import annotations
 
 import zlib

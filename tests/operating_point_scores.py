@@ -6,6 +6,7 @@ from median-filtered frame scores with a hop of 64 ms. A frame detected at thres
 one had a score in ``(t, t + 0.02]``; the rebuilt score is the middle of that bin (0.005 when never detected).
 The curves are the baseline's own, quantised to 50 levels.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,8 +19,16 @@ from desed_task.evaluation import clip_id_of, read_operating_points
 from desed_task.evaluation.lazy import sed_scores_eval
 
 DESED_CLASSES = (
-    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
-    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+    "Alarm_bell_ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric_shaver_toothbrush",
+    "Frying",
+    "Running_water",
+    "Speech",
+    "Vacuum_cleaner",
 )
 HOP = 0.064
 N_FRAMES = 156

@@ -1,4 +1,5 @@
 """Mixup and frequency warping: label range, identities, shared draws and seeded determinism."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -4,6 +4,7 @@ run fit (with validation) and test through a real Lightning Trainer in float32 a
 
 The module has no predict step; fit, validation and test are its steps.
 """
+
 from __future__ import annotations
 
 from collections import Counter

@@ -1,4 +1,5 @@
 """The benchmark: FLOP count, timing helpers, inference in both precisions, and every key on a tiny network."""
+
 from __future__ import annotations
 
 import time
@@ -31,12 +32,25 @@ def test_network_flops_match_the_closed_form_of_the_transformer_cnn_and_gru():
 @pytest.mark.slow
 def test_run_benchmark_reports_inference_in_both_precisions_and_data_loading_on_a_tiny_network():
     results = run_benchmark(
-        "cpu", precisions=("32", "bf16-mixed"), inference_batches=(1, 2), repeats=1, data_clips=4,
-        matmul_sizes=(256,), window_seconds=0.0, overrides=TINY_NETWORK, train=False, test_scoring=False,
+        "cpu",
+        precisions=("32", "bf16-mixed"),
+        inference_batches=(1, 2),
+        repeats=1,
+        data_clips=4,
+        matmul_sizes=(256,),
+        window_seconds=0.0,
+        overrides=TINY_NETWORK,
+        train=False,
+        test_scoring=False,
     )
     for end in ("", "_bf16"):
-        for key in ("inference_network_s_bs1", "inference_rtf_bs1", "inference_clips_per_s_bs1",
-                    "inference_clips_per_s_bs16", "inference_rtf_bs16"):
+        for key in (
+            "inference_network_s_bs1",
+            "inference_rtf_bs1",
+            "inference_clips_per_s_bs1",
+            "inference_clips_per_s_bs16",
+            "inference_rtf_bs16",
+        ):
             assert results[key + end] > 0, key + end
     for key in ("matmul_gflops", "network_gflops_per_clip", "inference_limit_fraction_bs1", "data_clips_per_s"):
         assert results[key] > 0, key

@@ -1,4 +1,5 @@
 """Atomic checkpoint writes: a writer killed mid-save leaves the previous checkpoint whole and loadable."""
+
 from __future__ import annotations
 
 import os
@@ -105,8 +106,9 @@ def test_the_checkpoint_gets_the_permissions_of_a_new_file(tmp_path):
 
 
 def test_only_the_temporary_files_of_gone_writers_are_removed(tmp_path):
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     gone = tmp_path / f".last.ckpt.partial-{finished.stdout.strip()}-0a1b2c3d"
     alive = tmp_path / f".last.ckpt.partial-{os.getppid()}-0a1b2c3d"
     unrelated = [tmp_path / "last.ckpt", tmp_path / ".last.ckpt.partial-notapid", tmp_path / "notes.partial-1-2"]

@@ -1,4 +1,5 @@
 """When a training run writes last.ckpt, and --resume_from_checkpoint last."""
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,11 @@ def test_last_is_the_newest_version_that_has_a_last_checkpoint(tmp_path):
 
 def test_last_without_a_checkpoint_names_the_log_dir(tmp_path):
     _touch(tmp_path / "version_0" / "checkpoints" / "epoch=9-obj=0.1.ckpt")
-    with pytest.raises(ConfigError, match=r"--resume_from_checkpoint last: no version_\*/checkpoints/last.ckpt "
-                                          rf"under --log_dir {tmp_path}"):
+    with pytest.raises(
+        ConfigError,
+        match=r"--resume_from_checkpoint last: no version_\*/checkpoints/last.ckpt "
+        rf"under --log_dir {tmp_path}",
+    ):
         resolve_resume("last", tmp_path)
 
 
@@ -63,9 +67,16 @@ class _RecordSaves(pl.Callback):
 def test_last_checkpoint_every_epoch_and_every_n_steps_without_validation(tiny_dataset, tmp_path):
     """validation_interval beyond n_epochs: no validation, no top-k checkpoint, and still last.ckpt at the end of
     each epoch and every N optimiser steps."""
-    config = tiny_config(tiny_dataset, 1, **{"training.n_epochs": 2, "training.validation_interval": 100,
-                                             "training.limit_train_batches": 3,
-                                             "training.checkpoint_every_n_steps": 2})
+    config = tiny_config(
+        tiny_dataset,
+        1,
+        **{
+            "training.n_epochs": 2,
+            "training.validation_interval": 100,
+            "training.limit_train_batches": 3,
+            "training.checkpoint_every_n_steps": 2,
+        },
+    )
     record = _RecordSaves()
     metrics = run_experiment(config, tmp_path, run_test=False, extra_callbacks=[record])
     assert isinstance(record.checkpoint_io, AtomicCheckpointIO)
@@ -79,11 +90,21 @@ def test_last_checkpoint_every_epoch_and_every_n_steps_without_validation(tiny_d
 @pytest.mark.slow
 def test_a_run_that_never_validates_ends_with_last_and_resumes_from_it(tiny_dataset, tmp_path, monkeypatch):
     conf = tmp_path / "stage1.yaml"
-    training = {"batch_size": [2, 2, 2, 2], "batch_size_val": 4, "num_workers": 0, "n_epochs": 2,
-                "validation_interval": 100, "limit_train_batches": 2, "enable_progress_bar": False,
-                "n_test_thresholds": 5}
-    conf.write_text(yaml.safe_dump({"base": str(CONFS_DIR / "demo_stage1.yaml"), "data": {"root": str(tiny_dataset)},
-                                    "training": training}))
+    training = {
+        "batch_size": [2, 2, 2, 2],
+        "batch_size_val": 4,
+        "num_workers": 0,
+        "n_epochs": 2,
+        "validation_interval": 100,
+        "limit_train_batches": 2,
+        "enable_progress_bar": False,
+        "n_test_thresholds": 5,
+    }
+    conf.write_text(
+        yaml.safe_dump(
+            {"base": str(CONFS_DIR / "demo_stage1.yaml"), "data": {"root": str(tiny_dataset)}, "training": training}
+        )
+    )
     log_dir = tmp_path / "exp"
     first = main(1, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu"])
     last = Path(first["experiment_dir"]) / "checkpoints" / "last.ckpt"
@@ -91,11 +112,15 @@ def test_a_run_that_never_validates_ends_with_last_and_resumes_from_it(tiny_data
     assert first["last_checkpoint"] == str(last)
 
     training["n_epochs"] = 3
-    conf.write_text(yaml.safe_dump({"base": str(CONFS_DIR / "demo_stage1.yaml"), "data": {"root": str(tiny_dataset)},
-                                    "training": training}))
+    conf.write_text(
+        yaml.safe_dump(
+            {"base": str(CONFS_DIR / "demo_stage1.yaml"), "data": {"root": str(tiny_dataset)}, "training": training}
+        )
+    )
     monkeypatch.delenv("DESED_TASK_RUN_VERSION")  # the version a process keeps for its DDP workers: a new command
-    resumed = main(1, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu",
-                       "--resume_from_checkpoint", "last"])
+    resumed = main(
+        1, ["--conf_file", str(conf), "--log_dir", str(log_dir), "--gpus", "cpu", "--resume_from_checkpoint", "last"]
+    )
     assert Path(resumed["experiment_dir"]).name == "version_1"
     continued = torch.load(resumed["last_checkpoint"], weights_only=True)
     assert (continued["epoch"], continued["global_step"]) == (2, 6)  # epoch 3 of 3 after the 2 epochs of version_0
@@ -119,8 +144,12 @@ class _KillAfterStep(pl.Callback):
 
 @pytest.mark.slow
 def test_resume_from_a_checkpoint_inside_an_epoch_finishes_that_epoch(tiny_dataset, tmp_path):
-    overrides = {"training.n_epochs": 1, "training.validation_interval": 100, "training.limit_train_batches": 3,
-                 "training.checkpoint_every_n_steps": 2}
+    overrides = {
+        "training.n_epochs": 1,
+        "training.validation_interval": 100,
+        "training.limit_train_batches": 3,
+        "training.checkpoint_every_n_steps": 2,
+    }
     config = tiny_config(tiny_dataset, 1, **overrides)
     with pytest.raises(_Killed):
         run_experiment(config, tmp_path / "killed", run_test=False, extra_callbacks=[_KillAfterStep(2)])

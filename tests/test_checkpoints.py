@@ -1,5 +1,6 @@
 """Checkpoint loaders (docs/recipe.md §4, "Checkpoint formats"): the three pretrained-encoder layouts, stage
 checkpoints through the one checkpoint-to-network path, and errors that name the file and the keys at fault."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,6 +33,8 @@ def load_role(path, role: str = "teacher", classes: int = 10) -> CRNN:
     """The one checkpoint-to-network path, with a configuration that builds the small CRNN."""
     config = resolve_config({**SMALL_CONFIG, "data": {"classes": [f"c{i}" for i in range(classes)]}})
     return networks_from_checkpoint(path, config, roles=(role,)).networks[role]
+
+
 JUNK = {"head.linear.weight": torch.ones(3), "lr_scheduler.step": torch.tensor(7)}
 
 
@@ -48,7 +51,7 @@ def _finetuned(weights: dict) -> dict:
 
 
 def _self_supervised(weights: dict) -> dict:
-    renamed = {("norm." + k[len("norm_frame."):] if k.startswith("norm_frame.") else k): v for k, v in weights.items()}
+    renamed = {("norm." + k[len("norm_frame.") :] if k.startswith("norm_frame.") else k): v for k, v in weights.items()}
     layout = {"model.teacher.encoder.cls_token": torch.zeros(1, 1, 4)}
     layout.update({f"model.teacher.encoder.{k}": v for k, v in renamed.items()})
     return {**layout, **JUNK}
@@ -203,8 +206,9 @@ def test_truncated_text_and_unsafe_files(tmp_path, stage_weights):
     truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
     assert "truncated or damaged; download or copy it again" in _unreadable(truncated)
 
-    for i, content in enumerate(["this is not a checkpoint\n", "hello", "net:\n  n_classes: 10\n",
-                                 "<!DOCTYPE html>\n<html>Not Found</html>\n"]):
+    for i, content in enumerate(
+        ["this is not a checkpoint\n", "hello", "net:\n  n_classes: 10\n", "<!DOCTYPE html>\n<html>Not Found</html>\n"]
+    ):
         text = tmp_path / f"notes{i}.ckpt"
         text.write_text(content)  # the safe unpickler fails with IndexError, KeyError, UnpicklingError
         message = _unreadable(text)

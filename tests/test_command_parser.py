@@ -2,6 +2,7 @@
 
 A file name that starts with '-': argparse takes it for an option; the usage error says how to write it, nothing
 is written and the file is left as it was."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,25 +31,38 @@ def _resample_main(argv: list[str]) -> int:
 # name: (main, argv, words of the error)
 CASES: dict[str, tuple[Callable[[list[str]], int], list[str], tuple[str, ...]]] = {
     "inference: audio named -take1.wav": (
-        inference_main, ["-take1.wav", "--checkpoint", "model.ckpt"],
-        ("required: AUDIO", "'-take1.wav' was read as an option", "./-take1.wav", "'--'")),
+        inference_main,
+        ["-take1.wav", "--checkpoint", "model.ckpt"],
+        ("required: AUDIO", "'-take1.wav' was read as an option", "./-take1.wav", "'--'"),
+    ),
     "postprocess: score folder named -scores": (
-        postprocess_main, ["apply", "--params", "p.json", "--scores", "-scores", "--out", "out"],
-        ("--scores: expected one argument", "'-scores' was read as an option", "--option=-scores")),
+        postprocess_main,
+        ["apply", "--params", "p.json", "--scores", "-scores", "--out", "out"],
+        ("--scores: expected one argument", "'-scores' was read as an option", "--option=-scores"),
+    ),
     "evaluation: ground truth named -gt.tsv": (
-        evaluation_main, ["--ground_truth", "-gt.tsv", "--durations", "d.tsv"],
-        ("--ground_truth: expected one argument", "'-gt.tsv' was read as an option")),
+        evaluation_main,
+        ["--ground_truth", "-gt.tsv", "--durations", "d.tsv"],
+        ("--ground_truth: expected one argument", "'-gt.tsv' was read as an option"),
+    ),
     "training: configuration named -conf.yaml": (
-        lambda argv: training_main(1, argv), ["--conf_file", "-conf.yaml", "--gpus", "cpu", "--log_dir", "exp"],
-        ("--conf_file: expected one argument", "'-conf.yaml' was read as an option")),
+        lambda argv: training_main(1, argv),
+        ["--conf_file", "-conf.yaml", "--gpus", "cpu", "--log_dir", "exp"],
+        ("--conf_file: expected one argument", "'-conf.yaml' was read as an option"),
+    ),
     "resample_folder: input named -in": (
-        _resample_main, ["-in", "out"], ("required: output", "'-in' was read as an option", "./-in")),
+        _resample_main,
+        ["-in", "out"],
+        ("required: output", "'-in' was read as an option", "./-in"),
+    ),
 }
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.mark.parametrize("case", list(CASES))

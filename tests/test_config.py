@@ -21,10 +21,15 @@ def test_shipped_configs_are_valid(name):
     assert Path(config["data"]["synth_tsv"]).is_absolute()
 
 
-@pytest.mark.parametrize("name,batch,accumulate", [
-    ("stage2_bs4.yaml", [4, 4, 8, 8], 1), ("stage2_bs4_accm6.yaml", [4, 4, 8, 8], 6),
-    ("stage2_bs12_accm2.yaml", [12, 12, 24, 24], 2), ("stage2_bs24.yaml", [24, 24, 48, 48], 1),
-])
+@pytest.mark.parametrize(
+    "name,batch,accumulate",
+    [
+        ("stage2_bs4.yaml", [4, 4, 8, 8], 1),
+        ("stage2_bs4_accm6.yaml", [4, 4, 8, 8], 6),
+        ("stage2_bs12_accm2.yaml", [12, 12, 24, 24], 2),
+        ("stage2_bs24.yaml", [24, 24, 48, 48], 1),
+    ],
+)
 def test_batch_size_ablation_configs(name, batch, accumulate):
     """The README's batch-size ablation rows: only batch size and accumulation differ from the recipe."""
     config, recipe = load_config(CONFS / name), load_config(CONFS / "stage2.yaml")
@@ -48,16 +53,27 @@ def test_paper_values():
     assert s2["training"]["median_window"] == [6, 20, 7, 4, 7, 6, 6, 6, 6, 6]
     assert s1["opt"]["encoder_trainable_layers"] == 0 and s2["opt"]["encoder_trainable_layers"] == 14
     assert (s2["opt"]["cnn_lr"], s2["opt"]["rnn_lr"], s2["opt"]["encoder_lr"], s2["opt"]["encoder_lr_scale"]) == (
-        2e-4, 2e-3, 2e-4, 0.5)
+        2e-4,
+        2e-3,
+        2e-4,
+        0.5,
+    )
     assert s2["opt"]["cosine"] and not s1["opt"]["cosine"]
     assert (s1["encoder"]["embed_dim"], s1["encoder"]["depth"], s1["encoder"]["num_heads"]) == (768, 12, 12)
     assert (s1["training"]["objective"], s2["training"]["objective"]) == ("val_loss", "synth_psds")
     for config in (s1, s2):
         training, opt, net = config["training"], config["opt"], config["net"]
         assert (training["mixup_prob"], training["mixup_alpha"], training["weak_split"], training["seed"]) == (
-            0.5, 0.2, 0.9, 42)
+            0.5,
+            0.2,
+            0.9,
+            42,
+        )
         assert (training["validation_interval"], training["early_stop_patience"], training["save_top_k"]) == (
-            10, 200, 5)
+            10,
+            200,
+            5,
+        )
         assert training["ema_factor"] == 0.999 and opt["betas"] == [0.9, 0.999]
         assert (net["cnn_dropout"], net["dropout"]) == (0.5, 0.5)
     assert (s1["opt"]["rnn_lr"], s1["opt"]["cnn_lr"], s1["training"]["median_window"]) == (1e-3, 1e-3, 7)
@@ -97,8 +113,9 @@ def test_unknown_key_is_named_with_the_closest_known_key(tmp_path):
 
 
 def test_base_file_and_relative_paths(tmp_path):
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({"data": {"root": "d", "synth_tsv": "m/s.tsv"},
-                                                         "training": {"n_epochs": 5}}))
+    (tmp_path / "base.yaml").write_text(
+        yaml.safe_dump({"data": {"root": "d", "synth_tsv": "m/s.tsv"}, "training": {"n_epochs": 5}})
+    )
     (tmp_path / "child.yaml").write_text(yaml.safe_dump({"base": "base.yaml", "training": {"n_epochs": 7}}))
     config = load_config(tmp_path / "child.yaml", {"training.seed": 3})
     assert config["training"]["n_epochs"] == 7 and config["training"]["seed"] == 3
@@ -117,34 +134,45 @@ def test_bad_values_are_explained():
             resolve_config({"training": {"accumulate_batches": bad}})
 
 
-@pytest.mark.parametrize("section,key,value,expected", [
-    ("training", "n_epochs", "one", "training.n_epochs must be an integer, got 'one'"),
-    ("training", "n_epochs", 0, "training.n_epochs must be a positive integer"),
-    ("training", "ema_factor", 1.5, "training.ema_factor must be a number in \\[0, 1\\]"),
-    ("training", "ema_warmup", "yes", "training.ema_warmup must be true or false"),
-    ("training", "objective", "psds", "training.objective must be one of val_loss, synth_psds"),
-    ("training", "precision", "fp32", "training.precision must be one of"),
-    ("training", "batch_size", [2, 2, 0, 2], "training.batch_size must be 4 positive integers"),
-    ("opt", "betas", [0.9], "opt.betas must be two numbers"),
-    ("opt", "cnn_lr", "1e-3", "opt.cnn_lr must be a number"),
-    ("data", "fs", 16000.5, "data.fs must be an integer"),
-    ("data", "test_tsv", 3, "data.test_tsv must be a path"),
-    ("net", "pooling", [[2, 2], [1]], "net.pooling must be a list of \\[time, freq\\] pairs"),
-    ("net", "n_rnn_cell", 0, "net.n_rnn_cell must be a positive integer"),
-    ("net", "padding", -1, "net.padding must be a non-negative integer"),
-    ("net", "frontend", {"hop_length": 0}, "net.frontend.hop_length must be a positive integer"),
-    ("net", "frontend", {"win_length": 4096},
-     "net.frontend.win_length \\(4096\\) must not exceed net.frontend.n_fft \\(2048\\)"),
-    ("net", "frontend", {"f_max": 9000},
-     "net.frontend.f_min \\(0.0\\) and f_max \\(9000\\) must satisfy f_min < f_max <= data.fs / 2"),
-    ("encoder", "depth", 0, "encoder.depth must be a positive number of blocks"),
-    ("encoder", "frontend", {"top_db_scope": "file"}, "encoder.frontend.top_db_scope must be one of batch, clip"),
-    ("encoder", "frontend", {"f_min": 8000}, "encoder.frontend.f_min \\(8000\\) and f_max"),
-    ("training", "seed", -1, "training.seed must be an integer in \\[0, 2\\^32\\)"),
-    ("training", "weak_split", 1.5, "training.weak_split must be a fraction in \\(0, 1\\]"),
-    ("data", "on_sample_rate", "ignore", "data.on_sample_rate must be one of resample, error"),
-    ("opt", "encoder_trainable_layers", 15, "opt.encoder_trainable_layers must be at most 14"),
-])
+@pytest.mark.parametrize(
+    "section,key,value,expected",
+    [
+        ("training", "n_epochs", "one", "training.n_epochs must be an integer, got 'one'"),
+        ("training", "n_epochs", 0, "training.n_epochs must be a positive integer"),
+        ("training", "ema_factor", 1.5, "training.ema_factor must be a number in \\[0, 1\\]"),
+        ("training", "ema_warmup", "yes", "training.ema_warmup must be true or false"),
+        ("training", "objective", "psds", "training.objective must be one of val_loss, synth_psds"),
+        ("training", "precision", "fp32", "training.precision must be one of"),
+        ("training", "batch_size", [2, 2, 0, 2], "training.batch_size must be 4 positive integers"),
+        ("opt", "betas", [0.9], "opt.betas must be two numbers"),
+        ("opt", "cnn_lr", "1e-3", "opt.cnn_lr must be a number"),
+        ("data", "fs", 16000.5, "data.fs must be an integer"),
+        ("data", "test_tsv", 3, "data.test_tsv must be a path"),
+        ("net", "pooling", [[2, 2], [1]], "net.pooling must be a list of \\[time, freq\\] pairs"),
+        ("net", "n_rnn_cell", 0, "net.n_rnn_cell must be a positive integer"),
+        ("net", "padding", -1, "net.padding must be a non-negative integer"),
+        ("net", "frontend", {"hop_length": 0}, "net.frontend.hop_length must be a positive integer"),
+        (
+            "net",
+            "frontend",
+            {"win_length": 4096},
+            "net.frontend.win_length \\(4096\\) must not exceed net.frontend.n_fft \\(2048\\)",
+        ),
+        (
+            "net",
+            "frontend",
+            {"f_max": 9000},
+            "net.frontend.f_min \\(0.0\\) and f_max \\(9000\\) must satisfy f_min < f_max <= data.fs / 2",
+        ),
+        ("encoder", "depth", 0, "encoder.depth must be a positive number of blocks"),
+        ("encoder", "frontend", {"top_db_scope": "file"}, "encoder.frontend.top_db_scope must be one of batch, clip"),
+        ("encoder", "frontend", {"f_min": 8000}, "encoder.frontend.f_min \\(8000\\) and f_max"),
+        ("training", "seed", -1, "training.seed must be an integer in \\[0, 2\\^32\\)"),
+        ("training", "weak_split", 1.5, "training.weak_split must be a fraction in \\(0, 1\\]"),
+        ("data", "on_sample_rate", "ignore", "data.on_sample_rate must be one of resample, error"),
+        ("opt", "encoder_trainable_layers", 15, "opt.encoder_trainable_layers must be at most 14"),
+    ],
+)
 def test_types_and_ranges_are_checked_at_load(section, key, value, expected):
     with pytest.raises(ConfigError, match=expected):
         resolve_config({section: {key: value}})
@@ -179,8 +207,10 @@ def test_defaults_are_not_mutated():
     assert defaults()["net"]["nb_filters"] == [16, 32, 64, 128, 128, 128, 128]
 
 
-@pytest.mark.parametrize("text,expected", [("0,", ("gpu", [0])), ("0,1", ("gpu", [0, 1])), ("", ("cpu", 1)),
-                                           ("cpu", ("cpu", 1)), (None, ("cpu", 1))])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("0,", ("gpu", [0])), ("0,1", ("gpu", [0, 1])), ("", ("cpu", 1)), ("cpu", ("cpu", 1)), (None, ("cpu", 1))],
+)
 def test_parse_devices(text, expected):
     assert parse_devices(text) == expected
 
@@ -210,11 +240,26 @@ def test_training_script_without_a_gpu_stops_with_a_message(tmp_path, monkeypatc
 def test_any_key_can_be_set_on_the_command_line(tmp_path):
     from desed_task.experiment.run import _overrides
 
-    args = build_parser(2, CONFS / "stage2.yaml").parse_args([
-        "--set", "training.n_epochs=10", "--set", "training.batch_size=[4, 4, 8, 8]", "--set",
-        "encoder.frontend.top_db=null", "--set", "training.precision=bf16-mixed", "--set", "opt.encoder_lr=1e-3",
-        "--set", "training.n_epochs=11", "--set", "opt.cnn_lr=2e-4", "--lr", "5e-4",
-    ])
+    args = build_parser(2, CONFS / "stage2.yaml").parse_args(
+        [
+            "--set",
+            "training.n_epochs=10",
+            "--set",
+            "training.batch_size=[4, 4, 8, 8]",
+            "--set",
+            "encoder.frontend.top_db=null",
+            "--set",
+            "training.precision=bf16-mixed",
+            "--set",
+            "opt.encoder_lr=1e-3",
+            "--set",
+            "training.n_epochs=11",
+            "--set",
+            "opt.cnn_lr=2e-4",
+            "--lr",
+            "5e-4",
+        ]
+    )
     config = load_config(CONFS / "stage2.yaml", _overrides(args, 2), overrides_from="--set")
     training = config["training"]
     assert (training["n_epochs"], training["batch_size"], training["precision"]) == (11, [4, 4, 8, 8], "bf16-mixed")
@@ -244,10 +289,20 @@ def _at(config: dict, dotted: str):
     return config
 
 
-_RENAMED_VALUES = {"layers": 3, "init_checkpoint": "/ckpt/stage1.ckpt", "hop_length": 320, "embed_dim": 384,
-                   "depth": 6, "num_heads": 6, "random_init": True, "init": "/ckpt/atst.ckpt", "checkpointing": True}
-_RENAMED = sorted(RENAMED_KEYS.items()) + [(f"{old}.hop_length", f"{new}.hop_length")
-                                           for old, new in sorted(RENAMED_SECTIONS.items())]
+_RENAMED_VALUES = {
+    "layers": 3,
+    "init_checkpoint": "/ckpt/stage1.ckpt",
+    "hop_length": 320,
+    "embed_dim": 384,
+    "depth": 6,
+    "num_heads": 6,
+    "random_init": True,
+    "init": "/ckpt/atst.ckpt",
+    "checkpointing": True,
+}
+_RENAMED = sorted(RENAMED_KEYS.items()) + [
+    (f"{old}.hop_length", f"{new}.hop_length") for old, new in sorted(RENAMED_SECTIONS.items())
+]
 
 
 @pytest.mark.parametrize("old,new", _RENAMED)
@@ -276,8 +331,11 @@ def test_a_moved_section_leaves_no_earlier_section():
 def test_a_key_under_both_names_must_agree():
     with pytest.warns(RenamedKeyWarning):
         assert resolve_config({"opt": {"tfm_lr": 1e-3, "encoder_lr": 1e-3}})["opt"]["encoder_lr"] == 1e-3
-    with pytest.raises(ConfigError, match=r"'opt.tfm_lr' \(0.001\) is the earlier name of 'opt.encoder_lr' "
-                                          r"\(0.002\): keep 'opt.encoder_lr' only"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'opt.tfm_lr' \(0.001\) is the earlier name of 'opt.encoder_lr' "
+        r"\(0.002\): keep 'opt.encoder_lr' only",
+    ):
         resolve_config({"opt": {"tfm_lr": 1e-3, "encoder_lr": 2e-3}})
 
 

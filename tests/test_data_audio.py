@@ -1,4 +1,5 @@
 """Audio loading: channels to mono, PCM/float WAV and FLAC, resampling with soxr HQ, crop/pad, unusable files."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -86,7 +87,7 @@ def test_check_audio_file_tells_each_problem_with_fitting_advice(tmp_path, rng):
     assert check_audio_file(tmp_path / "ok.wav").frames == check_audio_file(tmp_path / "ok.flac").frames == 48000
     for name in ("ok.wav", "ok.flac"):
         whole = (tmp_path / name).read_bytes()
-        (tmp_path / f"cut_{name}").write_bytes(whole[:len(whole) // 2])
+        (tmp_path / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
     assert sf.info(str(tmp_path / "cut_ok.wav")).frames < 48000  # libsndfile shortens it without a word
     with pytest.raises(AudioError, match=r"cut_ok.wav is truncated: .*announces 96000 bytes.*download it again"):
         check_audio_file(tmp_path / "cut_ok.wav")
@@ -122,7 +123,7 @@ def test_wav_header_lengths(tmp_path, rng):
     assert check_audio_file(tmp_path / "odd.wav").frames == 1001
     streamed = bytearray((tmp_path / "odd.wav").read_bytes())
     position = streamed.index(b"data") + 4
-    streamed[position:position + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # length unknown when it was written
+    streamed[position : position + 4] = (0xFFFFFFFF).to_bytes(4, "little")  # length unknown when it was written
     (tmp_path / "streamed.wav").write_bytes(bytes(streamed))
     assert wav_declared_bytes(tmp_path / "streamed.wav") is None
     sf.write(tmp_path / "x.flac", audio, 16000)

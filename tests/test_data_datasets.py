@@ -1,4 +1,5 @@
 """Datasets on small generated folders: items, missing/unusable files, sample rates, crops, weak split, loaders."""
+
 from __future__ import annotations
 
 import warnings
@@ -46,10 +47,15 @@ def strong_folder(tmp_path) -> tuple[Path, Path]:
     _wav(folder / "Yabc_30.000_40.000.wav", 10.0)
     _wav(folder / "b.wav", 4.0, channels=2)
     _wav(folder / "c.flac", 2.0)  # the tsv says c.wav: found by stem
-    tsv = _strong_tsv(tmp_path / "strong.tsv", [
-        ("Yabc_30.000_40.000.wav", 0.5, 2.0, "Dog"), ("Yabc_30.000_40.000.wav", 1.0, 9.5, "Speech"),
-        ("b.wav", 0.0, 1.0, "Cat"), ("c.wav", None, None, None),
-    ])
+    tsv = _strong_tsv(
+        tmp_path / "strong.tsv",
+        [
+            ("Yabc_30.000_40.000.wav", 0.5, 2.0, "Dog"),
+            ("Yabc_30.000_40.000.wav", 1.0, 9.5, "Speech"),
+            ("b.wav", 0.0, 1.0, "Cat"),
+            ("c.wav", None, None, None),
+        ],
+    )
     return folder, tsv
 
 
@@ -65,7 +71,7 @@ def test_strong_items(strong_folder):
     expected = ENCODER.encode_strong([(0.5, 2.0, "Dog"), (1.0, 9.5, "Speech")])
     np.testing.assert_array_equal(item["labels"].numpy(), expected)
     short = dataset[1]["audio"]
-    assert short.shape == (160000,) and short[4 * SR:].abs().max() == 0  # zero-padded at the end
+    assert short.shape == (160000,) and short[4 * SR :].abs().max() == 0  # zero-padded at the end
     assert dataset[2]["labels"].sum() == 0  # the clip listed without events
 
 
@@ -135,7 +141,7 @@ def test_other_sample_rate_resampled_with_one_warning_or_error(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no further warning per item
         audio = dataset[0]["audio"]
-    assert audio.shape == (160000,) and audio[: 2 * SR].abs().max() > 0 and audio[2 * SR + 10:].abs().max() == 0
+    assert audio.shape == (160000,) and audio[: 2 * SR].abs().max() > 0 and audio[2 * SR + 10 :].abs().max() == 0
     with pytest.raises(DataError, match=r"resample_folder.py .* --sr 16000"):
         UnlabeledSet(folder, ENCODER, "unlabeled", on_sample_rate="error")
 
@@ -204,8 +210,10 @@ def test_dataloader_workers_and_errors_that_name_the_file(strong_folder):
         scored[1]  # its ground truth holds the clip: no other clip may stand in for it
     with pytest.raises(DataError, match="synth: audio file not found: .*b.wav .*data.on_missing: skip") as err:
         list(DataLoader(stopping, batch_size=2, num_workers=1, collate_fn=collate_clips))
-    assert user_message(err.value) == f"synth: audio file not found: {folder / 'b.wav'} (set data.on_missing: " \
-                                      "skip to leave such files out)"  # the one line of the training CLI
+    assert (
+        user_message(err.value) == f"synth: audio file not found: {folder / 'b.wav'} (set data.on_missing: "
+        "skip to leave such files out)"
+    )  # the one line of the training CLI
     with pytest.warns(DataWarning, match="b.wav; another clip of the set is read in its place"):
         assert [dataset[i]["clip_id"] for i in range(3)] == ["Yabc_30.000_40.000", "c", "c"]
 
@@ -240,8 +248,9 @@ SPOILT_CLIPS = [
 ]
 
 
-@pytest.mark.parametrize("spoil, on_missing, scored, where, words", [c[1:] for c in SPOILT_CLIPS],
-                         ids=[c[0] for c in SPOILT_CLIPS])
+@pytest.mark.parametrize(
+    "spoil, on_missing, scored, where, words", [c[1:] for c in SPOILT_CLIPS], ids=[c[0] for c in SPOILT_CLIPS]
+)
 def test_a_spoilt_clip_follows_on_missing(strong_folder, spoil, on_missing, scored, where, words):
     """Truncated files are found from their headers when a set is built; NaN/inf samples when a training set
     reads the clip, or when a scored set is built. Either way the file is named and its samples never come out."""

@@ -1,4 +1,5 @@
 """Label encoder against the golden `encoder` block of recipe_golden.json (docs/recipe.md §3)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Folder resampling: soxr HQ, structure kept, formats kept, parallel, idempotent, failures listed."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -66,7 +67,7 @@ def _readme_resampling_block() -> str:
     """The shell block of README.md's step 1 (resampling DESED)."""
     text = (ROOT / "README.md").read_text()
     start = text.index("```bash\n", text.index("## Reproducing the paper")) + len("```bash\n")
-    return textwrap.dedent(text[start:text.index("```", start)])
+    return textwrap.dedent(text[start : text.index("```", start)])
 
 
 def test_the_readme_resampling_gives_the_folders_the_configuration_reads(tmp_path):
@@ -77,8 +78,9 @@ def test_the_readme_resampling_gives_the_folders_the_configuration_reads(tmp_pat
 
     block = _readme_resampling_block()
     assert block.startswith("D=data/dcase/dataset ")
-    config = load_config(ROOT / "confs" / "stage1.yaml", {"data.root": str(tmp_path), "encoder.init": None,
-                                                         "encoder.random_init": True})
+    config = load_config(
+        ROOT / "confs" / "stage1.yaml", {"data.root": str(tmp_path), "encoder.init": None, "encoder.random_init": True}
+    )
     data = config["data"]
     folders = {data[k] for k in DATA_PATH_KEYS if k.endswith("folder") and data[k]}
     for folder in folders:

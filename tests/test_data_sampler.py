@@ -1,4 +1,5 @@
 """ConcatBatchSampler: batch composition, epoch length, reshuffling, and sharding across processes."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The synthetic DESED-format generator: layout the configs expect, metadata, loading, determinism, sounds."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -65,11 +66,13 @@ def test_output_loads_through_the_datasets_without_warnings(tiny_dataset):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sets = [
-            StrongSet(tiny_dataset / s.audio, tiny_dataset / s.tsv, encoder, s.key) for s in SUBSETS
+            StrongSet(tiny_dataset / s.audio, tiny_dataset / s.tsv, encoder, s.key)
+            for s in SUBSETS
             if s.labels == "strong"
         ]
-        sets.append(WeakSet(tiny_dataset / "audio/train/weak_16k", tiny_dataset / "metadata/train/weak.tsv",
-                            encoder, "weak"))
+        sets.append(
+            WeakSet(tiny_dataset / "audio/train/weak_16k", tiny_dataset / "metadata/train/weak.tsv", encoder, "weak")
+        )
         sets.append(UnlabeledSet(tiny_dataset / "audio/train/unlabel_in_domain_16k", encoder, "unlabeled"))
         for dataset in sets:
             item = dataset[0]
@@ -116,8 +119,7 @@ def test_each_class_sounds_recognisably_different():
     }
     centroids = {c: np.mean(x[:3], axis=0) for c, x in examples.items()}
     hits = [
-        min(centroids, key=lambda k: np.linalg.norm(f - centroids[k])) == c
-        for c, x in examples.items() for f in x[3:]
+        min(centroids, key=lambda k: np.linalg.norm(f - centroids[k])) == c for c, x in examples.items() for f in x[3:]
     ]
     assert np.mean(hits) >= 0.9
 

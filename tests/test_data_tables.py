@@ -1,4 +1,5 @@
 """The DESED table layer: columns, unknown labels, NaN and reversed rows, clips without events, durations."""
+
 from __future__ import annotations
 
 import re
@@ -21,14 +22,17 @@ def _tsv(path, text: str):
 
 
 def test_strong_keeps_clip_without_events_and_drops_bad_rows(tmp_path):
-    tsv = _tsv(tmp_path / "strong.tsv", (
-        "filename|onset|offset|event_label\n"
-        "a.wav|0.5|1.5|Dog\n"
-        "b.wav|||\n"
-        "c.wav|2.0|1.0|Cat\n"
-        "d.wav||3.0|Speech\n"
-        "e.wav|1.0|1.0|Blender\n"
-    ))
+    tsv = _tsv(
+        tmp_path / "strong.tsv",
+        (
+            "filename|onset|offset|event_label\n"
+            "a.wav|0.5|1.5|Dog\n"
+            "b.wav|||\n"
+            "c.wav|2.0|1.0|Cat\n"
+            "d.wav||3.0|Speech\n"
+            "e.wav|1.0|1.0|Blender\n"
+        ),
+    )
     with pytest.warns(UserWarning, match=r"1 row\(s\) without onset/offset and 2 row\(s\) with onset >= offset"):
         table = read_strong(tsv, DESED_CLASSES)
     assert table["filename"].tolist() == ["a.wav", "b.wav"]
@@ -42,8 +46,9 @@ def test_strong_warning_names_the_lines(tmp_path):
 
 
 def test_unknown_labels_are_listed_with_the_table(tmp_path):
-    tsv = _tsv(tmp_path / "strong.tsv", "filename|onset|offset|event_label\na.wav|0|1|Dog\nb.wav|0|1|Horse\n"
-               "c.wav|0|1|Car\n")
+    tsv = _tsv(
+        tmp_path / "strong.tsv", "filename|onset|offset|event_label\na.wav|0|1|Dog\nb.wav|0|1|Horse\nc.wav|0|1|Car\n"
+    )
     with pytest.raises(TableError, match=r"strong.tsv uses labels outside the class list: \['Car', 'Horse'\]"):
         read_strong(tsv, DESED_CLASSES)
     weak = _tsv(tmp_path / "weak.tsv", "filename|event_labels\na.wav|Dog,Horse\n")
@@ -54,8 +59,11 @@ def test_unknown_labels_are_listed_with_the_table(tmp_path):
 
 def test_missing_columns_and_files_are_named(tmp_path):
     tsv = _tsv(tmp_path / "bad.tsv", "file|start|end|label\na.wav|0|1|Dog\n")
-    with pytest.raises(TableError, match=r"bad.tsv lacks the column\(s\) \['filename', 'onset', 'offset', "
-                                            r"'event_label'\]"):
+    with pytest.raises(
+        TableError,
+        match=r"bad.tsv lacks the column\(s\) \['filename', 'onset', 'offset', "
+        r"'event_label'\]",
+    ):
         read_strong(tsv, DESED_CLASSES)
     with pytest.raises(FileNotFoundError, match="nowhere.tsv"):
         read_strong(tmp_path / "nowhere.tsv", DESED_CLASSES)
@@ -99,8 +107,14 @@ def test_labels_lose_white_space_with_a_warning_that_shows_it(tmp_path):
 
 
 def test_events_by_clip_keys_clip_ids_and_keeps_clips_without_events():
-    table = pd.DataFrame({"filename": ["a.wav", "b.wav", "a"], "onset": [0.5, None, 2.0],
-                          "offset": [1.0, None, 3.0], "event_label": ["Dog", None, "Cat"]})
+    table = pd.DataFrame(
+        {
+            "filename": ["a.wav", "b.wav", "a"],
+            "onset": [0.5, None, 2.0],
+            "offset": [1.0, None, 3.0],
+            "event_label": ["Dog", None, "Cat"],
+        }
+    )
     assert events_by_clip(table) == {"a": [(0.5, 1.0, "Dog"), (2.0, 3.0, "Cat")], "b": []}
 
 
@@ -108,8 +122,12 @@ def test_read_events_csv_header_only_and_empty(tmp_path):
     csv = tmp_path / "det.csv"
     csv.write_text(",event_label,onset,offset,filename\n0,Dog,0.0,1.5,a.wav\n\n1,Cat,2.0,3.0,b.wav\n")
     table = read_events(csv, "detections")
-    assert table.to_dict("list") == {"filename": ["a.wav", "b.wav"], "onset": [0.0, 2.0], "offset": [1.5, 3.0],
-                                     "event_label": ["Dog", "Cat"]}
+    assert table.to_dict("list") == {
+        "filename": ["a.wav", "b.wav"],
+        "onset": [0.0, 2.0],
+        "offset": [1.5, 3.0],
+        "event_label": ["Dog", "Cat"],
+    }
     header_only = _tsv(tmp_path / "header.tsv", "filename|onset|offset|event_label\n")
     assert read_events(header_only, "detections").empty
     (tmp_path / "empty.tsv").write_text("")
@@ -121,8 +139,11 @@ def test_read_events_csv_header_only_and_empty(tmp_path):
 
 def test_read_events_names_the_line_of_a_bad_row(tmp_path):
     rows = "filename|onset|offset|event_label\na.wav|0|1|Dog\n\nb.wav|3|2|Cat\nc.wav|4|4|Cat\n"
-    with pytest.raises(TableError, match=r"det.tsv, line 4: onset 3.0 s is not before offset 2.0 s \(b.wav, Cat\) "
-                                         r"\(1 more: line 5\)"):
+    with pytest.raises(
+        TableError,
+        match=r"det.tsv, line 4: onset 3.0 s is not before offset 2.0 s \(b.wav, Cat\) "
+        r"\(1 more: line 5\)",
+    ):
         read_events(_tsv(tmp_path / "det.tsv", rows), "detections")
     frame = pd.DataFrame({"filename": ["a.wav"], "onset": [-1.0], "offset": [1.0], "event_label": ["Dog"]})
     with pytest.raises(TableError, match=r"detections table, row 0: negative onset"):

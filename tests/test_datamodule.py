@@ -1,4 +1,5 @@
 """The training loader through a Lightning Trainer: every epoch draws new batches, a resumed run its epoch's."""
+
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -18,8 +19,12 @@ class Clips(Dataset):
         return self.n
 
     def __getitem__(self, index: int) -> dict:
-        return {"audio": torch.zeros(4), "labels": torch.zeros(1, 2), "clip_id": f"{self.name}{index}",
-                "subset": self.name}
+        return {
+            "audio": torch.zeros(4),
+            "labels": torch.zeros(1, 2),
+            "clip_id": f"{self.name}{index}",
+            "subset": self.name,
+        }
 
 
 class RecordBatches(pl.LightningModule):
@@ -39,9 +44,16 @@ class RecordBatches(pl.LightningModule):
 def _fit(callbacks: list, epochs: int = 3) -> dict[int, list[list[str]]]:
     data = SEDDataModule(train_sets=[Clips("a", 8), Clips("b", 12)], batch_sizes=[2, 3], seed=7)
     model = RecordBatches()
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-                         callbacks=callbacks)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+        callbacks=callbacks,
+    )
     trainer.fit(model, datamodule=data)
     return model.seen
 

@@ -1,4 +1,5 @@
 """Two CPU processes (gloo) train a few steps with DDP: sharded batches, identical teachers, gathered metrics."""
+
 from __future__ import annotations
 
 import json
@@ -97,8 +98,14 @@ def check_ranks_against_one_process(tiny_dataset: Path, tmp_path: Path) -> None:
     sets = build_train_sets(config, build_label_encoder(config))
     task = build_task(config, tmp_path / "single", student, teacher, sets.references)
     data = SEDDataModule(val_sets=sets.val, batch_size_val=4, num_workers=0)
-    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
-                         enable_checkpointing=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     trainer.validate(task, datamodule=data, verbose=False)
     single = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     assert sorted(k for k in single if k in gathered) == sorted(gathered)
@@ -111,8 +118,21 @@ def test_two_process_ddp_matches_a_single_process_validation(tiny_dataset, tmp_p
     worker = tmp_path / "ddp_worker.py"
     worker.write_text(WORKER)
     tests_dir = Path(__file__).parent
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
-           str(worker), str(tiny_dataset), str(tmp_path), str(tests_dir), "2", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        free_port(),
+        str(worker),
+        str(tiny_dataset),
+        str(tmp_path),
+        str(tests_dir),
+        "2",
+        "1",
+    ]
     done = subprocess.run(cmd, env=worker_env(tests_dir), capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-4000:]
     check_ranks_against_one_process(tiny_dataset, tmp_path)

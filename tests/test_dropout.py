@@ -1,4 +1,5 @@
 """The fast CPU dropout: nn.Dropout's semantics with a mask drawn from 16-bit slices of random words."""
+
 from __future__ import annotations
 
 import pytest

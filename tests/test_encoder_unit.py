@@ -1,5 +1,6 @@
 """The encoder unit: a second encoder is one file (tests/toy_encoder.py) plus a registry entry, and it trains,
 tests and detects through the same code as FrameATST; configurations in the earlier layout are read."""
+
 from __future__ import annotations
 
 import warnings
@@ -24,26 +25,41 @@ def toy_registered(monkeypatch):
 
 
 def test_all_trainable_layers_of_another_encoder_unit_counts_its_groups(toy_registered):
-    config = resolve_config({"encoder": {"name": "toy", "random_init": True},
-                             "opt": {"encoder_trainable_layers": "all"}})
+    config = resolve_config(
+        {"encoder": {"name": "toy", "random_init": True}, "opt": {"encoder_trainable_layers": "all"}}
+    )
     assert config["opt"]["encoder_trainable_layers"] == 2
 
 
 @pytest.mark.slow
 def test_a_second_encoder_trains_tests_and_detects_through_the_same_code(toy_registered, tiny_dataset, tmp_path):
-    config = tiny_config(tiny_dataset, 1, **{"encoder": {"name": "toy", "random_init": True, "width": 8,
-                                                          "frontend": {"hop_length": 128}}})
-    assert config["encoder"] == {"name": "toy", "init": None, "random_init": True, "width": 8,
-                                 "frontend": {"n_fft": 512, "win_length": 512, "hop_length": 128, "f_min": 0.0,
-                                              "f_max": 8000.0}}
+    config = tiny_config(
+        tiny_dataset,
+        1,
+        **{"encoder": {"name": "toy", "random_init": True, "width": 8, "frontend": {"hop_length": 128}}},
+    )
+    assert config["encoder"] == {
+        "name": "toy",
+        "init": None,
+        "random_init": True,
+        "width": 8,
+        "frontend": {"n_fft": 512, "win_length": 512, "hop_length": 128, "f_min": 0.0, "f_max": 8000.0},
+    }
     metrics = run_experiment(config, tmp_path / "stage1")
     again = rescored(Path(metrics["experiment_dir"]) / "test" / "teacher", tiny_dataset)
     assert metrics["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
     checkpoint = torch.load(metrics["last_checkpoint"], weights_only=True)
     assert any(k.startswith("sed_student.toy_encoder.embed.") for k in checkpoint["state_dict"])
 
-    stage2 = tiny_config(tiny_dataset, 2, **{"encoder": config["encoder"], "opt.encoder_trainable_layers": 2,
-                                             "training.init_checkpoint": metrics["last_checkpoint"]})
+    stage2 = tiny_config(
+        tiny_dataset,
+        2,
+        **{
+            "encoder": config["encoder"],
+            "opt.encoder_trainable_layers": 2,
+            "training.init_checkpoint": metrics["last_checkpoint"],
+        },
+    )
     stage2_metrics = run_experiment(stage2, tmp_path / "stage2", fast_dev_run=True)
     again = rescored(Path(stage2_metrics["experiment_dir"]) / "test" / "student", tiny_dataset)
     assert stage2_metrics["student/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
@@ -77,8 +93,13 @@ def _earlier_layout(tmp_path, **changes) -> tuple:
         "opt": {"lr": 0.002, "cnn_lr": 0.002},
         "feats": {"sample_rate": 16000, "n_fft": 1024, "win_length": 1024, "hop_length": 512, "n_mels": 64},
         "atst_feats": {"sample_rate": 16000, "n_mels": 64, "top_db": 70.0, "top_db_scope": "clip"},
-        "net": {"nb_filters": [16, 32, 32, 64, 64, 64], "pooling": [[2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
-                "atst_embed_dim": 64, "atst_depth": 2, "atst_num_heads": 2},
+        "net": {
+            "nb_filters": [16, 32, 32, 64, 64, 64],
+            "pooling": [[2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
+            "atst_embed_dim": 64,
+            "atst_depth": 2,
+            "atst_num_heads": 2,
+        },
         "ultra": {"atst_random_init": True, "atst_dropout": 0.1, "activation_checkpointing": True},
     }
     for dotted, value in changes.items():
@@ -93,12 +114,15 @@ def test_an_earlier_layout_is_read_with_one_warning_per_key(tmp_path):
     with pytest.warns(RenamedKeyWarning) as record:
         config = load_config(_earlier_layout(tmp_path))
     messages = [str(w.message) for w in record]
-    for said in ("'atst_feats.top_db' is now called 'encoder.frontend.top_db'",
-                 "'opt.lr' is now called 'opt.rnn_lr'", "'net.atst_depth' is now called 'encoder.depth'",
-                 "'ultra.atst_dropout' is now called 'encoder.dropout'",
-                 "'data.net_subsample' is no longer a setting of its own (net.pooling gives 2)",
-                 "'feats.sample_rate' is no longer a setting of its own (data.fs gives 16000)",
-                 "'atst_feats.n_mels' is no longer a setting of its own (the frame_atst encoder gives 64)"):
+    for said in (
+        "'atst_feats.top_db' is now called 'encoder.frontend.top_db'",
+        "'opt.lr' is now called 'opt.rnn_lr'",
+        "'net.atst_depth' is now called 'encoder.depth'",
+        "'ultra.atst_dropout' is now called 'encoder.dropout'",
+        "'data.net_subsample' is no longer a setting of its own (net.pooling gives 2)",
+        "'feats.sample_rate' is no longer a setting of its own (data.fs gives 16000)",
+        "'atst_feats.n_mels' is no longer a setting of its own (the frame_atst encoder gives 64)",
+    ):
         assert sum(said in message for message in messages) == 1, said
     named = [message.split("'")[1] for message in messages]
     assert len(named) == len(set(named)) == 17  # each earlier key once: feats 5, atst_feats 4, net 3, ultra 3, opt.lr,
@@ -114,19 +138,23 @@ def test_an_earlier_layout_is_read_with_one_warning_per_key(tmp_path):
         load_config(CONFS_DIR / "demo_stage1.yaml")  # the current layout: no warning
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"data.net_subsample": 4}, "data.net_subsample is 4 but net.pooling gives 2"),
-    ({"feats.sample_rate": 22050}, "feats.sample_rate is 22050 but data.fs gives 16000"),
-    ({"atst_feats.n_mels": 128}, "atst_feats.n_mels is 128 but the frame_atst encoder gives 64"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"data.net_subsample": 4}, "data.net_subsample is 4 but net.pooling gives 2"),
+        ({"feats.sample_rate": 22050}, "feats.sample_rate is 22050 but data.fs gives 16000"),
+        ({"atst_feats.n_mels": 128}, "atst_feats.n_mels is 128 but the frame_atst encoder gives 64"),
+    ],
+)
 def test_earlier_copies_of_derived_values_must_agree(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message + ".*remove"):
         load_config(_earlier_layout(tmp_path, **change))
 
 
 def test_a_copy_of_a_derived_value_is_named_as_written(tmp_path):
-    with pytest.raises(ConfigError, match="net.frontend.sample_rate is 22050 but data.fs gives 16000.*remove "
-                                          "net.frontend.sample_rate"):
+    with pytest.raises(
+        ConfigError, match="net.frontend.sample_rate is 22050 but data.fs gives 16000.*remove net.frontend.sample_rate"
+    ):
         resolve_config({"net": {"frontend": {"sample_rate": 22050}}})
     with pytest.warns(RenamedKeyWarning, match="'encoder.frontend.n_mels' is no longer a setting of its own") as record:
         config = resolve_config({"encoder": {"frontend": {"n_mels": 64}}})
@@ -145,11 +173,17 @@ def test_an_earlier_stage2_keeps_its_objective_and_fixed_ema(tmp_path):
     assert current["training"]["objective"] == "val_loss" and current["training"]["ema_warmup"] is True
 
 
-
 def test_an_earlier_stage1_base_implies_nothing_for_a_current_stage2_file(tmp_path):
     base = tmp_path / "old_stage1.yaml"
-    base.write_text(yaml.safe_dump({"base": str(CONFS_DIR / "stage1.yaml"), "opt": {"lr": 0.002},
-                                    "atst_feats": {"sample_rate": 16000, "top_db": 70.0}}))
+    base.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(CONFS_DIR / "stage1.yaml"),
+                "opt": {"lr": 0.002},
+                "atst_feats": {"sample_rate": 16000, "top_db": 70.0},
+            }
+        )
+    )
     child = tmp_path / "stage2.yaml"
     child.write_text(yaml.safe_dump({"base": base.name, "training": {"stage": 2}}))
     with pytest.warns(RenamedKeyWarning) as record:

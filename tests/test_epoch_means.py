@@ -1,4 +1,5 @@
 """EpochMeans: clip-weighted validation means (the DDP merge is exercised by test_ddp.py)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Timing the test stage's scoring: synthetic scores that look like a system's, and every step timed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,16 +40,27 @@ def test_test_set_has_student_and_teacher_scores_for_every_clip(small_test_set):
 
 def test_every_step_is_timed_and_the_metrics_are_those_of_the_test_stage(small_test_set, tmp_path):
     steps = time_test_steps(small_test_set, models=("teacher",), n_thresholds=5)
-    for key in ("score_tables_s", "median_filter_s", "score_files_s", "sed_scores_eval_s", "decode_s",
-                "operating_point_files_s", "psds_eval_s", "event_segment_f1_s", "intersection_f1_s"):
+    for key in (
+        "score_tables_s",
+        "median_filter_s",
+        "score_files_s",
+        "sed_scores_eval_s",
+        "decode_s",
+        "operating_point_files_s",
+        "psds_eval_s",
+        "event_segment_f1_s",
+        "intersection_f1_s",
+    ):
         assert steps[key] > 0, key
-    assert steps["metrics_s"] == pytest.approx(steps["total_s"] - steps["score_files_s"]
-                                               - steps["operating_point_files_s"])
+    assert steps["metrics_s"] == pytest.approx(
+        steps["total_s"] - steps["score_files_s"] - steps["operating_point_files_s"]
+    )
     assert steps["detections_per_operating_point"] > 0
     stage = time_test_stage(small_test_set, out_dir=tmp_path / "out", n_thresholds=5)
     assert stage["total_s"] >= stage["write_test_outputs_s"] > 0
-    again = rescored_against(tmp_path / "out" / "teacher", tmp_path / "truth.tsv", tmp_path / "durations.tsv",
-                             operating_points=True)
+    again = rescored_against(
+        tmp_path / "out" / "teacher", tmp_path / "truth.tsv", tmp_path / "durations.tsv", operating_points=True
+    )
     assert stage["teacher/psds1_sed_scores_eval"] == pytest.approx(again["psds1_sed_scores_eval"], abs=1e-6)
     assert stage["teacher/psds1_psds_eval"] == pytest.approx(again["psds1_psds_eval"], abs=1e-6)
     assert stage["teacher/psds1_sed_scores_eval"] > 0

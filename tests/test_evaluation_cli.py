@@ -1,4 +1,5 @@
 """The evaluation CLI end to end on the DESED validation set: it must reproduce the published baseline numbers."""
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,29 @@ def desed(data_dir):
 
 def test_cli_reproduces_published_numbers(desed, tmp_path, capsys):
     out = tmp_path / "metrics.json"
-    argv = ["--ground_truth", str(desed["gt"]), "--durations", str(desed["dur"]), "--quiet",
-            "--operating_points", str(desed["ops"]), "--predictions", str(desed["pred"]), "--json", str(out)]
+    argv = [
+        "--ground_truth",
+        str(desed["gt"]),
+        "--durations",
+        str(desed["dur"]),
+        "--quiet",
+        "--operating_points",
+        str(desed["ops"]),
+        "--predictions",
+        str(desed["pred"]),
+        "--json",
+        str(out),
+    ]
     assert main(argv) == 0
     metrics = json.loads(out.read_text())
     assert set(metrics) == {
-        "psds1_psds_eval", "psds2_psds_eval", "event_f1_macro", "event_f1_micro",
-        "segment_f1_macro", "segment_f1_micro", "intersection_f1_macro",
+        "psds1_psds_eval",
+        "psds2_psds_eval",
+        "event_f1_macro",
+        "event_f1_micro",
+        "segment_f1_macro",
+        "segment_f1_micro",
+        "intersection_f1_macro",
     }
     assert round(metrics["psds1_psds_eval"], 3) == PUBLISHED["psds1_psds_eval"]
     for key, value in PUBLISHED.items():

@@ -1,4 +1,5 @@
 """Decoding against the original recipe's golden numbers (recipe_golden.json → decode), and its edge cases."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,16 @@ from desed_task.evaluation import (
 )
 
 CLASSES = [
-    "Alarm_bell_ringing", "Blender", "Cat", "Dishes", "Dog",
-    "Electric_shaver_toothbrush", "Frying", "Running_water", "Speech", "Vacuum_cleaner",
+    "Alarm_bell_ringing",
+    "Blender",
+    "Cat",
+    "Dishes",
+    "Dog",
+    "Electric_shaver_toothbrush",
+    "Frying",
+    "Running_water",
+    "Speech",
+    "Vacuum_cleaner",
 ]
 CLIPS = ["clip_one", "clip_two"]
 

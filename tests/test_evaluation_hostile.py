@@ -1,5 +1,6 @@
 """``python -m desed_task.evaluation`` on hostile inputs: each case exits 2 with one line naming the problem,
 and writes nothing; the cases that are valid (header-only detections, a class without detections) warn."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,12 +47,15 @@ def _scores(clip: str, text: str):
     def build(tmp: Path) -> list[str]:
         _write(tmp / "scores" / f"{clip}.tsv", text)
         return ["--scores", str(tmp / "scores")]
+
     return build
 
 
 def _operating_point(rows: str):
-    return lambda tmp: ["--operating_points",
-                        str(_write(tmp / "ops" / "predictions_th_0.50.tsv", HEADER + rows).parent)]
+    return lambda tmp: [
+        "--operating_points",
+        str(_write(tmp / "ops" / "predictions_th_0.50.tsv", HEADER + rows).parent),
+    ]
 
 
 def _lower_cased_desed(tmp: Path) -> list[str]:
@@ -59,8 +63,14 @@ def _lower_cased_desed(tmp: Path) -> list[str]:
     table = pd.read_csv(root / "baseline_student" / "predictions0.5.csv", index_col=0)
     table["event_label"] = table["event_label"].replace("Dog", "dog")
     table.to_csv(tmp / "desed.csv")
-    return ["--ground_truth", str(root / "validation.tsv"), "--durations", str(root / "validation_durations.tsv"),
-            "--predictions", str(tmp / "desed.csv")]
+    return [
+        "--ground_truth",
+        str(root / "validation.tsv"),
+        "--durations",
+        str(root / "validation_durations.tsv"),
+        "--predictions",
+        str(tmp / "desed.csv"),
+    ]
 
 
 def _replace(name: str, text: str):
@@ -70,38 +80,74 @@ def _replace(name: str, text: str):
 
 # (id, extra arguments built in tmp_path, words that the one line on stderr must contain)
 CASES = [
-    ("unknown label", _predictions("a.wav\t0.5\t2.0\tDoggo\n"),
-     ["pred.tsv", "labels outside the class list", "Doggo", "closest class: Doggo -> Dog", "line 2"]),
+    (
+        "unknown label",
+        _predictions("a.wav\t0.5\t2.0\tDoggo\n"),
+        ["pred.tsv", "labels outside the class list", "Doggo", "closest class: Doggo -> Dog", "line 2"],
+    ),
     ("lower-cased label, DESED validation", _lower_cased_desed, ["desed.csv", "'dog'", "dog -> Dog"]),
-    ("clip absent from the ground truth", _predictions(GOOD + "z1.wav\t0\t1\tDog\nz2.wav\t0\t1\tCat\n"),
-     ["pred.tsv", "2 clip(s) are not in the ground truth", "z1, z2"]),
-    ("clip absent from the durations", _replace("dur.tsv", "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"),
-     ["pred.tsv", "1 clip(s) are not in the durations", "(b)"]),
-    ("event past the clip", _predictions("a.wav\t0.5\t2.0\tDog\nb.wav\t1.0\t24.0\tSpeech\n"),
-     ["pred.tsv", "line 3", "clip b", "1.0-24.0 s", "10.0 s"]),
+    (
+        "clip absent from the ground truth",
+        _predictions(GOOD + "z1.wav\t0\t1\tDog\nz2.wav\t0\t1\tCat\n"),
+        ["pred.tsv", "2 clip(s) are not in the ground truth", "z1, z2"],
+    ),
+    (
+        "clip absent from the durations",
+        _replace("dur.tsv", "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"),
+        ["pred.tsv", "1 clip(s) are not in the durations", "(b)"],
+    ),
+    (
+        "event past the clip",
+        _predictions("a.wav\t0.5\t2.0\tDog\nb.wav\t1.0\t24.0\tSpeech\n"),
+        ["pred.tsv", "line 3", "clip b", "1.0-24.0 s", "10.0 s"],
+    ),
     ("negative onset", _predictions("a.wav\t-1.0\t2.0\tDog\n"), ["pred.tsv", "line 2", "negative onset -1.0"]),
-    ("onset after offset", _predictions(GOOD + "a.wav\t2.5\t2.0\tDog\n"),
-     ["pred.tsv", "line 5", "onset 2.5 s is not before offset 2.0 s"]),
+    (
+        "onset after offset",
+        _predictions(GOOD + "a.wav\t2.5\t2.0\tDog\n"),
+        ["pred.tsv", "line 5", "onset 2.5 s is not before offset 2.0 s"],
+    ),
     ("onset equal to offset", _predictions("a.wav\t2.0\t2.0\tDog\n"), ["pred.tsv", "line 2", "not before"]),
-    ("ground truth onset after offset", _replace("gt.tsv", HEADER + "a.wav\t3.0\t1.0\tDog\n"),
-     ["ground truth file", "gt.tsv", "line 2", "not before"]),
-    ("ground truth event past its clip", _replace("gt.tsv", HEADER + "a.wav\t3.0\t3000.0\tDog\n"),
-     ["ground truth file", "line 2", "clip a", "the clip's duration"]),
+    (
+        "ground truth onset after offset",
+        _replace("gt.tsv", HEADER + "a.wav\t3.0\t1.0\tDog\n"),
+        ["ground truth file", "gt.tsv", "line 2", "not before"],
+    ),
+    (
+        "ground truth event past its clip",
+        _replace("gt.tsv", HEADER + "a.wav\t3.0\t3000.0\tDog\n"),
+        ["ground truth file", "line 2", "clip a", "the clip's duration"],
+    ),
     ("times that are not numbers", _predictions("a.wav\t0,5\t2.0\tDog\n"), ["pred.tsv", "line 2", "'0,5'"]),
     ("NaN score", _scores("b", SCORES.replace("0.4", "")), ["b.tsv", "line 3", "column Dog", "nan", "[0, 1]"]),
     ("score out of range", _scores("a", SCORES.replace("0.9", "1.5")), ["a.tsv", "line 2", "column Dog", "1.5"]),
-    ("score file lacking a class column", _scores("b", SCORES.replace("\tSpeech", "").replace("\t0.2\n", "\n")
-                                                  .replace("\t0.8\n", "\n")), ["b.tsv", "clip b", "['Speech']"]),
-    ("score columns lower-cased", _scores("c", SCORES.replace("Dog", "dog")),
-     ["c.tsv", "clip c", "['Dog']", "it has dog instead"]),
+    (
+        "score file lacking a class column",
+        _scores("b", SCORES.replace("\tSpeech", "").replace("\t0.2\n", "\n").replace("\t0.8\n", "\n")),
+        ["b.tsv", "clip b", "['Speech']"],
+    ),
+    (
+        "score columns lower-cased",
+        _scores("c", SCORES.replace("Dog", "dog")),
+        ["c.tsv", "clip c", "['Dog']", "it has dog instead"],
+    ),
     ("predictions is a folder", lambda tmp: ["--predictions", str(tmp)], ["is a folder, expected a file"]),
     ("scores is a file", lambda tmp: ["--scores", str(tmp / "gt.tsv")], ["gt.tsv is a file, expected a folder"]),
-    ("empty predictions file", lambda tmp: ["--predictions", str(_write(tmp / "pred.tsv", ""))],
-     ["pred.tsv is empty", "header row filename onset offset event_label"]),
-    ("ground truth not found", lambda tmp: ["--ground_truth", str(tmp / "nope.tsv"), *_predictions(GOOD)(tmp)],
-     ["ground truth file not found", "nope.tsv"]),
-    ("operating-point file with an unknown label", _operating_point("a.wav\t0\t1\tCar\n"),
-     ["predictions_th_0.50.tsv", "line 2", "Car -> Cat"]),
+    (
+        "empty predictions file",
+        lambda tmp: ["--predictions", str(_write(tmp / "pred.tsv", ""))],
+        ["pred.tsv is empty", "header row filename onset offset event_label"],
+    ),
+    (
+        "ground truth not found",
+        lambda tmp: ["--ground_truth", str(tmp / "nope.tsv"), *_predictions(GOOD)(tmp)],
+        ["ground truth file not found", "nope.tsv"],
+    ),
+    (
+        "operating-point file with an unknown label",
+        _operating_point("a.wav\t0\t1\tCar\n"),
+        ["predictions_th_0.50.tsv", "line 2", "Car -> Cat"],
+    ),
 ]
 
 
@@ -117,10 +163,13 @@ def test_hostile_input_is_one_line_exit_2_and_nothing_written(base, tmp_path, ca
     assert not target.parent.exists() and captured.out == ""
 
 
-@pytest.mark.parametrize("json_target, words", [
-    ("out", ["--json", "is a folder"]),
-    ("gt.tsv/metrics.json", ["--json", "gt.tsv is a file, not a folder"]),
-])
+@pytest.mark.parametrize(
+    "json_target, words",
+    [
+        ("out", ["--json", "is a folder"]),
+        ("gt.tsv/metrics.json", ["--json", "gt.tsv is a file, not a folder"]),
+    ],
+)
 def test_unwritable_json_is_checked_before_reading_anything(base, tmp_path, capsys, json_target, words):
     (tmp_path / "out").mkdir()
     hostile = _predictions("a.wav\t0.5\t2.0\tDoggo\n")(tmp_path)  # would fail too, later
@@ -131,8 +180,11 @@ def test_unwritable_json_is_checked_before_reading_anything(base, tmp_path, caps
 
 
 def _checksums(folder: Path) -> dict[Path, str]:
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _link(path: Path, target: Path, hard: bool) -> Path:
@@ -144,23 +196,27 @@ def _link(path: Path, target: Path, hard: bool) -> Path:
 JSON_OVER_INPUTS = {
     "ground truth": (lambda t: t / "gt.tsv", ["--ground_truth", "gt.tsv"]),
     "predictions": (lambda t: t / "pred.tsv", ["--predictions", "pred.tsv"]),
-    "durations through a symlink": (lambda t: _link(t / "m.json", t / "dur.tsv", hard=False),
-                                    ["m.json", "--durations", "dur.tsv"]),
-    "ground truth through a hard link": (lambda t: _link(t / "m.json", t / "gt.tsv", hard=True),
-                                         ["m.json", "--ground_truth", "gt.tsv"]),
+    "durations through a symlink": (
+        lambda t: _link(t / "m.json", t / "dur.tsv", hard=False),
+        ["m.json", "--durations", "dur.tsv"],
+    ),
+    "ground truth through a hard link": (
+        lambda t: _link(t / "m.json", t / "gt.tsv", hard=True),
+        ["m.json", "--ground_truth", "gt.tsv"],
+    ),
     "a score file": (lambda t: t / "scores" / "b.tsv", ["b.tsv", "inside the input --scores"]),
     "the scores folder": (lambda t: t / "scores", ["--scores"]),
 }
 
 
 @pytest.mark.parametrize("case", list(JSON_OVER_INPUTS))
-def test_json_over_an_input_is_refused_before_scoring_and_changes_nothing(case, base, tmp_path, capsys,
-                                                                          monkeypatch):
+def test_json_over_an_input_is_refused_before_scoring_and_changes_nothing(case, base, tmp_path, capsys, monkeypatch):
     build, words = JSON_OVER_INPUTS[case]
     argv = [*base, *_predictions(GOOD)(tmp_path), "--scores", str(tmp_path / "scores")]
     target = build(tmp_path)
-    monkeypatch.setattr("desed_task.evaluation.evaluate_command.evaluate",
-                        lambda *a: pytest.fail("scored before the check"))
+    monkeypatch.setattr(
+        "desed_task.evaluation.evaluate_command.evaluate", lambda *a: pytest.fail("scored before the check")
+    )
     checksums, before = _checksums(tmp_path), sorted(tmp_path.rglob("*"))
     assert main([*argv, "--json", str(target)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -193,8 +249,10 @@ def test_header_only_predictions_are_no_detections_and_an_empty_file_is_an_error
 
 def test_a_class_without_detections_is_named_for_segment_f1_too(base, tmp_path, capsys):
     target = tmp_path / "metrics.json"
-    assert main([*base, *_predictions("a.wav\t3.0\t5.0\tCat\nb.wav\t1.0\t4.0\tSpeech\n")(tmp_path),
-                 "--json", str(target)]) == 0
+    assert (
+        main([*base, *_predictions("a.wav\t3.0\t5.0\tCat\nb.wav\t1.0\t4.0\tSpeech\n")(tmp_path), "--json", str(target)])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "warning: segment_f1_macro: Dog has an undefined F1" in err
     assert "warning: intersection_f1_macro: Dog had no true positive" in err
@@ -223,18 +281,25 @@ def test_program_errors_keep_their_traceback(base, tmp_path, monkeypatch):
 
 def test_exit_status_and_one_line_through_python_m(base, tmp_path):
     argv = [*base, *_predictions("a.wav\t0.5\t2.0\tDoggo\n")(tmp_path)]
-    result = subprocess.run([sys.executable, "-m", "desed_task.evaluation", *argv], capture_output=True, text=True,
-                            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-m", "desed_task.evaluation", *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "Doggo -> Dog" in result.stderr
 
 
 def _files(**texts: str):
     """Overwrite or add inputs in tmp_path (``name=text``; ``__`` in a name is a ``/``); no extra arguments."""
+
     def build(tmp: Path) -> list[str]:
         for name, text in texts.items():
             _write(tmp / name.replace("__", "/"), text)
         return []
+
     return build
 
 
@@ -249,50 +314,105 @@ NO_CAT_GT = HEADER + "a.wav\t0.5\t2.0\tDog\nb.wav\t1.0\t4.0\tSpeech\nc.wav\t\t\t
 
 # (id, inputs built in tmp_path, words that stderr must contain, words it must not, metrics expected)
 SCORED = [
-    ("recordings in two folders, predictions swapped",
-     _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(SWAPPED)), [], [],
-     {"event_f1_micro": 0.0, "segment_f1_micro": 0.0}),
-    ("recordings in two folders, predictions right",
-     _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(FOLDERS_GT[len(HEADER):])), [], [],
-     {"event_f1_micro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    (
+        "recordings in two folders, predictions swapped",
+        _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(SWAPPED)),
+        [],
+        [],
+        {"event_f1_micro": 0.0, "segment_f1_micro": 0.0},
+    ),
+    (
+        "recordings in two folders, predictions right",
+        _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions(FOLDERS_GT[len(HEADER) :])),
+        [],
+        [],
+        {"event_f1_micro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0},
+    ),
     # b (Speech 1-4 s) has no duration; were it scored, its event would count as missed (event micro 0.8)
-    ("ground-truth clip without a duration",
-     _args(_files(**{"dur.tsv": "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"}),
-           _predictions("a.wav\t0.5\t2.0\tDog\na.wav\t3.0\t5.0\tCat\n")),
-     ["1 clip(s) of the ground truth", "(b)", "left out of every metric"], [],
-     {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    (
+        "ground-truth clip without a duration",
+        _args(
+            _files(**{"dur.tsv": "filename\tduration\na.wav\t10.0\nc.wav\t10.0\n"}),
+            _predictions("a.wav\t0.5\t2.0\tDog\na.wav\t3.0\t5.0\tCat\n"),
+        ),
+        ["1 clip(s) of the ground truth", "(b)", "left out of every metric"],
+        [],
+        {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0},
+    ),
     # 3 true positives and 3 copies: event F1 2*3 / (2*3 + 3)
-    ("every detection duplicated", _predictions(GOOD + GOOD), ["3 duplicated detection(s)", "--dedupe drops them"],
-     ["overlap"], {"event_f1_micro": 2 / 3, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
-    ("every detection duplicated, --dedupe", _args(_predictions(GOOD + GOOD), lambda tmp: ["--dedupe"]),
-     ["3 duplicated detection(s) dropped (--dedupe"], [],
-     {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    (
+        "every detection duplicated",
+        _predictions(GOOD + GOOD),
+        ["3 duplicated detection(s)", "--dedupe drops them"],
+        ["overlap"],
+        {"event_f1_micro": 2 / 3, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0},
+    ),
+    (
+        "every detection duplicated, --dedupe",
+        _args(_predictions(GOOD + GOOD), lambda tmp: ["--dedupe"]),
+        ["3 duplicated detection(s) dropped (--dedupe"],
+        [],
+        {"event_f1_micro": 1.0, "event_f1_macro": 1.0, "segment_f1_micro": 1.0, "intersection_f1_macro": 1.0},
+    ),
     # the second Dog detection (1.0-2.5 s) is a false positive for sed_eval: 2*3 / (2*3 + 1); for intersection F1
     # the union 0.5-2.5 s covers the 0.5-2.0 s event (dtc 0.75, gtc 1)
-    ("overlapping detections of one class", _predictions(GOOD + "a.wav\t1.0\t2.5\tDog\n"),
-     ["pred.tsv: 1 detection(s) overlap an earlier detection of their class", "union"], ["Traceback"],
-     {"event_f1_micro": 6 / 7, "intersection_f1_macro": 1.0}),
-    ("overlapping detections at an operating point",
-     _operating_point(GOOD + "a.wav\t1.0\t2.5\tDog\nb.wav\t1.0\t4.0\tSpeech\n"),
-     ["2 detection(s) in 1 of 1 table(s) overlap (or repeat)"], ["Traceback"], {"psds1_psds_eval": None}),
-    ("a trailing space in both tables",
-     _args(_files(**{"gt.tsv": HEADER + GOOD.replace("Dog", "Dog ") + "c.wav\t\t\t\n"}),
-           _predictions(GOOD.replace("Dog", "Dog "))),
-     ["ground truth file", "detections file", "'Dog '", "stripped"], ["Traceback"],
-     {"event_f1_macro": 1.0, "event_f1_micro": 1.0, "intersection_f1_macro": 1.0}),
+    (
+        "overlapping detections of one class",
+        _predictions(GOOD + "a.wav\t1.0\t2.5\tDog\n"),
+        ["pred.tsv: 1 detection(s) overlap an earlier detection of their class", "union"],
+        ["Traceback"],
+        {"event_f1_micro": 6 / 7, "intersection_f1_macro": 1.0},
+    ),
+    (
+        "overlapping detections at an operating point",
+        _operating_point(GOOD + "a.wav\t1.0\t2.5\tDog\nb.wav\t1.0\t4.0\tSpeech\n"),
+        ["2 detection(s) in 1 of 1 table(s) overlap (or repeat)"],
+        ["Traceback"],
+        {"psds1_psds_eval": None},
+    ),
+    (
+        "a trailing space in both tables",
+        _args(
+            _files(**{"gt.tsv": HEADER + GOOD.replace("Dog", "Dog ") + "c.wav\t\t\t\n"}),
+            _predictions(GOOD.replace("Dog", "Dog ")),
+        ),
+        ["ground truth file", "detections file", "'Dog '", "stripped"],
+        ["Traceback"],
+        {"event_f1_macro": 1.0, "event_f1_micro": 1.0, "intersection_f1_macro": 1.0},
+    ),
     # Cat (3-5 s in a) has no ground-truth event: 2 true positives and 1 false positive, 2*2 / (2*2 + 1); segments:
     # 5 active, all detected, and 2 false (3-4 s, 4-5 s), 2*5 / (2*5 + 2). Macro means leave Cat out (undefined).
-    ("a detected class without ground truth", _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions(GOOD)),
-     ["event_f1_macro: Cat has an undefined F1"], ["closest class", "error"],
-     {"event_f1_micro": 0.8, "segment_f1_micro": 10 / 12, "event_f1_macro": 1.0, "intersection_f1_macro": 1.0}),
-    ("a trailing space in the score columns",
-     _args(*[_scores(clip, SCORES.replace("Dog", "Dog ")) for clip in "abc"]),
-     ["3 file(s) (a, b, c) have column(s) 'Dog ' with leading or trailing white space; stripped"], ["error"],
-     {"psds1_sed_scores_eval": None}),
-    ("scores in folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR,
-                                          "nested__day1__kitchen.tsv": SCORES, "nested__day2__kitchen.tsv": SCORES}),
-                                lambda tmp: ["--scores", str(tmp / "nested")]), [], ["error"],
-     {"psds1_sed_scores_eval": None}),
+    (
+        "a detected class without ground truth",
+        _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions(GOOD)),
+        ["event_f1_macro: Cat has an undefined F1"],
+        ["closest class", "error"],
+        {"event_f1_micro": 0.8, "segment_f1_micro": 10 / 12, "event_f1_macro": 1.0, "intersection_f1_macro": 1.0},
+    ),
+    (
+        "a trailing space in the score columns",
+        _args(*[_scores(clip, SCORES.replace("Dog", "Dog ")) for clip in "abc"]),
+        ["3 file(s) (a, b, c) have column(s) 'Dog ' with leading or trailing white space; stripped"],
+        ["error"],
+        {"psds1_sed_scores_eval": None},
+    ),
+    (
+        "scores in folders",
+        _args(
+            _files(
+                **{
+                    "gt.tsv": FOLDERS_GT,
+                    "dur.tsv": FOLDERS_DUR,
+                    "nested__day1__kitchen.tsv": SCORES,
+                    "nested__day2__kitchen.tsv": SCORES,
+                }
+            ),
+            lambda tmp: ["--scores", str(tmp / "nested")],
+        ),
+        [],
+        ["error"],
+        {"psds1_sed_scores_eval": None},
+    ),
 ]
 
 
@@ -301,8 +421,9 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("build, present, absent, expected", [c[1:] for c in SCORED], ids=[c[0] for c in SCORED])
-def test_what_is_scored_differently_is_warned_and_scored_as_stated(base, tmp_path, capsys, build, present, absent,
-                                                                   expected):
+def test_what_is_scored_differently_is_warned_and_scored_as_stated(
+    base, tmp_path, capsys, build, present, absent, expected
+):
     argv = [*base, *build(tmp_path)]
     inputs = _snapshot(tmp_path)
     target = tmp_path / "out" / "metrics.json"
@@ -319,16 +440,29 @@ def test_what_is_scored_differently_is_warned_and_scored_as_stated(base, tmp_pat
 
 
 NAMING_ERRORS = [
-    ("base names against folders", _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}),
-                                         _predictions("kitchen.wav\t0.5\t2.0\tDog\n")),
-     ["pred.tsv", "not in the ground truth", "kitchen is not day1/kitchen"]),
-    ("two names of one clip", _args(_files(**{"dur.tsv": "filename\tduration\na.wav\t10\nb.wav\t10\nc.wav\t10\n"
-                                              "a.flac\t10\n"}), _predictions(GOOD)),
-     ["durations", "'a.wav' and 'a.flac' are both clip 'a'"]),
-    ("two names of one clip in the detections", _predictions(GOOD + "a.flac\t6.0\t7.0\tDog\n"),
-     ["pred.tsv", "'a.wav' and 'a.flac' are both clip 'a'"]),
-    ("a name that is no class", _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions("a.wav\t0.5\t2.0\tKat\n")),
-     ["Kat", "closest class: Kat -> Cat"]),
+    (
+        "base names against folders",
+        _args(_files(**{"gt.tsv": FOLDERS_GT, "dur.tsv": FOLDERS_DUR}), _predictions("kitchen.wav\t0.5\t2.0\tDog\n")),
+        ["pred.tsv", "not in the ground truth", "kitchen is not day1/kitchen"],
+    ),
+    (
+        "two names of one clip",
+        _args(
+            _files(**{"dur.tsv": "filename\tduration\na.wav\t10\nb.wav\t10\nc.wav\t10\na.flac\t10\n"}),
+            _predictions(GOOD),
+        ),
+        ["durations", "'a.wav' and 'a.flac' are both clip 'a'"],
+    ),
+    (
+        "two names of one clip in the detections",
+        _predictions(GOOD + "a.flac\t6.0\t7.0\tDog\n"),
+        ["pred.tsv", "'a.wav' and 'a.flac' are both clip 'a'"],
+    ),
+    (
+        "a name that is no class",
+        _args(_files(**{"gt.tsv": NO_CAT_GT}), _predictions("a.wav\t0.5\t2.0\tKat\n")),
+        ["Kat", "closest class: Kat -> Cat"],
+    ),
 ]
 
 

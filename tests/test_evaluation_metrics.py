@@ -1,4 +1,5 @@
 """Metrics on small synthetic sets: perfect scores score (near) 1, random scores score low, edge cases do not crash."""
+
 from __future__ import annotations
 
 import warnings
@@ -70,9 +71,7 @@ def test_psds_sed_scores_eval_ignores_clips_without_events(synthetic, rng):
     with_empty = psds_sed_scores_eval(tables, truth, durations)
     # Dropping the event-free clips (their scores, ground truth rows and durations) changes nothing.
     event_clips = clip_ids[:-2]
-    without = psds_sed_scores_eval(
-        {c: tables[c] for c in event_clips}, truth.dropna(), durations.iloc[:-2]
-    )
+    without = psds_sed_scores_eval({c: tables[c] for c in event_clips}, truth.dropna(), durations.iloc[:-2])
     assert with_empty == pytest.approx(without)
     # A scored clip missing from the ground truth's event clips is ignored, one absent from the scores warns.
     # It is scored as if that clip were not in the set (its ground truth and duration left out as well); on
@@ -82,15 +81,19 @@ def test_psds_sed_scores_eval_ignores_clips_without_events(synthetic, rng):
     with pytest.warns(UserWarning, match="have no scores"):
         partial = psds_sed_scores_eval({c: rough[c] for c in clip_ids[1:]}, truth, durations)
     unscored = clip_ids[0] + ".wav"
-    alone = psds_sed_scores_eval({c: rough[c] for c in clip_ids[1:]}, truth[truth["filename"] != unscored],
-                                 durations[durations["filename"] != unscored])
+    alone = psds_sed_scores_eval(
+        {c: rough[c] for c in clip_ids[1:]},
+        truth[truth["filename"] != unscored],
+        durations[durations["filename"] != unscored],
+    )
     assert partial == pytest.approx(alone) and 0.0 < partial["psds1"] < 1.0
 
 
 def test_psds_sed_scores_eval_without_events_warns(synthetic):
     targets, clip_ids, _, durations, timestamps = synthetic
-    empty_truth = pd.DataFrame({"filename": [c + ".wav" for c in clip_ids], "onset": np.nan, "offset": np.nan,
-                                "event_label": np.nan})
+    empty_truth = pd.DataFrame(
+        {"filename": [c + ".wav" for c in clip_ids], "onset": np.nan, "offset": np.nan, "event_label": np.nan}
+    )
     tables = score_dataframes(targets, clip_ids, SYNTH_CLASSES, timestamps)
     with pytest.warns(UserWarning, match="no scored clip has ground-truth events"):
         assert psds_sed_scores_eval(tables, empty_truth, durations) == {"psds1": 0.0, "psds2": 0.0}

@@ -1,4 +1,5 @@
 """psds_eval in both scenarios from one pass over the operating points gives psds_eval's own numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,16 +33,22 @@ def _reference_psds(points, truth_path, durations_path, scenario) -> float:
     truth = pd.read_csv(truth_path, sep="\t").dropna(subset=["event_label"])
     truth["filename"] = truth["filename"].map(clip_id_of)
     cttc = PSDS_EVAL_DEFAULT_CTTC if scenario.cttc_threshold is None else scenario.cttc_threshold
-    evaluator = psds_eval().PSDSEval(dtc_threshold=scenario.dtc_threshold, gtc_threshold=scenario.gtc_threshold,
-                                     cttc_threshold=cttc, ground_truth=truth, metadata=metadata)
+    evaluator = psds_eval().PSDSEval(
+        dtc_threshold=scenario.dtc_threshold,
+        gtc_threshold=scenario.gtc_threshold,
+        cttc_threshold=cttc,
+        ground_truth=truth,
+        metadata=metadata,
+    )
     clip_ids = set(metadata["filename"])
     with quiet_psds_eval():
         for i, (threshold, table) in enumerate(sorted(points.items())):
             table = table.assign(filename=table["filename"].map(clip_id_of))
             table = table[table["filename"].isin(clip_ids)].reset_index(drop=True)
             evaluator.add_operating_point(table, info={"name": f"Op {i + 1:02d}", "threshold": threshold})
-        return float(evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st,
-                                    max_efpr=scenario.max_efpr).value)
+        return float(
+            evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st, max_efpr=scenario.max_efpr).value
+        )
 
 
 def test_shared_pass_equals_one_evaluator_per_scenario_exactly(baseline, tmp_path):
@@ -56,9 +63,14 @@ def test_shared_pass_equals_one_evaluator_per_scenario_exactly(baseline, tmp_pat
 
 
 def test_detections_for_clips_maps_names_to_clip_ids_and_keeps_only_known_clips():
-    table = pd.DataFrame({"filename": ["./Y1.wav", "Y1.wav", "Y2.wav", "Y3_1.000_2.000.wav"],
-                          "onset": [0.0, 1.0, 2.0, 0.5], "offset": [0.5, 1.5, 2.5, 1.0],
-                          "event_label": ["Dog", "Cat", "Dog", "Cat"]})
+    table = pd.DataFrame(
+        {
+            "filename": ["./Y1.wav", "Y1.wav", "Y2.wav", "Y3_1.000_2.000.wav"],
+            "onset": [0.0, 1.0, 2.0, 0.5],
+            "offset": [0.5, 1.5, 2.5, 1.0],
+            "event_label": ["Dog", "Cat", "Dog", "Cat"],
+        }
+    )
     kept = detections_for_clips(table, {"Y1", "Y3_1.000_2.000"})
     assert kept["filename"].tolist() == ["Y1", "Y1", "Y3_1.000_2.000"]
     assert np.allclose(kept["onset"], [0.0, 1.0, 0.5])

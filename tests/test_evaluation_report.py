@@ -1,4 +1,5 @@
 """The files the test stage writes, the metrics it returns, and the CLI's score-folder path on those files."""
+
 from __future__ import annotations
 
 import json
@@ -56,10 +57,21 @@ def test_write_test_outputs_files_and_metrics(scored, tmp_path):
     out = tmp_path / "cli.json"
     truth.to_csv(tmp_path / "gt.tsv", sep="\t", index=False)
     durations.to_csv(tmp_path / "dur.tsv", sep="\t", index=False)
-    argv = ["--ground_truth", str(tmp_path / "gt.tsv"), "--durations", str(tmp_path / "dur.tsv"), "--quiet",
-            "--scores", str(tmp_path / "scores" / "postprocessed"),
-            "--operating_points", str(tmp_path / "predictions_operating_points"),
-            "--predictions", str(tmp_path / "predictions_th_0.50.tsv"), "--json", str(out)]
+    argv = [
+        "--ground_truth",
+        str(tmp_path / "gt.tsv"),
+        "--durations",
+        str(tmp_path / "dur.tsv"),
+        "--quiet",
+        "--scores",
+        str(tmp_path / "scores" / "postprocessed"),
+        "--operating_points",
+        str(tmp_path / "predictions_operating_points"),
+        "--predictions",
+        str(tmp_path / "predictions_th_0.50.tsv"),
+        "--json",
+        str(out),
+    ]
     assert main(argv) == 0
     cli_metrics = json.loads(out.read_text())
     assert set(cli_metrics) == set(METRIC_KEYS)
@@ -71,8 +83,9 @@ def test_write_test_outputs_without_detections(scored, tmp_path):
     raw, smooth, truth, durations = scored
     silent = {clip: table.assign(**{c: 0.0 for c in SYNTH_CLASSES}) for clip, table in smooth.items()}
     with pytest.warns(UserWarning):
-        metrics = write_test_outputs(tmp_path, raw, silent, truth, durations, SYNTH_CLASSES, n_thresholds=3,
-                                     progress=False)
+        metrics = write_test_outputs(
+            tmp_path, raw, silent, truth, durations, SYNTH_CLASSES, n_thresholds=3, progress=False
+        )
     for key in METRIC_KEYS:
         assert metrics[key] == 0.0, key
     assert (tmp_path / "metrics.json").is_file()
@@ -82,13 +95,21 @@ def test_write_test_outputs_on_a_subset_and_wrong_classes(scored, tmp_path):
     raw, smooth, truth, durations = scored
     subset = dict(list(smooth.items())[:5])
     with pytest.warns(UserWarning, match="have no scores"):
-        metrics = write_test_outputs(tmp_path, subset, subset, truth, durations, SYNTH_CLASSES, n_thresholds=3,
-                                     progress=False)
+        metrics = write_test_outputs(
+            tmp_path, subset, subset, truth, durations, SYNTH_CLASSES, n_thresholds=3, progress=False
+        )
     # The same numbers as scoring those clips alone, with only their ground truth and durations.
     kept = [clip + ".wav" for clip in subset]
-    alone = write_test_outputs(tmp_path / "alone", subset, subset, truth[truth["filename"].isin(kept)],
-                               durations[durations["filename"].isin(kept)], SYNTH_CLASSES, n_thresholds=3,
-                               progress=False)
+    alone = write_test_outputs(
+        tmp_path / "alone",
+        subset,
+        subset,
+        truth[truth["filename"].isin(kept)],
+        durations[durations["filename"].isin(kept)],
+        SYNTH_CLASSES,
+        n_thresholds=3,
+        progress=False,
+    )
     assert metrics == pytest.approx(alone) and metrics["psds1_sed_scores_eval"] > 0
     with pytest.raises(ValueError, match="expected"):
         write_test_outputs(tmp_path, raw, smooth, truth, durations, ["Cat", "Dog"], n_thresholds=3)

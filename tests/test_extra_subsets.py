@@ -1,4 +1,5 @@
 """Extra labelled training subsets (the ATST-SED README's "external set"): data.extra_strong / data.extra_weak."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,9 @@ def _extra_tables(dataset: Path, tmp_path: Path, missing: bool = False) -> tuple
     strong = pd.read_csv(dataset / "metadata/train/synthetic21_train/soundscapes.tsv", sep="\t")
     weak = pd.read_csv(dataset / "metadata/train/weak.tsv", sep="\t")
     if missing:
-        strong = pd.concat([strong, pd.DataFrame([{"filename": "gone.wav", "onset": 0.0, "offset": 1.0,
-                                                    "event_label": "Dog"}])])
+        strong = pd.concat(
+            [strong, pd.DataFrame([{"filename": "gone.wav", "onset": 0.0, "offset": 1.0, "event_label": "Dog"}])]
+        )
     strong_tsv, weak_tsv = tmp_path / "extra_strong.tsv", tmp_path / "extra_weak.tsv"
     strong.to_csv(strong_tsv, sep="\t", index=False)
     weak.to_csv(weak_tsv, sep="\t", index=False)
@@ -30,17 +32,23 @@ def _extra_tables(dataset: Path, tmp_path: Path, missing: bool = False) -> tuple
 
 def _config(dataset: Path, tmp_path: Path, missing: bool = False, **overrides) -> dict:
     strong_tsv, weak_tsv = _extra_tables(dataset, tmp_path, missing)
-    extra_strong = [{"name": "audioset_extra", "folder": "audio/train/synthetic21_train/soundscapes_16k",
-                     "tsv": str(strong_tsv), "batch_size": 3}]
+    extra_strong = [
+        {
+            "name": "audioset_extra",
+            "folder": "audio/train/synthetic21_train/soundscapes_16k",
+            "tsv": str(strong_tsv),
+            "batch_size": 3,
+        }
+    ]
     extra_weak = [{"name": "weak_extra", "folder": "audio/train/weak_16k", "tsv": str(weak_tsv), "batch_size": 1}]
-    return tiny_config(dataset, 1, **{"data.extra_strong": extra_strong, "data.extra_weak": extra_weak,
-                                      **overrides})
+    return tiny_config(dataset, 1, **{"data.extra_strong": extra_strong, "data.extra_weak": extra_weak, **overrides})
 
 
 def test_extra_subsets_join_every_batch_in_their_loss_part(tiny_dataset, tmp_path):
     config = _config(tiny_dataset, tmp_path)
     assert config["data"]["extra_strong"][0]["folder"] == str(
-        tiny_dataset / "audio/train/synthetic21_train/soundscapes_16k")
+        tiny_dataset / "audio/train/synthetic21_train/soundscapes_16k"
+    )
     sets = build_train_sets(config, build_label_encoder(config))
     assert sets.batch_sizes == [2, 2, 2, 2, 3, 1]
     assert [s.subset for s in sets.train][4:] == ["strong_extra/audioset_extra", "weak_extra/weak_extra"]
@@ -65,12 +73,15 @@ def test_missing_extra_files_follow_on_missing(tiny_dataset, tmp_path):
         build_train_sets(config, build_label_encoder(config))
 
 
-@pytest.mark.parametrize("entry,message", [
-    ({"name": "x", "folder": "a", "tsv": "b"}, "exactly the keys"),
-    ({"name": "x", "folder": "a", "tsv": "b", "batch_size": 0}, "batch_size must be a positive integer"),
-    ({"name": "", "folder": "a", "tsv": "b", "batch_size": 2}, "name must be a non-empty name"),
-    ("audio/extra", "exactly the keys"),
-])
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ({"name": "x", "folder": "a", "tsv": "b"}, "exactly the keys"),
+        ({"name": "x", "folder": "a", "tsv": "b", "batch_size": 0}, "batch_size must be a positive integer"),
+        ({"name": "", "folder": "a", "tsv": "b", "batch_size": 2}, "name must be a non-empty name"),
+        ("audio/extra", "exactly the keys"),
+    ],
+)
 def test_bad_extra_entries_are_named(tiny_dataset, entry, message):
     with pytest.raises(ConfigError, match=r"data\.extra_strong\[0\].*" + message):
         tiny_config(tiny_dataset, 1, **{"data.extra_strong": [entry]})

@@ -5,6 +5,7 @@ STFT/matmul rounding scales with the clip's loudest bin, while an element-wise `
 the quietest bins (the zero-padded tail of clip 0 holds values near 1e-9). Scaled features live in a fixed
 range ([0, 1] and about [-1, 1]), so they are compared with ``atol=1e-4`` as the reference README states.
 """
+
 from __future__ import annotations
 
 import numpy as np

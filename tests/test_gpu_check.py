@@ -1,4 +1,5 @@
 """scripts/gpu_check.sh --dry_run: the GPU check's whole plan on the CPU with tiny sizes, one JSON out."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ def test_dry_run_writes_one_json_with_every_part(tmp_path):
     out = tmp_path / "gpu_check.json"
     env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
     env.pop("DESED_TASK_RUN_VERSION", None)
-    done = subprocess.run([str(ROOT / "scripts" / "gpu_check.sh"), str(out), "--dry-run"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "gpu_check.sh"), str(out), "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     results = json.loads(out.read_text())
     assert results["dry_run"] is True and results["plan"]["device"] == "cpu"
@@ -32,7 +39,10 @@ def test_dry_run_writes_one_json_with_every_part(tmp_path):
     assert benchmark["inference_network_s_bs1"] > 0 and benchmark["inference_network_s_bs1_bf16"] > 0
     runs = results["stage2_paper_batch"]
     assert [(r["precision"], r["activation_checkpointing"]) for r in runs[:3]] == [
-        ("bf16-mixed", False), ("bf16-mixed", True), ("32", False)]
+        ("bf16-mixed", False),
+        ("bf16-mixed", True),
+        ("32", False),
+    ]
     for run in runs:
         assert run["status"] == "ok", run
         assert run["batch_sizes"] == [1, 1, 1, 1] and len(run["step_seconds"]) == 1
@@ -74,8 +84,14 @@ def test_comparing_the_two_tests_finds_a_changed_metric():
 
 
 def test_command_line_configuration_builds_on_the_demo_one(tmp_path):
-    conf = write_conf(tmp_path / "stage2.yaml", 2, tmp_path / "data", "bf16-mixed", {"training.n_epochs": 1},
-                      model_init="/ckpt/best.ckpt")
+    conf = write_conf(
+        tmp_path / "stage2.yaml",
+        2,
+        tmp_path / "data",
+        "bf16-mixed",
+        {"training.n_epochs": 1},
+        model_init="/ckpt/best.ckpt",
+    )
     config = load_config(conf)
     assert config["training"]["stage"] == 2 and config["training"]["precision"] == "bf16-mixed"
     assert config["training"]["n_epochs"] == 1 and config["training"]["init_checkpoint"] == "/ckpt/best.ckpt"
@@ -83,8 +99,12 @@ def test_command_line_configuration_builds_on_the_demo_one(tmp_path):
 
 
 def test_unknown_part_is_refused(tmp_path):
-    done = subprocess.run([str(ROOT / "scripts" / "gpu_check.sh"), str(tmp_path / "x.json"), "--parts", "cli"],
-                          capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "gpu_check.sh"), str(tmp_path / "x.json"), "--parts", "cli"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert done.returncode == 2 and "invalid choice: 'cli'" in done.stderr
     assert not (tmp_path / "x.json").exists()
 

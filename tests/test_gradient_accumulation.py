@@ -5,6 +5,7 @@ The equality needs what does not see the whole batch at once to be switched off:
 statistics (frozen), the ATST top_db floor is taken per clip, dropout is 0 and the random augmentations (mixup,
 frequency warping, whose draws depend on the batch's size) are off.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,8 +33,13 @@ def _micro_batches(n: int) -> list[dict]:
         labels = torch.zeros(len(SUBSETS), 10, 31)
         labels[:2, :, 5:20] = (torch.rand(2, 10, 1, generator=g) > 0.6).float()
         labels[2:4, :, 0] = (torch.rand(2, 10, generator=g) > 0.6).float()
-        batches.append({"audio": 0.1 * torch.randn(len(SUBSETS), N_SAMPLES, generator=g), "labels": labels,
-                        "subsets": list(SUBSETS)})
+        batches.append(
+            {
+                "audio": 0.1 * torch.randn(len(SUBSETS), N_SAMPLES, generator=g),
+                "labels": labels,
+                "subsets": list(SUBSETS),
+            }
+        )
     return batches
 
 
@@ -41,9 +47,14 @@ def _joined(batches: list[dict], k: int) -> list[dict]:
     """Every k consecutive batches as one."""
     out = []
     for i in range(0, len(batches), k):
-        group = batches[i:i + k]
-        out.append({"audio": torch.cat([b["audio"] for b in group]), "labels": torch.cat([b["labels"] for b in group]),
-                    "subsets": [s for b in group for s in b["subsets"]]})
+        group = batches[i : i + k]
+        out.append(
+            {
+                "audio": torch.cat([b["audio"] for b in group]),
+                "labels": torch.cat([b["labels"] for b in group]),
+                "subsets": [s for b in group for s in b["subsets"]],
+            }
+        )
     return out
 
 
@@ -68,18 +79,34 @@ def _train(stage: int, net: CRNN, batches: list[dict], accumulate: int, tmp_path
     student = copy.deepcopy(net)
     student.encoder.set_trainable_groups(4 if stage == 2 else 0)
     options = TaskOptions(
-        n_epochs=4, n_epochs_warmup=1, consistency_weight_max=2.0 if stage == 1 else 70.0, ema_factor=0.999,
-        ema_warmup=stage == 1, mixup_prob=0.0, freq_warp_prob=0.0, cnn_lr=1e-3, rnn_lr=2e-3,
-        encoder_lr=1e-3, encoder_trainable_layers=4 if stage == 2 else 0, cosine=stage == 2,
+        n_epochs=4,
+        n_epochs_warmup=1,
+        consistency_weight_max=2.0 if stage == 1 else 70.0,
+        ema_factor=0.999,
+        ema_warmup=stage == 1,
+        mixup_prob=0.0,
+        freq_warp_prob=0.0,
+        cnn_lr=1e-3,
+        rnn_lr=2e-3,
+        encoder_lr=1e-3,
+        encoder_trainable_layers=4 if stage == 2 else 0,
+        cosine=stage == 2,
     )
     cls = Stage2SEDTask if stage == 2 else SEDTask
     encoder = LabelEncoder([str(i) for i in range(10)], audio_len=2.0, frame_hop=256, net_pooling=4)
     task = cls(student, SEDFrontend(), encoder, options, tmp_path)
     record = Record()
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=4, accumulate_grad_batches=accumulate, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        limit_val_batches=0, callbacks=[FreezeBatchNorm(), record],
+        accelerator="cpu",
+        devices=1,
+        max_epochs=4,
+        accumulate_grad_batches=accumulate,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[FreezeBatchNorm(), record],
     )
     trainer.fit(task, train_dataloaders=DataLoader(batches, batch_size=None))
     return task, record

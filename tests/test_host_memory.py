@@ -1,4 +1,5 @@
 """glibc keeps freed memory on CPU runs (training.cpu_keep_freed_memory); elsewhere nothing changes."""
+
 from __future__ import annotations
 
 import ctypes.util

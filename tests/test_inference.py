@@ -1,5 +1,6 @@
 """Inference on recordings of any length (docs/recipe.md §7): chunking, equality with the training module's test step,
 resampling, channels, thresholds, silence and errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_chunk_stream_equals_slices_of_the_padded_signal(n, rng):
     assert stream.n_samples == n and len(chunks) == grid.n_chunks(n)
     padded = np.pad(signal, (0, len(chunks) * grid.hop_samples + grid.chunk_samples))
     for k, chunk in enumerate(chunks):
-        np.testing.assert_array_equal(chunk, padded[k * grid.hop_samples:k * grid.hop_samples + 100])
+        np.testing.assert_array_equal(chunk, padded[k * grid.hop_samples : k * grid.hop_samples + 100])
     assert (len(chunks) - 1) * grid.hop_samples + 100 >= n  # the last chunk reaches the end
     assert len(chunks) == 1 or (len(chunks) - 2) * grid.hop_samples + 100 < n  # and no chunk is superfluous
 
@@ -113,8 +114,8 @@ def test_overlap_average_on_the_global_grid(rng):
     n_frames = 8 * 7 + 25
     sums, counts = np.zeros((2, n_frames)), np.zeros(n_frames)
     for k, chunk in enumerate(scores):  # the naive way
-        sums[:, k * 7:k * 7 + 25] += chunk
-        counts[k * 7:k * 7 + 25] += 1
+        sums[:, k * 7 : k * 7 + 25] += chunk
+        counts[k * 7 : k * 7 + 25] += 1
     np.testing.assert_allclose(merged.result(n_frames), sums / counts, rtol=1e-6)
     with pytest.raises(ValueError, match="covered"):
         merged.result(n_frames + 1)
@@ -156,14 +157,14 @@ def test_long_recording_averages_chunk_scores_of_the_test_step(tiny, clip_10s, r
     padded = np.pad(audio, (0, 10 * SR))
     with torch.inference_mode():
         chunk_scores = [
-            task.predict_scores(torch.from_numpy(padded[s:s + 10 * SR])[None], "teacher")[0][0].numpy()
+            task.predict_scores(torch.from_numpy(padded[s : s + 10 * SR])[None], "teacher")[0][0].numpy()
             for s in starts
         ]
     n_frames = int(np.ceil(len(audio) / 1024))
     sums, counts = np.zeros((10, 2 * 70 + 156)), np.zeros(2 * 70 + 156)
     for k, scores in enumerate(chunk_scores):
-        sums[:, k * 70:k * 70 + 156] += scores
-        counts[k * 70:k * 70 + 156] += 1
+        sums[:, k * 70 : k * 70 + 156] += scores
+        counts[k * 70 : k * 70 + 156] += 1
     expected = (sums / counts)[:, :n_frames]
     result = detector(audio, sample_rate=SR)
     assert result.scores.shape == expected.shape
@@ -241,11 +242,15 @@ def test_silence_events_depend_on_the_checkpoint_and_none_is_shorter_than_a_fram
 def test_an_event_shorter_than_a_frame_is_dropped():
     from desed_task.inference.event_decoding import without_partial_frame_events
 
-    events = pd.DataFrame({"onset": [0.0, 9.984, 3.2], "offset": [0.064, 10.0, 3.2 + 0.064 * 3],
-                           "event_label": ["Dog", "Cat", "Cat"]})
+    events = pd.DataFrame(
+        {"onset": [0.0, 9.984, 3.2], "offset": [0.064, 10.0, 3.2 + 0.064 * 3], "event_label": ["Dog", "Cat", "Cat"]}
+    )
     kept = without_partial_frame_events(events, 0.064)
-    assert kept.to_dict("list") == {"onset": [0.0, 3.2], "offset": [0.064, 3.2 + 0.064 * 3],
-                                    "event_label": ["Dog", "Cat"]}
+    assert kept.to_dict("list") == {
+        "onset": [0.0, 3.2],
+        "offset": [0.064, 3.2 + 0.064 * 3],
+        "event_label": ["Dog", "Cat"],
+    }
 
 
 def test_config_dict_overrides_the_checkpoint(tiny):
@@ -297,8 +302,10 @@ def test_errors_name_the_problem(tiny, detector, tmp_path):
 def test_an_original_layout_config_that_does_not_describe_the_weights_asks_for_a_config(tiny, tmp_path):
     """The original layout is mapped (tests/test_published_checkpoints.py); here it describes another network."""
     task, config, _ = tiny
-    original_layout = {"feats": {"n_mels": 128, "n_filters": 2048, "n_window": 2048, "hop_length": 256},
-                       "net": {"nclass": 10, "n_RNN_cell": 256}}
+    original_layout = {
+        "feats": {"n_mels": 128, "n_filters": 2048, "n_window": 2048, "hop_length": 256},
+        "net": {"nclass": 10, "n_RNN_cell": 256},
+    }
     path = write_checkpoint(task, original_layout, tmp_path / "original_layout.ckpt")
     with pytest.raises(CheckpointError, match="configuration stored in the checkpoint.*--config"):
         SoundEventDetector.from_checkpoint(path, device="cpu")

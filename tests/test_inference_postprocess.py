@@ -1,5 +1,6 @@
 """Inference with tuned post-processing: median parameters replace the checkpoint's windows; cSEBB
 parameters turn the merged scores into boxes thresholded on their confidence."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,9 @@ def test_csebb_boxes_are_thresholded_on_their_confidence(tiny_checkpoint, audio,
     values = CSEBBClassParams(step_filter_length=0.48, merge_threshold_abs=0.2, merge_threshold_rel=None)
     params = CSEBBParams({c: values for c in detector.classes})
     write_params(tmp_path / "csebb.json", params)
-    boxes = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32",
-                                               postprocess=tmp_path / "csebb.json")
+    boxes = SoundEventDetector.from_checkpoint(
+        tiny_checkpoint, device="cpu", precision="fp32", postprocess=tmp_path / "csebb.json"
+    )
     assert boxes.median_window is None and "cSEBB" in boxes.decoder.description
     result = boxes(audio, sample_rate=SR, threshold=threshold)
     raw = detector(audio, sample_rate=SR)
@@ -73,8 +75,23 @@ def test_cli_postprocess_writes_a_desed_table(tiny_checkpoint, audio, tmp_path, 
     sf.write(tmp_path / "rec.wav", audio, SR)
     tsv = tmp_path / "events.tsv"
     with caplog.at_level(logging.INFO):
-        assert main([str(tmp_path / "rec.wav"), "--checkpoint", str(tiny_checkpoint), "--tsv", str(tsv), "--threshold",
-                     "0.2", "--postprocess", str(tmp_path / "csebb.json"), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    str(tmp_path / "rec.wav"),
+                    "--checkpoint",
+                    str(tiny_checkpoint),
+                    "--tsv",
+                    str(tsv),
+                    "--threshold",
+                    "0.2",
+                    "--postprocess",
+                    str(tmp_path / "csebb.json"),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     table = pd.read_csv(tsv, sep="\t")
     assert list(table.columns) == ["filename", "onset", "offset", "event_label"] and len(table) > 0
     assert (table["filename"] == "rec.wav").all()

@@ -1,5 +1,6 @@
 """Inference precision: ``auto`` picks bf16 wherever the device has native bf16 units; bf16 runs the network under
 autocast while the features stay float32, and scores come back float32 and close to float32's."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,8 +14,10 @@ from desed_task.inference.precision import cpu_flags, native_bf16, resolve_preci
 SR = 16000
 
 
-@pytest.mark.parametrize("flags, expected", [("fpu avx512f avx512bw", "fp32"), ("avx512f avx512_bf16", "bf16"),
-                                             ("amx_tile amx_bf16", "bf16"), (None, "fp32")])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [("fpu avx512f avx512bw", "fp32"), ("avx512f avx512_bf16", "bf16"), ("amx_tile amx_bf16", "bf16"), (None, "fp32")],
+)
 def test_auto_on_a_cpu_follows_its_bf16_flags(flags, expected, tmp_path, monkeypatch):
     cpuinfo = tmp_path / "cpuinfo"
     if flags is not None:

@@ -1,5 +1,6 @@
 """The bf16-against-float32 measurement (scripts/inference_precision.py) on a tiny network: every number it
 reports is there and plausible, and the PSDS of both precisions are those of the evaluation on the same scores."""
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,14 @@ def test_script_runs_from_another_folder_and_takes_both_spellings_of_a_flag(flag
     usage error is one line with exit status 2."""
     script = Path(__file__).resolve().parents[1] / "scripts" / "inference_precision.py"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, str(script), "--json", "out.json", flag, "truth.tsv"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), "--json", "out.json", flag, "truth.tsv"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     lines = [line for line in done.stderr.splitlines() if line.strip() and "pkg_resources" not in line]
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "--checkpoint, --audio, --ground_truth and --durations go together" in lines[0]

@@ -1,6 +1,7 @@
 """The metric unit: a new metric is one file (tests/toy_metric.py) plus a registry entry, and it is listed, scored
 and written through the same entry points as the built-in ones (``python -m desed_task.evaluation``'s help,
 table and ``--json``; the test stage's ``write_test_outputs`` and metric files)."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ def test_a_new_metric_is_listed_in_the_help_under_its_input(toy_registered, caps
         main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    listing = text[text.index("--predictions FILE"):text.index("PSDS scenario 1")]
+    listing = text[text.index("--predictions FILE") : text.index("PSDS scenario 1")]
     assert "intersection_f1_macro" in listing
     assert f"{TOY_KEY}\n" in listing and DetectedClipFraction.description in listing
 
@@ -73,8 +74,17 @@ def test_a_new_metric_is_in_the_test_stage_metrics_and_files(toy_registered, rng
     raw[-1] = 0.0  # a clip without events, where nothing is detected
     raw_tables = score_dataframes(raw, clip_ids, SYNTH_CLASSES, timestamps)
     smooth_tables = score_dataframes(median_filter_scores(raw, 7), clip_ids, SYNTH_CLASSES, timestamps)
-    metrics = write_test_outputs(tmp_path, raw_tables, smooth_tables, truth, durations, SYNTH_CLASSES,
-                                 n_thresholds=3, prefix="student", progress=False)
+    metrics = write_test_outputs(
+        tmp_path,
+        raw_tables,
+        smooth_tables,
+        truth,
+        durations,
+        SYNTH_CLASSES,
+        n_thresholds=3,
+        prefix="student",
+        progress=False,
+    )
     assert tuple(metrics) == (*METRIC_KEYS, TOY_KEY) == metric_keys()
     detections = pd.read_csv(tmp_path / "predictions_th_0.50.tsv", sep="\t")
     detected = set(detections["filename"].map(clip_id_of))
@@ -91,14 +101,18 @@ def test_the_registry_checks_the_keys_a_metric_declares(monkeypatch):
     monkeypatch.setitem(METRICS, Misnamed.name, Misnamed())
     with pytest.raises(ValueError, match=r"\['event_f1_macro'\] are declared by more than one metric"):
         metric_keys()
-    with pytest.raises(ValueError, match=r"metric misnamed returned the keys \['detected_clip_fraction'\], but "
-                                         r"declares \['event_f1_macro'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"metric misnamed returned the keys \['detected_clip_fraction'\], but "
+        r"declares \['event_f1_macro'\]",
+    ):
         metric_values({"misnamed": Job(value={TOY_KEY: 0.5})})
 
 
 def test_the_documented_inputs_and_metrics_are_the_registry():
-    rows = re.findall(r"^\| `(--\w+) [A-Z]+` \|.*\| (`.*`) \|$", (REPO / "docs" / "evaluation.md").read_text(),
-                      re.MULTILINE)
+    rows = re.findall(
+        r"^\| `(--\w+) [A-Z]+` \|.*\| (`.*`) \|$", (REPO / "docs" / "evaluation.md").read_text(), re.MULTILINE
+    )
     documented = {flag: re.findall(r"`(\w+)`", keys) for flag, keys in rows}
     assert documented == {
         flag.split()[0]: [key for metric in metrics_reading(kind) for key in metric.keys]

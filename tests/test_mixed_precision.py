@@ -1,4 +1,5 @@
 """bf16 autocast keeps the golden network outputs within 1e-2 and returns float32 scores."""
+
 from __future__ import annotations
 
 import numpy as np

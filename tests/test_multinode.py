@@ -1,5 +1,6 @@
 """Two "nodes" of one CPU process each (two torchrun launches on this machine, gloo): the ranks find each other
 through the rendezvous address, shard the batches, and validate like one process on the whole set."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,30 @@ def test_two_nodes_of_one_process_match_a_single_process_validation(tiny_dataset
     port = free_port()
     nodes = []
     for node_rank in (0, 1):
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
-               "--node_rank", str(node_rank), "--master_addr", "127.0.0.1", "--master_port", port,
-               str(worker), str(tiny_dataset), str(tmp_path), str(tests_dir), "1", "2"]
-        nodes.append(subprocess.Popen(cmd, env=worker_env(tests_dir), stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--nproc_per_node",
+            "1",
+            "--node_rank",
+            str(node_rank),
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            port,
+            str(worker),
+            str(tiny_dataset),
+            str(tmp_path),
+            str(tests_dir),
+            "1",
+            "2",
+        ]
+        nodes.append(
+            subprocess.Popen(cmd, env=worker_env(tests_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     try:
         outputs = [node.communicate(timeout=240) for node in nodes]
     finally:

@@ -1,5 +1,6 @@
 """The ATST-SED network (docs/recipe.md §4): golden outputs, published key layout, and the mistakes the golden
 must catch; the CRNN with a second, test-only encoder unit."""
+
 from __future__ import annotations
 
 import subprocess
@@ -17,8 +18,9 @@ from toy_encoder import ToyEncoder
 
 
 def small_crnn(**kwargs) -> CRNN:
-    encoder = FrameATSTEncoder(embed_dim=64, depth=2, num_heads=2,
-                               activation_checkpointing=kwargs.pop("activation_checkpointing", False))
+    encoder = FrameATSTEncoder(
+        embed_dim=64, depth=2, num_heads=2, activation_checkpointing=kwargs.pop("activation_checkpointing", False)
+    )
     return CRNN(encoder, **kwargs)
 
 
@@ -129,7 +131,8 @@ def test_swapped_heads_break_the_golden(golden):
     state = recipe_state_dict(CRNN_KEYS_TSV)
     for suffix in ("weight", "bias"):
         state[f"dense.{suffix}"], state[f"dense_softmax.{suffix}"] = (
-            state[f"dense_softmax.{suffix}"], state[f"dense.{suffix}"],
+            state[f"dense_softmax.{suffix}"],
+            state[f"dense.{suffix}"],
         )
     model = CRNN(FrameATSTEncoder())
     model.load_state_dict(state)
@@ -248,8 +251,12 @@ def test_importing_the_network_pulls_in_no_heavy_optional_packages():
 # ---------------------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize(
     ("shape", "match"),
-    [((2, 63, 1001), r"\(B, 64, T\).*\(2, 63, 1001\)"), ((64, 1001), r"\(64, 1001\)"),
-     ((1, 64, 1004), "251 tokens.*1 to 250"), ((1, 64, 3), "0 tokens")],
+    [
+        ((2, 63, 1001), r"\(B, 64, T\).*\(2, 63, 1001\)"),
+        ((64, 1001), r"\(64, 1001\)"),
+        ((1, 64, 1004), "251 tokens.*1 to 250"),
+        ((1, 64, 3), "0 tokens"),
+    ],
     ids=["mel_bins", "no_batch", "too_many_frames", "too_few_frames"],
 )
 def test_frameatst_rejects_wrong_feature_shapes(shape, match):
@@ -293,10 +300,14 @@ def test_cnn_runs_channels_last_and_matches_a_plain_layer_by_layer_pass():
     torch.testing.assert_close(out, plain, atol=1e-6, rtol=1e-5)
 
 
-@pytest.mark.parametrize("make_input", [
-    lambda: torch.randn(2, 1, 30, 12),  # plain one-channel input
-    lambda: torch.randn(2, 12, 30).transpose(1, 2).unsqueeze(1),  # the CRNN's transposed features
-], ids=["contiguous", "transposed"])
+@pytest.mark.parametrize(
+    "make_input",
+    [
+        lambda: torch.randn(2, 1, 30, 12),  # plain one-channel input
+        lambda: torch.randn(2, 12, 30).transpose(1, 2).unsqueeze(1),  # the CRNN's transposed features
+    ],
+    ids=["contiguous", "transposed"],
+)
 def test_one_channel_input_gets_channels_last_strides(make_input):
     from desed_task.nnet.cnn import _channels_last
 

@@ -1,5 +1,6 @@
 """The output layer shared by every command: overlap with inputs (path, symlink, hard link, folders), stale
 temporaries of killed runs, all-or-nothing folders under an interrupt, and exclusive ``version_K`` folders."""
+
 from __future__ import annotations
 
 import os
@@ -48,12 +49,16 @@ OVERLAPS = {
     "symlink to an input": (lambda t: _symlink(t / "link.tsv", t / "gt.tsv"), ["link.tsv", "ground truth"]),
     "hard link of an input": (lambda t: _hard_link(t / "hard.tsv", t / "gt.tsv"), ["hard.tsv", "ground truth"]),
     "file inside an input folder": (lambda t: t / "scores" / "a.tsv", ["a.tsv", "inside the input scores"]),
-    "hard link of a file inside an input folder": (lambda t: _hard_link(t / "h.tsv", t / "scores" / "a.tsv"),
-                                                   ["h.tsv", "inside the input scores"]),
+    "hard link of a file inside an input folder": (
+        lambda t: _hard_link(t / "h.tsv", t / "scores" / "a.tsv"),
+        ["h.tsv", "inside the input scores"],
+    ),
     "the input folder itself": (lambda t: t / "scores", ["would overwrite the input scores"]),
     "a folder holding an input": (lambda t: t, ["holds the input"]),
     "a folder holding a hard link of an input": (
-        lambda t: _hard_link(_folder(t / "new") / "copy.tsv", t / "gt.tsv").parent, ["new", "ground truth"]),
+        lambda t: _hard_link(_folder(t / "new") / "copy.tsv", t / "gt.tsv").parent,
+        ["new", "ground truth"],
+    ),
 }
 
 
@@ -76,8 +81,14 @@ def test_an_output_overlapping_an_input_is_refused_naming_both(case, tmp_path):
 def test_outputs_apart_from_the_inputs_pass(tmp_path):
     inputs = [(_file(tmp_path / "gt.tsv"), "ground truth"), (_file(tmp_path / "scores" / "a.tsv").parent, "scores")]
     _file(tmp_path / "old.json")
-    check_separate([(tmp_path / "old.json", "existing file"), (tmp_path / "new" / "m.json", "new file"),
-                    (tmp_path / "scores" / "new.json", "new file in an input folder")], inputs)
+    check_separate(
+        [
+            (tmp_path / "old.json", "existing file"),
+            (tmp_path / "new" / "m.json", "new file"),
+            (tmp_path / "scores" / "new.json", "new file in an input folder"),
+        ],
+        inputs,
+    )
 
 
 def _dead_pid() -> int:
@@ -92,8 +103,11 @@ def test_stale_partials_of_dead_processes_are_removed_and_nothing_else(tmp_path)
     stale_folder = _folder(tmp_path / f".scores.partial-{dead}-89abcdef")
     _file(stale_folder / "a.tsv")
     alive = _file(tmp_path / f".q.png.partial-{os.getpid()}-0123abcd")
-    others = [_file(tmp_path / "p.partial"), _file(tmp_path / f"p.png.partial-{dead}-0123abcd"),
-              _file(tmp_path / f".p.png.partial-{dead}-xyz")]
+    others = [
+        _file(tmp_path / "p.partial"),
+        _file(tmp_path / f"p.png.partial-{dead}-0123abcd"),
+        _file(tmp_path / f".p.png.partial-{dead}-xyz"),
+    ]
     assert sorted(remove_stale_partials(tmp_path)) == sorted([stale, stale_folder])
     assert alive.exists() and all(p.exists() for p in others)
 
@@ -168,13 +182,22 @@ def test_experiment_folder_is_reused_by_ddp_workers_only(tmp_path, monkeypatch):
 def test_numbered_folders_created_by_processes_at_once_are_all_different(tmp_path):
     """Separate processes, released together once all have started: each gets its own version."""
     go = tmp_path / "go"
-    script = ("import sys, time, pathlib\n"
-              "from desed_task.output_files import create_numbered_folder\n"
-              f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.001)\n"
-              f"print(create_numbered_folder({str(tmp_path / 'exp')!r}).name)\n")
+    script = (
+        "import sys, time, pathlib\n"
+        "from desed_task.output_files import create_numbered_folder\n"
+        f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.001)\n"
+        f"print(create_numbered_folder({str(tmp_path / 'exp')!r}).name)\n"
+    )
     repo = Path(__file__).resolve().parents[1]
-    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                                  env={**os.environ, "PYTHONPATH": str(repo)}) for _ in range(4)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(repo)},
+        )
+        for _ in range(4)
+    ]
     time.sleep(1.0)
     go.touch()
     names = [process.communicate(timeout=120)[0].strip() for process in processes]

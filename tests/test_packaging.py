@@ -3,6 +3,7 @@ their configurations beside themselves rather than beside the package (which, in
 
 The wheel itself is built, installed and run from another folder by scripts/check_wheel.sh (CI).
 """
+
 from __future__ import annotations
 
 import runpy
@@ -57,8 +58,13 @@ def test_training_scripts_default_to_the_confs_beside_them(tmp_path, stage):
 
 @pytest.mark.slow
 def test_training_script_help_run_from_another_folder_names_its_own_conf(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "train" / "train_stage1.py"), "--help"], cwd=tmp_path,
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train" / "train_stage1.py"), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     unwrapped = "".join(result.stdout.split())  # argparse wraps long paths, also at hyphens
     assert "".join(str(ROOT / "confs" / "stage1.yaml").split()) in unwrapped
 

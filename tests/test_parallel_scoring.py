@@ -1,5 +1,6 @@
 """Scoring with worker processes gives exactly the serial numbers and files, on the real DESED validation ground
 truth with scores shaped like a trained system's (``tools.eval_timing.synthetic_scores``)."""
+
 from __future__ import annotations
 
 import copy
@@ -42,8 +43,9 @@ def desed(data_dir):
     test_set = synthetic_test_set(truth, durations)
     encoder, scores = test_set.label_encoder, test_set.scores["teacher"]
     raw = score_dataframes(scores, test_set.clip_ids, encoder.labels, encoder.timestamps())
-    smoothed = score_dataframes(median_filter_scores(scores, list(MEDIAN_WINDOW)), test_set.clip_ids,
-                                encoder.labels, encoder.timestamps())
+    smoothed = score_dataframes(
+        median_filter_scores(scores, list(MEDIAN_WINDOW)), test_set.clip_ids, encoder.labels, encoder.timestamps()
+    )
     return {"truth": truth, "durations": durations, "raw": raw, "smoothed": smoothed, "labels": encoder.labels}
 
 
@@ -77,11 +79,14 @@ def test_sharded_sed_scores_eval_equals_its_own_computation_curves_included(dese
 @pytest.mark.slow
 def test_validation_psds_with_workers_equals_the_serial_psds(desed, pool, tmp_path):
     serial = psds_sed_scores_eval(desed["raw"], desed["truth"], desed["durations"])
-    parallel = submit_psds_sed_scores_eval(pool, desed["raw"], desed["truth"], desed["durations"],
-                                           plot_dir=tmp_path).result()
+    parallel = submit_psds_sed_scores_eval(
+        pool, desed["raw"], desed["truth"], desed["durations"], plot_dir=tmp_path
+    ).result()
     assert parallel == serial
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["psd_roc_psds1_sed_scores_eval.png",
-                                                          "psd_roc_psds2_sed_scores_eval.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "psd_roc_psds1_sed_scores_eval.png",
+        "psd_roc_psds2_sed_scores_eval.png",
+    ]
 
 
 @pytest.mark.slow
@@ -188,8 +193,10 @@ def test_a_run_validates_and_tests_with_workers_exactly_as_without(tiny_dataset,
         config = tiny_config(tiny_dataset, 1, **{"training.scoring_workers": workers})
         validation = run_experiment(config, tmp_path / f"validate{workers}", validate_from=str(trained_checkpoint))
         test = run_experiment(config, tmp_path / f"test{workers}", test_from=str(trained_checkpoint))
-        runs[workers] = ({k: v for k, v in validation.items() if k.startswith("val/")},
-                         {k: v for k, v in test.items() if "/" in k})
+        runs[workers] = (
+            {k: v for k, v in validation.items() if k.startswith("val/")},
+            {k: v for k, v in test.items() if "/" in k},
+        )
     assert runs[2] == runs[0]
     assert "val/teacher/synth_val_psds1" in runs[0][0] and "teacher/psds1_psds_eval" in runs[0][1]
 
@@ -232,8 +239,10 @@ def test_the_timing_compares_serial_and_workers_on_the_same_numbers(data_dir):
     assert results["validation_workers_cpu_s"] > 0 and results["workers_start_wall_s"] > 0
 
 
-@pytest.mark.parametrize("argv, message", [(["--workers", "1"], "--workers must be at least 2"),
-                                           (["--json", "/no/such/folder/out.json"], "--json: folder")])
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--workers", "1"], "--workers must be at least 2"), (["--json", "/no/such/folder/out.json"], "--json: folder")],
+)
 def test_the_timing_script_refuses_bad_flags_in_one_line(argv, message):
     import subprocess
     import sys

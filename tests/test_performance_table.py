@@ -1,4 +1,5 @@
 """The README's performance table, rendered from the benchmark's JSON."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,38 @@ import pytest
 from tools.performance_table import TABLE_END, TABLE_START, render_table, replace_table, table_rows
 
 RESULTS = {
-    "device": "Some CPU, AVX512, native bf16, 2 threads", "matmul_gflops": 186.04, "network_gflops_per_clip": 46.71,
-    "inference_network_s_bs1": 0.297, "inference_limit_fraction_bs1": 0.846, "inference_network_s_bs1_bf16": 0.21,
-    "inference_rtf_bs1": 0.0329, "inference_clips_per_s_bs1": 3.04, "inference_rtf_bs1_bf16": 0.025,
-    "inference_clips_per_s_bs1_bf16": 4.0, "inference_clips_per_s_bs16": 2.95, "inference_clips_per_s_bs16_bf16": 3.9,
-    "train_batch_sizes": [1, 1, 2, 2], "train_batch": 6, "train_step_s": 9.5, "peak_memory_mb": 4096.0,
-    "train_step_s_bf16": 7.25, "peak_memory_mb_bf16": 3584.0, "peak_memory_kind": "process_peak_rss",
-    "data_clips_per_s": 1246.3, "test_scoring_clips": 1168, "test_scoring_s": 61.0, "test_scoring_metrics_s": 40.0,
+    "device": "Some CPU, AVX512, native bf16, 2 threads",
+    "matmul_gflops": 186.04,
+    "network_gflops_per_clip": 46.71,
+    "inference_network_s_bs1": 0.297,
+    "inference_limit_fraction_bs1": 0.846,
+    "inference_network_s_bs1_bf16": 0.21,
+    "inference_rtf_bs1": 0.0329,
+    "inference_clips_per_s_bs1": 3.04,
+    "inference_rtf_bs1_bf16": 0.025,
+    "inference_clips_per_s_bs1_bf16": 4.0,
+    "inference_clips_per_s_bs16": 2.95,
+    "inference_clips_per_s_bs16_bf16": 3.9,
+    "train_batch_sizes": [1, 1, 2, 2],
+    "train_batch": 6,
+    "train_step_s": 9.5,
+    "peak_memory_mb": 4096.0,
+    "train_step_s_bf16": 7.25,
+    "peak_memory_mb_bf16": 3584.0,
+    "peak_memory_kind": "process_peak_rss",
+    "data_clips_per_s": 1246.3,
+    "test_scoring_clips": 1168,
+    "test_scoring_s": 61.0,
+    "test_scoring_metrics_s": 40.0,
 }
-GPU_RUN = {"status": "ok", "precision": "bf16-mixed", "activation_checkpointing": False, "peak_memory_mb": 40960.0,
-           "step_s_median": 0.81, "device": "NVIDIA H200"}
+GPU_RUN = {
+    "status": "ok",
+    "precision": "bf16-mixed",
+    "activation_checkpointing": False,
+    "peak_memory_mb": 40960.0,
+    "step_s_median": 0.81,
+    "device": "NVIDIA H200",
+}
 
 
 def test_rows_state_each_measurement_with_its_units():
@@ -68,7 +91,11 @@ def test_script_replaces_the_table_in_a_readme(tmp_path):
     readme.write_text(f"x\n{TABLE_START}\n{TABLE_END}\n")
     root = Path(__file__).parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    done = subprocess.run([sys.executable, str(root / "scripts" / "performance_table.py"), str(bench), "--readme",
-                           str(readme)], capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / "performance_table.py"), str(bench), "--readme", str(readme)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr
     assert "| data loading (1 process) | 1,246 clips/s |" in readme.read_text()

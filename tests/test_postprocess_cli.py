@@ -1,4 +1,5 @@
 """``python -m desed_task.postprocess``: tune and apply end to end, and errors that are one line, exit 2, no output."""
+
 from __future__ import annotations
 
 import hashlib
@@ -24,14 +25,36 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _tune(validation, out, method="median", *extra):
-    return ["tune", "--method", method, "--scores", str(validation["scores"]), "--ground_truth",
-            str(validation["truth"]), "--durations", str(validation["durations"]), "--out", str(out), "--quiet", *extra]
+    return [
+        "tune",
+        "--method",
+        method,
+        "--scores",
+        str(validation["scores"]),
+        "--ground_truth",
+        str(validation["truth"]),
+        "--durations",
+        str(validation["durations"]),
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
 
 
 def _psds1(validation, scores_dir, capsys) -> float:
     metrics = scores_dir.parent / f"{scores_dir.name}_metrics.json"
-    argv = ["--ground_truth", str(validation["truth"]), "--durations", str(validation["durations"]),
-            "--scores", str(scores_dir), "--quiet", "--json", str(metrics)]
+    argv = [
+        "--ground_truth",
+        str(validation["truth"]),
+        "--durations",
+        str(validation["durations"]),
+        "--scores",
+        str(scores_dir),
+        "--quiet",
+        "--json",
+        str(metrics),
+    ]
     assert evaluate_main(argv) == 0
     capsys.readouterr()
     return json.loads(metrics.read_text())["psds1_sed_scores_eval"]
@@ -46,8 +69,12 @@ def test_tune_then_apply_then_evaluate(validation, tmp_path, capsys):
     assert list(params["classes"]) == list(DESED_CLASSES)
     assert {v["window_frames"] for v in params["classes"].values()} <= {4, 5, 6, 7, 8, 20}
     out = tmp_path / "scores_median"
-    assert main(["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in validation["scores"].iterdir())
     assert _psds1(validation, out, capsys) == pytest.approx(params["tuning"]["psds"], abs=1e-9)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nested", "scores_median", "scores_median_metrics.json"]
@@ -59,14 +86,20 @@ def test_apply_csebb_writes_scores_the_evaluation_reads(validation, tmp_path, ca
     write_params(params_path, CSEBBParams({c: CSEBBClassParams(0.48, 0.2, None) for c in DESED_CLASSES}))
     out = tmp_path / "empty_folder"
     out.mkdir()  # an existing empty folder is fine
-    assert main(["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     tables = read_score_folder(out)
     assert len(tables) == 49 and all(list(t.columns[2:]) == list(DESED_CLASSES) for t in tables.values())
     # The written files score as the library's post-processed tables do in memory.
-    in_memory = psds_sed_scores_eval(postprocess_scores(read_score_folder(validation["scores"]), params_path),
-                                     pd.read_csv(validation["truth"], sep="\t"),
-                                     pd.read_csv(validation["durations"], sep="\t"))
+    in_memory = psds_sed_scores_eval(
+        postprocess_scores(read_score_folder(validation["scores"]), params_path),
+        pd.read_csv(validation["truth"], sep="\t"),
+        pd.read_csv(validation["durations"], sep="\t"),
+    )
     assert _psds1(validation, out, capsys) == pytest.approx(in_memory["psds1"], abs=1e-6)
     assert in_memory["psds1"] > 0
 
@@ -100,6 +133,7 @@ def _tune_odd(change, method="median"):
         argv = _tune(v, t / "p.json", method)
         argv[argv.index("--scores") + 1] = _odd_first_file(v, t, change)
         return argv
+
     return build
 
 
@@ -109,32 +143,56 @@ def _half_hop(table: pd.DataFrame) -> pd.DataFrame:
 
 ERRORS = {
     "unwritable parameter file": (
-        lambda v, t: _tune(v, t / "file.txt" / "params.json"), "file.txt is a file, not a folder"),
+        lambda v, t: _tune(v, t / "file.txt" / "params.json"),
+        "file.txt is a file, not a folder",
+    ),
     "parameter file is a folder": (lambda v, t: _tune(v, t / "folder"), "it is a folder"),
     "missing score folder": (
         lambda v, t: _tune(v, t / "p.json")[:4] + [str(t / "nowhere")] + _tune(v, t / "p.json")[5:],
-        "scores folder not found"),
+        "scores folder not found",
+    ),
     "non-empty output folder": (
         lambda v, t: ["apply", "--params", _median_params(t), "--scores", str(v["scores"]), "--out", str(t / "folder")],
-        "is not empty"),
+        "is not empty",
+    ),
     "other classes": (
-        lambda v, t: ["apply", "--params", _median_params(t, DESED_CLASSES[:9] + ("Bird",)), "--scores",
-                      str(v["scores"]), "--out", str(t / "out")],
-        "the scores lack ['Bird'], the parameters lack ['Vacuum_cleaner']"),
+        lambda v, t: [
+            "apply",
+            "--params",
+            _median_params(t, DESED_CLASSES[:9] + ("Bird",)),
+            "--scores",
+            str(v["scores"]),
+            "--out",
+            str(t / "out"),
+        ],
+        "the scores lack ['Bird'], the parameters lack ['Vacuum_cleaner']",
+    ),
     "other hop": (
-        lambda v, t: ["apply", "--params", _median_params(t, hop=0.02), "--scores", str(v["scores"]), "--out",
-                      str(t / "out")],
-        "frame hop of 0.064 s but the median parameters were tuned at 0.02 s"),
+        lambda v, t: [
+            "apply",
+            "--params",
+            _median_params(t, hop=0.02),
+            "--scores",
+            str(v["scores"]),
+            "--out",
+            str(t / "out"),
+        ],
+        "frame hop of 0.064 s but the median parameters were tuned at 0.02 s",
+    ),
     "malformed parameter file": (
         lambda v, t: ["apply", "--params", str(v["truth"]), "--scores", str(v["scores"]), "--out", str(t / "out")],
-        "is not valid JSON"),
+        "is not valid JSON",
+    ),
     "usage": (lambda v, t: ["tune", "--method", "median"], "the following arguments are required"),
     # the broken file is the first one read: the message names it, not a healthy one
-    "a score file without a class": (_tune_odd(lambda table: table.drop(columns="Vacuum_cleaner")),
-                                     "odd_scores: clip Y--4gqARaEJE_0.000_10.000 has the class columns"),
+    "a score file without a class": (
+        _tune_odd(lambda table: table.drop(columns="Vacuum_cleaner")),
+        "odd_scores: clip Y--4gqARaEJE_0.000_10.000 has the class columns",
+    ),
     "a score file with classes in another order": (
         _tune_odd(lambda table: table[["onset", "offset", *reversed(DESED_CLASSES)]]),
-        "clip Y--4gqARaEJE_0.000_10.000 has the class columns ['Vacuum_cleaner'"),
+        "clip Y--4gqARaEJE_0.000_10.000 has the class columns ['Vacuum_cleaner'",
+    ),
     "a score file at another hop": (_tune_odd(_half_hop), "clip Y--4gqARaEJE_0.000_10.000 has frames from 0.032 s"),
 }
 
@@ -167,8 +225,15 @@ def test_csebb_without_sebbs_names_the_extra(command, validation, tmp_path, caps
     if command == "tune":
         argv = _tune(validation, tmp_path / "p.json", "csebb")
     else:
-        argv = ["apply", "--params", _csebb_params(tmp_path), "--scores", str(validation["scores"]), "--out",
-                str(tmp_path / "out")]
+        argv = [
+            "apply",
+            "--params",
+            _csebb_params(tmp_path),
+            "--scores",
+            str(validation["scores"]),
+            "--out",
+            str(tmp_path / "out"),
+        ]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install --no-deps 'sebbs==1.0.2'" in err and "AGPL" in err
@@ -195,8 +260,11 @@ def own_validation(validation, tmp_path) -> dict[str, Path]:
 
 
 def _checksums(folder: Path) -> dict[Path, str]:
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def _apply(v: dict[str, Path], out: Path) -> list[str]:
@@ -210,10 +278,14 @@ def _symlink(path: Path, target: Path) -> Path:
 
 OVER_INPUTS = {
     "tune over the ground truth": (lambda v, t: _tune(v, v["truth"]), ["--out parameter file", "--ground_truth"]),
-    "tune over a score file": (lambda v, t: _tune(v, next(v["scores"].iterdir())),
-                               ["--out parameter file", "inside the input --scores folder"]),
-    "tune over a symlink to the durations": (lambda v, t: _tune(v, _symlink(t / "p.json", v["durations"])),
-                                             ["p.json", "--durations", "durations.tsv"]),
+    "tune over a score file": (
+        lambda v, t: _tune(v, next(v["scores"].iterdir())),
+        ["--out parameter file", "inside the input --scores folder"],
+    ),
+    "tune over a symlink to the durations": (
+        lambda v, t: _tune(v, _symlink(t / "p.json", v["durations"])),
+        ["p.json", "--durations", "durations.tsv"],
+    ),
     "apply into the scores folder": (lambda v, t: _apply(v, v["scores"]), ["--out folder", "--scores folder"]),
     "apply into a folder holding the parameters": (lambda v, t: _apply(v, t / "v"), ["holds the input --params"]),
 }
@@ -244,5 +316,6 @@ def test_an_interrupted_apply_exits_130_and_leaves_no_folder(own_validation, tmp
     before = sorted(tmp_path.rglob("*"))
     assert main(_apply(own_validation, tmp_path / "new" / "out")) == 130
     assert capsys.readouterr().err.strip().splitlines() == [
-        "interrupted by SIGTERM; nothing written (temporary files removed)"]
+        "interrupted by SIGTERM; nothing written (temporary files removed)"
+    ]
     assert sorted(tmp_path.rglob("*")) == before

@@ -15,6 +15,7 @@ maxima, offsets its local minima, and a box's confidence is its mean score.
   or rel 1.5, not with abs 0.15 or rel 1.2. The merged box (2, 6.2) has the mean score
   (2 * 0.8 + 0.2 * 0.6 + 2 * 0.7) / 4.2 = 0.742857.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -67,12 +68,15 @@ def _split(boxes, label):
     return events, background
 
 
-@pytest.mark.parametrize("merge_b, expected_b", [
-    ((0.15, None), SEPARATE_B),
-    ((0.3, None), MERGED_B),
-    ((None, 1.5), MERGED_B),
-    ((None, 1.2), SEPARATE_B),
-])
+@pytest.mark.parametrize(
+    "merge_b, expected_b",
+    [
+        ((0.15, None), SEPARATE_B),
+        ((0.3, None), MERGED_B),
+        ((None, 1.5), MERGED_B),
+        ((None, 1.2), SEPARATE_B),
+    ],
+)
 def test_boxes_match_the_hand_derivation(hand_made, merge_b, expected_b):
     boxes = csebb_boxes(hand_made, _params((0.15, None), merge_b))["clip"]
     assert [b.label for b in boxes] == sorted(b.label for b in boxes)  # class by class
@@ -119,10 +123,18 @@ def test_tuning_runs_its_own_grid_where_sebbs_tune_crashes():
 
         chosen, tuned = tuning_set(scores, truth, durations, SCENARIO_1)
         with pytest.raises(TypeError, match="len"):  # the known defect that tune_csebb works around
-            csebbs.tune(tuned, chosen.ground_truth, chosen.durations, selection_fn=csebbs.select_best_psds,
-                        step_filter_lengths=(0.48,), merge_thresholds_abs=(0.2,), merge_thresholds_rel=())
-    params = tune_csebb(scores, truth, durations, step_filter_lengths=(0.48,), merge_thresholds_abs=(0.2,),
-                        merge_thresholds_rel=())
+            csebbs.tune(
+                tuned,
+                chosen.ground_truth,
+                chosen.durations,
+                selection_fn=csebbs.select_best_psds,
+                step_filter_lengths=(0.48,),
+                merge_thresholds_abs=(0.2,),
+                merge_thresholds_rel=(),
+            )
+    params = tune_csebb(
+        scores, truth, durations, step_filter_lengths=(0.48,), merge_thresholds_abs=(0.2,), merge_thresholds_rel=()
+    )
     assert set(params.classes_params.values()) == {CSEBBClassParams(0.48, 0.2, None)}
     assert params.tuning["clips"] == 48 and params.tuning["untuned_classes"] == []
 

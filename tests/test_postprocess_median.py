@@ -1,4 +1,5 @@
 """Class-wise median windows tuned for PSDS on real system outputs (the DCASE 2021 baseline's, rebuilt)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,10 +27,13 @@ def _recipe_psds(scores: dict[str, pd.DataFrame], windows, truth, durations, sce
     return psds_sed_scores_eval(tables, truth, durations, scenarios)
 
 
-@pytest.mark.parametrize("key, scenario", [
-    ("psds1", SCENARIO_1),
-    pytest.param("psds2", SCENARIO_2, marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "key, scenario",
+    [
+        ("psds1", SCENARIO_1),
+        pytest.param("psds2", SCENARIO_2, marks=pytest.mark.slow),
+    ],
+)
 def test_tuning_improves_or_equals_the_recipe_windows_on_its_data(key, scenario):
     scores, truth, durations = validation_subset(24)
     params = tune_median(scores, truth, durations, scenario=scenario, windows=WINDOWS)

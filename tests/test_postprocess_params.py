@@ -1,4 +1,5 @@
 """The parameter file: round trip, strict keys, and the errors for scores it does not fit."""
+
 from __future__ import annotations
 
 import json
@@ -27,42 +28,62 @@ def _scores(classes=("a", "b"), hop=0.064, n_frames=20, rng=None):
 
 def test_round_trip_of_both_methods(tmp_path):
     median = MedianParams({"a": 7, "b": 20}, 0.064, tuning={"psds": 0.4})
-    csebb = CSEBBParams({
-        "a": CSEBBClassParams(0.32, 0.2, None),
-        "b": CSEBBClassParams(0.64, None, 1.5),
-    })
+    csebb = CSEBBParams(
+        {
+            "a": CSEBBClassParams(0.32, 0.2, None),
+            "b": CSEBBClassParams(0.64, None, 1.5),
+        }
+    )
     for params in (median, csebb):
         path = tmp_path / f"{params.method}.json"
         write_params(path, params)
         assert read_params(path) == params
         assert read_params(path).tuning == params.tuning
     data = json.loads((tmp_path / "csebb.json").read_text())
-    assert data == {"method": "csebb", "classes": {
-        "a": {"step_filter_length": 0.32, "merge_threshold_abs": 0.2, "merge_threshold_rel": None},
-        "b": {"step_filter_length": 0.64, "merge_threshold_abs": None, "merge_threshold_rel": 1.5},
-    }}
+    assert data == {
+        "method": "csebb",
+        "classes": {
+            "a": {"step_filter_length": 0.32, "merge_threshold_abs": 0.2, "merge_threshold_rel": None},
+            "b": {"step_filter_length": 0.64, "merge_threshold_abs": None, "merge_threshold_rel": 1.5},
+        },
+    }
     assert json.loads((tmp_path / "median.json").read_text())["classes"] == {
-        "a": {"window_frames": 7}, "b": {"window_frames": 20}
+        "a": {"window_frames": 7},
+        "b": {"window_frames": 20},
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["csebb.json", "median.json"]  # no temporary files left
 
 
-@pytest.mark.parametrize("data, message", [
-    ([], "expected a JSON object"),
-    ({"method": "mean", "classes": {}}, "'method' must be one of"),
-    ({"method": "median", "classes": {"a": {"window_frames": 3}}}, "missing key(s) ['frame_hop']"),
-    ({"method": "median", "frame_hop": 0.064, "classes": {"a": {"window": 3}}}, "classes.a: unknown key(s) ['window']"),
-    ({"method": "median", "frame_hop": 0.064, "classes": {"a": {"window_frames": 0}}}, "integer >= 1"),
-    ({"method": "median", "frame_hop": 0.064, "classes": {"a": {"window_frames": 2.5}}}, "integer >= 1"),
-    ({"method": "median", "frame_hop": -1, "classes": {"a": {"window_frames": 3}}}, "frame_hop must be > 0"),
-    ({"method": "median", "frame_hop": 0.064, "classes": {}}, "non-empty object"),
-    ({"method": "csebb", "frame_hop": 0.064, "classes": {}}, "unknown key(s) ['frame_hop']"),
-    ({"method": "csebb", "classes": {"a": {"step_filter_length": 0.3, "merge_threshold_abs": None}}},
-     "classes.a: missing key(s) ['merge_threshold_rel']"),
-    ({"method": "csebb", "classes": {"a": {
-        "step_filter_length": 0.3, "merge_threshold_abs": "0.2", "merge_threshold_rel": None}}},
-     "classes.a.merge_threshold_abs (or null: not used) must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([], "expected a JSON object"),
+        ({"method": "mean", "classes": {}}, "'method' must be one of"),
+        ({"method": "median", "classes": {"a": {"window_frames": 3}}}, "missing key(s) ['frame_hop']"),
+        (
+            {"method": "median", "frame_hop": 0.064, "classes": {"a": {"window": 3}}},
+            "classes.a: unknown key(s) ['window']",
+        ),
+        ({"method": "median", "frame_hop": 0.064, "classes": {"a": {"window_frames": 0}}}, "integer >= 1"),
+        ({"method": "median", "frame_hop": 0.064, "classes": {"a": {"window_frames": 2.5}}}, "integer >= 1"),
+        ({"method": "median", "frame_hop": -1, "classes": {"a": {"window_frames": 3}}}, "frame_hop must be > 0"),
+        ({"method": "median", "frame_hop": 0.064, "classes": {}}, "non-empty object"),
+        ({"method": "csebb", "frame_hop": 0.064, "classes": {}}, "unknown key(s) ['frame_hop']"),
+        (
+            {"method": "csebb", "classes": {"a": {"step_filter_length": 0.3, "merge_threshold_abs": None}}},
+            "classes.a: missing key(s) ['merge_threshold_rel']",
+        ),
+        (
+            {
+                "method": "csebb",
+                "classes": {
+                    "a": {"step_filter_length": 0.3, "merge_threshold_abs": "0.2", "merge_threshold_rel": None}
+                },
+            },
+            "classes.a.merge_threshold_abs (or null: not used) must be a finite number",
+        ),
+    ],
+)
 def test_malformed_parameters_name_the_key(data, message):
     with pytest.raises(PostprocessError) as error:
         params_from_dict(data, "parameter file p.json")

@@ -1,6 +1,7 @@
 """The post-processing unit: a new method is one file (tests/toy_postprocess.py) plus a registry entry, and it
 tunes, applies and decodes through the same entry points as median and cSEBB (the ``tune``/``apply`` command
 line, the parameter file, inference's ``--postprocess`` and the test stage's ``training.postprocess``)."""
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,27 @@ def floor_registered(monkeypatch):
 
 def test_a_new_method_tunes_and_applies_through_the_command_line(floor_registered, validation, tmp_path, capsys):
     params_path = tmp_path / "floor.json"
-    assert main(["tune", "--method", "floor", "--scores", str(validation["scores"]), "--ground_truth",
-                 str(validation["truth"]), "--durations", str(validation["durations"]), "--out", str(params_path),
-                 "--floors", "0,0.2,0.5", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tune",
+                "--method",
+                "floor",
+                "--scores",
+                str(validation["scores"]),
+                "--ground_truth",
+                str(validation["truth"]),
+                "--durations",
+                str(validation["durations"]),
+                "--out",
+                str(params_path),
+                "--floors",
+                "0,0.2,0.5",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "floor: PSDS1" in capsys.readouterr().out
     stored = json.loads(params_path.read_text())
     assert stored["method"] == "floor" and list(stored["classes"]) == list(DESED_CLASSES)
@@ -41,8 +60,12 @@ def test_a_new_method_tunes_and_applies_through_the_command_line(floor_registere
     assert (tmp_path / "again.json").read_bytes() == params_path.read_bytes()
 
     out = tmp_path / "scores_floor"
-    assert main(["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["apply", "--params", str(params_path), "--scores", str(validation["scores"]), "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     assert "floor: 49 score files" in capsys.readouterr().out
     raw, applied = read_score_folder(validation["scores"]), read_score_folder(out)
     floors = np.array([params.floors[c] for c in DESED_CLASSES])
@@ -50,10 +73,23 @@ def test_a_new_method_tunes_and_applies_through_the_command_line(floor_registere
         expected = floored(table[list(DESED_CLASSES)].to_numpy(float).T, floors).T
         np.testing.assert_allclose(applied[clip][list(DESED_CLASSES)].to_numpy(float), expected, atol=1e-6)
     metrics = tmp_path / "metrics.json"
-    assert evaluate_main(["--ground_truth", str(validation["truth"]), "--durations", str(validation["durations"]),
-                          "--scores", str(out), "--quiet", "--json", str(metrics)]) == 0
-    assert json.loads(metrics.read_text())["psds1_sed_scores_eval"] == pytest.approx(stored["tuning"]["psds"],
-                                                                                     abs=1e-6)
+    assert (
+        evaluate_main(
+            [
+                "--ground_truth",
+                str(validation["truth"]),
+                "--durations",
+                str(validation["durations"]),
+                "--scores",
+                str(out),
+                "--quiet",
+                "--json",
+                str(metrics),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(metrics.read_text())["psds1_sed_scores_eval"] == pytest.approx(stored["tuning"]["psds"], abs=1e-6)
 
 
 def test_the_registry_names_the_methods_and_the_file_keys_are_the_methods(floor_registered, capsys):
@@ -76,8 +112,9 @@ def test_a_new_method_decodes_at_inference(floor_registered, tiny_checkpoint, tm
     raw = plain(audio, sample_rate=SR)
     floors = {c: float(np.quantile(raw.scores[i], 0.5)) for i, c in enumerate(plain.classes)}  # halves each class
     write_params(tmp_path / "floor.json", FloorParams(floors))
-    detector = SoundEventDetector.from_checkpoint(tiny_checkpoint, device="cpu", precision="fp32",
-                                                  postprocess=tmp_path / "floor.json")
+    detector = SoundEventDetector.from_checkpoint(
+        tiny_checkpoint, device="cpu", precision="fp32", postprocess=tmp_path / "floor.json"
+    )
     assert detector.decoder.description == f"floors from {tmp_path / 'floor.json'}"
     result = detector(audio, sample_rate=SR, threshold=0.1)
     np.testing.assert_array_equal(result.scores, raw.scores)
@@ -89,9 +126,25 @@ def test_a_new_method_decodes_at_inference(floor_registered, tiny_checkpoint, tm
 
     sf.write(tmp_path / "rec.wav", audio, SR)
     with caplog.at_level(logging.INFO):
-        assert detect_main([str(tmp_path / "rec.wav"), "--checkpoint", str(tiny_checkpoint), "--tsv",
-                            str(tmp_path / "events.tsv"), "--threshold", "0.1", "--postprocess",
-                            str(tmp_path / "floor.json"), "--precision", "fp32", "--quiet"]) == 0
+        assert (
+            detect_main(
+                [
+                    str(tmp_path / "rec.wav"),
+                    "--checkpoint",
+                    str(tiny_checkpoint),
+                    "--tsv",
+                    str(tmp_path / "events.tsv"),
+                    "--threshold",
+                    "0.1",
+                    "--postprocess",
+                    str(tmp_path / "floor.json"),
+                    "--precision",
+                    "fp32",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     assert "decoding: floors from" in caplog.text
     table = pd.read_csv(tmp_path / "events.tsv", sep="\t")
     assert len(table) == len(result.events)

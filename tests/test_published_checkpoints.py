@@ -4,6 +4,7 @@ its ``hyper_parameters`` in the original code's layout are mapped onto ours (``c
 The checkpoint is built in the published layout with every key of ``atst_sed_crnn_state_dict.tsv``, its encoder
 at width 64 (``published_checkpoint.py``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,32 +52,52 @@ def test_the_original_layout_maps_onto_ours():
     translation = from_original_layout(ORIGINAL_STAGE2_HPARAMS)
     config = translation.config
     assert config["data"] == {"fs": 16000, "classes": list(DESED_CLASSES), "audio_max_len": 10}
-    assert config["net"].pop("frontend") == {"n_mels": 128, "n_fft": 2048, "win_length": 2048, "hop_length": 256,
-                                             "f_min": 0, "f_max": 8000}
+    assert config["net"].pop("frontend") == {
+        "n_mels": 128,
+        "n_fft": 2048,
+        "win_length": 2048,
+        "hop_length": 256,
+        "f_min": 0,
+        "f_max": 8000,
+    }
     assert config["net"] == {
-        "n_in_channel": 1, "nb_filters": [16, 32, 64, 128, 128, 128, 128],
-        "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]], "n_rnn_cell": 128, "rnn_layers": 2,
-        "rnn_dropout": 0, "cnn_dropout": 0.5, "dropout": 0.5, "kernel_size": 3, "padding": 1,
+        "n_in_channel": 1,
+        "nb_filters": [16, 32, 64, 128, 128, 128, 128],
+        "pooling": [[2, 2], [2, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
+        "n_rnn_cell": 128,
+        "rnn_layers": 2,
+        "rnn_dropout": 0,
+        "cnn_dropout": 0.5,
+        "dropout": 0.5,
+        "kernel_size": 3,
+        "padding": 1,
     }
     assert config["encoder"] == {"dropout": 0.0, "embed_dim": 64, "depth": 12, "num_heads": 1}
     assert config["training"] == {"median_window": [6, 20, 7, 4, 7, 6, 6, 6, 6, 6]}
     notes = "\n".join(translation.notes)
-    for said in ("data.classes: the default DESED list", "encoder.embed_dim = 64: from net.embedding_size",
-                 "net.frontend.n_fft = 2048: from feats.n_filters",
-                 "data.fs = 16000: from data.fs and feats.sample_rate",
-                 "net.cnn_dropout = 0.5: from net.dropout", "never read"):
+    for said in (
+        "data.classes: the default DESED list",
+        "encoder.embed_dim = 64: from net.embedding_size",
+        "net.frontend.n_fft = 2048: from feats.n_filters",
+        "data.fs = 16000: from data.fs and feats.sample_rate",
+        "net.cnn_dropout = 0.5: from net.dropout",
+        "never read",
+    ):
         assert said in notes
 
 
-@pytest.mark.parametrize("sections,message", [
-    ({"net": {"activation": "relu"}}, "net.activation is 'relu'; this network implements only 'cg'"),
-    ({"net": {"rnn_type": "BLSTM"}}, "net.rnn_type"),
-    ({"net": {"kernel_size": [3, 3, 5, 3, 3, 3, 3]}}, "net.kernel_size is .*one kernel_size for every block"),
-    ({"net": {"stride": [1, 2, 1, 1, 1, 1, 1]}}, "net.stride"),
-    ({"net": {"nclass": 11}}, "net.nclass is 11 but the original stores no class names"),
-    ({"feats": {"sample_rate": 44100}}, "sample rates disagree"),
-    ({"data": {"net_subsample": 8}}, "data.net_subsample is 8 but net.pooling's time factors give 4"),
-])
+@pytest.mark.parametrize(
+    "sections,message",
+    [
+        ({"net": {"activation": "relu"}}, "net.activation is 'relu'; this network implements only 'cg'"),
+        ({"net": {"rnn_type": "BLSTM"}}, "net.rnn_type"),
+        ({"net": {"kernel_size": [3, 3, 5, 3, 3, 3, 3]}}, "net.kernel_size is .*one kernel_size for every block"),
+        ({"net": {"stride": [1, 2, 1, 1, 1, 1, 1]}}, "net.stride"),
+        ({"net": {"nclass": 11}}, "net.nclass is 11 but the original stores no class names"),
+        ({"feats": {"sample_rate": 44100}}, "sample rates disagree"),
+        ({"data": {"net_subsample": 8}}, "data.net_subsample is 8 but net.pooling's time factors give 4"),
+    ],
+)
 def test_an_original_network_this_project_does_not_implement_is_named(sections, message):
     with pytest.raises(ConfigError, match=message):
         from_original_layout(original_hparams(**sections))

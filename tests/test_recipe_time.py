@@ -1,5 +1,6 @@
 """The recipe's wall-clock projection: sampler arithmetic at DESED's sizes, how parts add up, and a smoke run of
 the command (tiny network and sizes) whose JSON has every part of both stages."""
+
 from __future__ import annotations
 
 import json
@@ -46,10 +47,20 @@ def test_synthetic_validation_table_repeats_the_real_validation_events():
 
 
 def _measured(step_s: float, clips_per_s: float) -> dict:
-    return {"stage": 2, "n_epochs": 10, "steps_per_epoch": 3, "validation_interval": 5, "weak_split": 0.9,
-            "batch_size": [1, 1, 2, 2], "step_s": step_s, "loader": {"clips_per_s": clips_per_s,
-                                                                      "epoch_first_batch_s": 0.5},
-            "checkpoint_s": 1.5, "forward_s_per_clip": 0.1, "validation_scoring_s": 6.0, "test_scoring_s": 30.0}
+    return {
+        "stage": 2,
+        "n_epochs": 10,
+        "steps_per_epoch": 3,
+        "validation_interval": 5,
+        "weak_split": 0.9,
+        "batch_size": [1, 1, 2, 2],
+        "step_s": step_s,
+        "loader": {"clips_per_s": clips_per_s, "epoch_first_batch_s": 0.5},
+        "checkpoint_s": 1.5,
+        "forward_s_per_clip": 0.1,
+        "validation_scoring_s": 6.0,
+        "test_scoring_s": 30.0,
+    }
 
 
 def test_parts_follow_the_epochs_validations_and_the_device():
@@ -71,8 +82,20 @@ def test_parts_follow_the_epochs_validations_and_the_device():
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("recipe_time") / "recipe_time.json"
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", "cpu",
-                           "--smoke", "--json", str(out)], capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / "recipe_time.py"),
+            "--device",
+            "cpu",
+            "--smoke",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text()), done.stdout
 
@@ -99,12 +122,20 @@ def test_smoke_run_writes_every_part_of_both_stages_and_their_sum(smoke):
 
 def test_bad_output_path_is_a_user_error_and_nothing_runs(tmp_path):
     out = tmp_path / "missing" / "r.json"
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", "cpu",
-                           "--json", str(out)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", "cpu", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "--json" in done.stderr
     assert not out.parent.exists()
     recipe = REPO_ROOT / "confs" / "stage2.yaml"
     before = recipe.read_text()
-    done = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", "cpu",
-                           "--json", str(recipe)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "recipe_time.py"), "--device", "cpu", "--json", str(recipe)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "reads" in done.stderr and recipe.read_text() == before

@@ -5,6 +5,7 @@ under the repository written as ``<repo>``). Each stored key is looked up under 
 renamed keys and moved sections) and compared value by value; no stored key may be missing. Keys added since are
 not in the store and are not compared.
 """
+
 from __future__ import annotations
 
 import json

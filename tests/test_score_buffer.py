@@ -1,4 +1,5 @@
 """The validation/test score buffer: de-duplication of padded shards, per-subset selection."""
+
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,6 @@
 """SEDModel: the bundle of front-ends, CRNN and labels, its builder, its file, and inference's independence from
 training."""
+
 from __future__ import annotations
 
 import subprocess

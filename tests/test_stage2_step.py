@@ -1,4 +1,5 @@
 """The stage-2 step benchmark: the recipe's task, run by a Lightning Trainer with every training hook."""
+
 from __future__ import annotations
 
 import json
@@ -94,8 +95,10 @@ def test_every_step_runs_mixup_warping_the_ema_hook_the_optimiser_and_the_schedu
 def test_command_line_writes_the_measurement(tmp_path):
     out = tmp_path / "step.json"
     sets = [f"--set={key}={json.dumps(value)}" for key, value in TINY_NETWORK.items()]
-    assert main(["--json", str(out), "--batch", "1", "1", "1", "1", "--steps", "1", "--precision", "bf16-mixed",
-                 *sets]) == 0
+    assert (
+        main(["--json", str(out), "--batch", "1", "1", "1", "1", "--steps", "1", "--precision", "bf16-mixed", *sets])
+        == 0
+    )
     result = json.loads(out.read_text())
     assert result["status"] == "ok" and result["precision"] == "bf16-mixed" and result["encoder"]["depth"] == 1
 

@@ -1,6 +1,7 @@
 """The training command line against hostile input: one row per mistake, with its exit status, the words its one
 line must hold, and nothing written (no experiment folder, no config.yaml). A bug keeps its traceback.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,92 +55,207 @@ def _no_events_table(dataset: Path, tmp_path: Path) -> str:
 
 
 CASES = [
-    Case("data.root missing", {"data.root": "/nowhere/dcase"}, words=("configuration error", "data.root",
-                                                                       "no such folder", "/nowhere/dcase")),
+    Case(
+        "data.root missing",
+        {"data.root": "/nowhere/dcase"},
+        words=("configuration error", "data.root", "no such folder", "/nowhere/dcase"),
+    ),
     Case("n_epochs: one", {"training.n_epochs": "one"}, words=("training.n_epochs must be an integer", "'one'")),
     Case("negative learning rate", {"opt.cnn_lr": -1.0}, words=("opt.cnn_lr", "non-negative")),
-    Case("misspelt key", {"training.n_epoch": 3}, words=("unknown key 'training.n_epoch'",
-                                                         "Did you mean 'training.n_epochs'")),
+    Case(
+        "misspelt key",
+        {"training.n_epoch": 3},
+        words=("unknown key 'training.n_epoch'", "Did you mean 'training.n_epochs'"),
+    ),
     Case("misspelt section", {"trainig.n_epochs": 3}, words=("unknown key 'trainig'", "Did you mean 'training'")),
-    Case("a data path missing", {"data.synth_val_dur": "metadata/nothing.tsv"},
-         words=("data.synth_val_dur", "no such file", "nothing.tsv")),
-    Case("two data paths missing", {"data.test_folder": "gone", "data.weak_tsv": "gone.tsv"},
-         words=("data.weak_tsv", "no such file", "1 more: data.test_folder")),
-    Case("a folder that is a file", {"data.synth_folder": "metadata/train/weak.tsv"},
-         words=("data.synth_folder", "is a file, not a folder")),
-    Case("validation with nothing to score", {"data.synth_val_tsv": "NO_EVENTS"},
-         words=("data error", "synth_val", "holds an event", "PSDS has nothing to score")),
-    Case("stage 2 without a stage-1 checkpoint", stage=2,
-         words=("training.init_checkpoint is not set", "Stage_1.ckpt")),
-    Case("checkpoint to test missing", flags=["--test_from_checkpoint", "/nowhere/best.ckpt"],
-         words=("--test_from_checkpoint", "no such file", "/nowhere/best.ckpt")),
-    Case("not a stage checkpoint", flags=["--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("checkpoint error", "not a stage checkpoint")),
-    Case("evaluation without an eval folder", flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("data.eval_folder is not set",)),
+    Case(
+        "a data path missing",
+        {"data.synth_val_dur": "metadata/nothing.tsv"},
+        words=("data.synth_val_dur", "no such file", "nothing.tsv"),
+    ),
+    Case(
+        "two data paths missing",
+        {"data.test_folder": "gone", "data.weak_tsv": "gone.tsv"},
+        words=("data.weak_tsv", "no such file", "1 more: data.test_folder"),
+    ),
+    Case(
+        "a folder that is a file",
+        {"data.synth_folder": "metadata/train/weak.tsv"},
+        words=("data.synth_folder", "is a file, not a folder"),
+    ),
+    Case(
+        "validation with nothing to score",
+        {"data.synth_val_tsv": "NO_EVENTS"},
+        words=("data error", "synth_val", "holds an event", "PSDS has nothing to score"),
+    ),
+    Case(
+        "stage 2 without a stage-1 checkpoint", stage=2, words=("training.init_checkpoint is not set", "Stage_1.ckpt")
+    ),
+    Case(
+        "checkpoint to test missing",
+        flags=["--test_from_checkpoint", "/nowhere/best.ckpt"],
+        words=("--test_from_checkpoint", "no such file", "/nowhere/best.ckpt"),
+    ),
+    Case(
+        "not a stage checkpoint",
+        flags=["--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+        words=("checkpoint error", "not a stage checkpoint"),
+    ),
+    Case(
+        "evaluation without an eval folder",
+        flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+        words=("data.eval_folder is not set",),
+    ),
     Case("gpus garbage", flags=["--gpus", "first"], words=("--gpus 'first'", "'cpu'")),
-    Case("--set of an unknown key", flags=["--set", "training.n_epoch=3"],
-         words=("configuration error", "--set training.n_epoch", "Did you mean 'training.n_epochs'?")),
-    Case("--set of a bad value", flags=["--set", "training.n_epochs=one"],
-         words=("training.n_epochs must be an integer", "'one'")),
-    Case("--set below a value", flags=["--set", "training.n_epochs.max=3"],
-         words=("--set training.n_epochs.max", "'training.n_epochs' is a value, not a section")),
+    Case(
+        "--set of an unknown key",
+        flags=["--set", "training.n_epoch=3"],
+        words=("configuration error", "--set training.n_epoch", "Did you mean 'training.n_epochs'?"),
+    ),
+    Case(
+        "--set of a bad value",
+        flags=["--set", "training.n_epochs=one"],
+        words=("training.n_epochs must be an integer", "'one'"),
+    ),
+    Case(
+        "--set below a value",
+        flags=["--set", "training.n_epochs.max=3"],
+        words=("--set training.n_epochs.max", "'training.n_epochs' is a value, not a section"),
+    ),
     Case("--set without =", flags=["--set", "training.n_epochs"], words=("--set", "expected KEY=VALUE")),
     Case("--set of invalid YAML", flags=["--set", "training.batch_size=[2, 2"], words=("--set", "not valid YAML")),
-    Case("--set of the other stage", flags=["--set", "training.stage=2"],
-         words=("--set training.stage=2", "train_stage1.py")),
-    Case("median windows per class miscounted", {"training.median_window": [7, 7]},
-         words=("training.median_window has 2 entries", "data.classes has 10")),
+    Case(
+        "--set of the other stage",
+        flags=["--set", "training.stage=2"],
+        words=("--set training.stage=2", "train_stage1.py"),
+    ),
+    Case(
+        "median windows per class miscounted",
+        {"training.median_window": [7, 7]},
+        words=("training.median_window has 2 entries", "data.classes has 10"),
+    ),
     Case("not YAML", raw_yaml="training: [unclosed", words=("not valid YAML",)),
     Case("a section that is not a mapping", {"data": 5}, words=("conf.yaml", "'data' must be a mapping", "int 5")),
-    Case("a nested section that is a list", {"encoder.frontend": [1]},
-         words=("conf.yaml", "'encoder.frontend' must be a mapping", "list")),
-    Case("base file missing", raw_yaml="base: nothere.yaml\n",
-         words=("conf.yaml", "base: 'nothere.yaml'", "no such file", "nothere.yaml")),
-    Case("resume from a truncated checkpoint", flags=["--resume_from_checkpoint", "TRUNCATED_CHECKPOINT"],
-         words=("checkpoint error", "truncated.ckpt", "truncated or damaged")),
-    Case("resume from a text file", flags=["--resume_from_checkpoint", "TEXT_FILE"],
-         words=("checkpoint error", "notes.ckpt", "a text file (it begins with 'epoch 3 looked good")),
-    Case("resume from a foreign checkpoint", flags=["--resume_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("--resume_from_checkpoint", "encoder_only.ckpt", "not a checkpoint of this project", "last.ckpt")),
-    Case("resume from weights without a training state", flags=["--resume_from_checkpoint", "WEIGHTS_ONLY"],
-         words=("--resume_from_checkpoint", "not the state of a training run", "optimizer_states",
-                "--test_from_checkpoint")),
-    Case("resume with other classes", flags=["--resume_from_checkpoint", "OTHER_CLASSES_CHECKPOINT"],
-         words=("--resume_from_checkpoint", "data.classes", "'Ringing_bell'", "config.yaml")),
-    Case("resume and test together", flags=["--resume_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
-                                            "--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("--resume_from_checkpoint and --test_from_checkpoint cannot be combined",)),
-    Case("evaluate and test together", flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
-                                              "--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("--test_from_checkpoint and --eval_from_checkpoint cannot be combined",)),
-    Case("validate and evaluate together", flags=["--validate_from_checkpoint", "NOT_A_STAGE_CHECKPOINT",
-                                                  "--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
-         words=("--eval_from_checkpoint and --validate_from_checkpoint cannot be combined",)),
-    Case("a truncated training clip", {"data.on_missing": "error"}, spoil=("audio/train/weak_16k", "truncate"),
-         words=("data error", "weak", "is truncated", "data.on_missing: skip")),
-    Case("a NaN clip in the test set", {"data.on_missing": "error"},
-         spoil=("audio/validation/validation_16k", "nan"),
-         words=("data error", "test", "holds NaN or infinite samples", "data.on_missing: skip")),
+    Case(
+        "a nested section that is a list",
+        {"encoder.frontend": [1]},
+        words=("conf.yaml", "'encoder.frontend' must be a mapping", "list"),
+    ),
+    Case(
+        "base file missing",
+        raw_yaml="base: nothere.yaml\n",
+        words=("conf.yaml", "base: 'nothere.yaml'", "no such file", "nothere.yaml"),
+    ),
+    Case(
+        "resume from a truncated checkpoint",
+        flags=["--resume_from_checkpoint", "TRUNCATED_CHECKPOINT"],
+        words=("checkpoint error", "truncated.ckpt", "truncated or damaged"),
+    ),
+    Case(
+        "resume from a text file",
+        flags=["--resume_from_checkpoint", "TEXT_FILE"],
+        words=("checkpoint error", "notes.ckpt", "a text file (it begins with 'epoch 3 looked good"),
+    ),
+    Case(
+        "resume from a foreign checkpoint",
+        flags=["--resume_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+        words=("--resume_from_checkpoint", "encoder_only.ckpt", "not a checkpoint of this project", "last.ckpt"),
+    ),
+    Case(
+        "resume from weights without a training state",
+        flags=["--resume_from_checkpoint", "WEIGHTS_ONLY"],
+        words=(
+            "--resume_from_checkpoint",
+            "not the state of a training run",
+            "optimizer_states",
+            "--test_from_checkpoint",
+        ),
+    ),
+    Case(
+        "resume with other classes",
+        flags=["--resume_from_checkpoint", "OTHER_CLASSES_CHECKPOINT"],
+        words=("--resume_from_checkpoint", "data.classes", "'Ringing_bell'", "config.yaml"),
+    ),
+    Case(
+        "resume and test together",
+        flags=[
+            "--resume_from_checkpoint",
+            "NOT_A_STAGE_CHECKPOINT",
+            "--test_from_checkpoint",
+            "NOT_A_STAGE_CHECKPOINT",
+        ],
+        words=("--resume_from_checkpoint and --test_from_checkpoint cannot be combined",),
+    ),
+    Case(
+        "evaluate and test together",
+        flags=["--eval_from_checkpoint", "NOT_A_STAGE_CHECKPOINT", "--test_from_checkpoint", "NOT_A_STAGE_CHECKPOINT"],
+        words=("--test_from_checkpoint and --eval_from_checkpoint cannot be combined",),
+    ),
+    Case(
+        "validate and evaluate together",
+        flags=[
+            "--validate_from_checkpoint",
+            "NOT_A_STAGE_CHECKPOINT",
+            "--eval_from_checkpoint",
+            "NOT_A_STAGE_CHECKPOINT",
+        ],
+        words=("--eval_from_checkpoint and --validate_from_checkpoint cannot be combined",),
+    ),
+    Case(
+        "a truncated training clip",
+        {"data.on_missing": "error"},
+        spoil=("audio/train/weak_16k", "truncate"),
+        words=("data error", "weak", "is truncated", "data.on_missing: skip"),
+    ),
+    Case(
+        "a NaN clip in the test set",
+        {"data.on_missing": "error"},
+        spoil=("audio/validation/validation_16k", "nan"),
+        words=("data error", "test", "holds NaN or infinite samples", "data.on_missing: skip"),
+    ),
     Case("log_dir is a file", log_dir="A_FILE", words=("--log_dir", "afile", "is a file, not a folder")),
     Case("log_dir below a file", log_dir="A_FILE/exp", words=("--log_dir", "cannot be created", "is a file")),
     Case("log_dir not writable", log_dir="READ_ONLY/exp", words=("--log_dir", "read_only", "not writable")),
-    Case("resume from last without a run", flags=["--resume_from_checkpoint", "last"],
-         words=("--resume_from_checkpoint last", "no version_*/checkpoints/last.ckpt under --log_dir")),
+    Case(
+        "resume from last without a run",
+        flags=["--resume_from_checkpoint", "last"],
+        words=("--resume_from_checkpoint last", "no version_*/checkpoints/last.ckpt under --log_dir"),
+    ),
     Case("no nodes", flags=["--num_nodes", "0"], words=("training.num_nodes must be a positive integer", "0")),
-    Case("checkpoint every 0 steps", {"training.checkpoint_every_n_steps": 0},
-         words=("training.checkpoint_every_n_steps must be a positive number of optimiser steps, or null",)),
-    Case("checkpoint every 'often' steps", {"training.checkpoint_every_n_steps": "often"},
-         words=("training.checkpoint_every_n_steps must be a positive integer or null", "'often'")),
-    Case("stage 2 written, stage-1 script", {"training.stage": 2}, stage=1,
-         words=("configuration error", "training.stage is 2", "train_stage1.py", "training.stage: 1")),
-    Case("stage 1 written, stage-2 script", {"training.stage": 1}, stage=2,
-         words=("training.stage is 1", "train_stage2.py", "training.stage: 2")),
-    Case("stage 2 inherited through base:, stage-1 script", stage=1, base_stage=2,
-         words=("training.stage is 2", "train_stage1.py")),
+    Case(
+        "checkpoint every 0 steps",
+        {"training.checkpoint_every_n_steps": 0},
+        words=("training.checkpoint_every_n_steps must be a positive number of optimiser steps, or null",),
+    ),
+    Case(
+        "checkpoint every 'often' steps",
+        {"training.checkpoint_every_n_steps": "often"},
+        words=("training.checkpoint_every_n_steps must be a positive integer or null", "'often'"),
+    ),
+    Case(
+        "stage 2 written, stage-1 script",
+        {"training.stage": 2},
+        stage=1,
+        words=("configuration error", "training.stage is 2", "train_stage1.py", "training.stage: 1"),
+    ),
+    Case(
+        "stage 1 written, stage-2 script",
+        {"training.stage": 1},
+        stage=2,
+        words=("training.stage is 1", "train_stage2.py", "training.stage: 2"),
+    ),
+    Case(
+        "stage 2 inherited through base:, stage-1 script",
+        stage=1,
+        base_stage=2,
+        words=("training.stage is 2", "train_stage1.py"),
+    ),
     Case("stage not a number", {"training.stage": "two"}, stage=2, words=("training.stage is 'two'",)),
-    Case("log_dir is the configuration file", flags=["--log_dir", "CONF_FILE"],
-         words=("--log_dir", "conf.yaml", "is a file, not a folder")),
+    Case(
+        "log_dir is the configuration file",
+        flags=["--log_dir", "CONF_FILE"],
+        words=("--log_dir", "conf.yaml", "is a file, not a folder"),
+    ),
 ]
 
 
@@ -149,9 +265,17 @@ def _write(tmp_path: Path, dataset: Path, case: Case) -> Path:
         conf.write_text(case.raw_yaml)
         return conf
     base = CONFS_DIR / f"demo_stage{case.base_stage or case.stage}.yaml"
-    user = {"base": str(base), "data": {"root": str(dataset)},
-            "training": {"batch_size": [2, 2, 2, 2], "batch_size_val": 4, "num_workers": 0, "n_epochs": 1,
-                         "enable_progress_bar": False}}
+    user = {
+        "base": str(base),
+        "data": {"root": str(dataset)},
+        "training": {
+            "batch_size": [2, 2, 2, 2],
+            "batch_size_val": 4,
+            "num_workers": 0,
+            "n_epochs": 1,
+            "enable_progress_bar": False,
+        },
+    }
     for dotted, value in case.edits.items():
         if value == "NO_EVENTS":
             value = _no_events_table(dataset, tmp_path)
@@ -219,26 +343,38 @@ def _log_dir(tmp_path: Path, spec: str, monkeypatch) -> Path:
         read_only.mkdir()
         real_access = os.access
         # As on a read-only file system: root may write anywhere, so chmod cannot show it.
-        monkeypatch.setattr("desed_task.experiment.flag_checks.os.access",
-                            lambda path, mode: False if Path(path) == read_only else real_access(path, mode))
+        monkeypatch.setattr(
+            "desed_task.experiment.flag_checks.os.access",
+            lambda path, mode: False if Path(path) == read_only else real_access(path, mode),
+        )
         return tmp_path / spec.replace("READ_ONLY", "read_only")
     return tmp_path / spec
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
     """Every file and folder below ``folder`` with its content's checksum ("" for folders)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else ""
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_dataset, tmp_path, capsys,
-                                                                     request, monkeypatch):
+def test_a_user_error_is_one_line_with_status_2_and_nothing_written(
+    case, tiny_dataset, tmp_path, capsys, request, monkeypatch
+):
     conf = _write(tmp_path, _spoilt_copy(tiny_dataset, tmp_path, case.spoil) if case.spoil else tiny_dataset, case)
-    placeholders = {"NOT_A_STAGE_CHECKPOINT", "TEXT_FILE", "WEIGHTS_ONLY", "TRUNCATED_CHECKPOINT",
-                    "OTHER_CLASSES_CHECKPOINT"}
-    flags = [str(_checkpoint(request, tmp_path, f)) if f in placeholders else str(conf) if f == "CONF_FILE" else f
-             for f in case.flags]
+    placeholders = {
+        "NOT_A_STAGE_CHECKPOINT",
+        "TEXT_FILE",
+        "WEIGHTS_ONLY",
+        "TRUNCATED_CHECKPOINT",
+        "OTHER_CLASSES_CHECKPOINT",
+    }
+    flags = [
+        str(_checkpoint(request, tmp_path, f)) if f in placeholders else str(conf) if f == "CONF_FILE" else f
+        for f in case.flags
+    ]
     log_dir = _log_dir(tmp_path, case.log_dir, monkeypatch)
     before = _snapshot(tmp_path)
     with pytest.raises(SystemExit) as stop:
@@ -256,8 +392,10 @@ def test_a_user_error_is_one_line_with_status_2_and_nothing_written(case, tiny_d
 def test_null_sections_are_empty_ones(tiny_dataset, tmp_path):
     """A section whose every key is commented out (YAML null) keeps the base file's keys and the defaults."""
     conf = tmp_path / "conf.yaml"
-    conf.write_text(f"base: {CONFS_DIR / 'demo_stage1.yaml'}\ndata:\n  root: {tiny_dataset}\n"
-                    "training:\n  # n_epochs: 3\nopt:\nencoder:\n  frontend:\n")
+    conf.write_text(
+        f"base: {CONFS_DIR / 'demo_stage1.yaml'}\ndata:\n  root: {tiny_dataset}\n"
+        "training:\n  # n_epochs: 3\nopt:\nencoder:\n  frontend:\n"
+    )
     config = load_config(conf)
     assert config == load_config(CONFS_DIR / "demo_stage1.yaml", {"data.root": str(tiny_dataset)})
 
@@ -269,6 +407,7 @@ def test_a_complete_checkpoint_of_the_same_run_may_be_resumed(trained_checkpoint
 
 def test_a_bug_keeps_its_traceback(tiny_dataset, tmp_path, monkeypatch):
     """A ValueError from the program (not one of this project's error classes) is not turned into one line."""
+
     def broken(*args, **kwargs):
         raise ValueError("a bug inside the pipeline")
 
@@ -293,7 +432,8 @@ def test_a_configuration_without_training_stage_takes_the_scripts(stage, tiny_da
 
 
 def test_an_interrupted_test_stage_exits_130_naming_the_checkpoint_and_leaves_no_test_folder(
-        tiny_dataset, tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    tiny_dataset, tiny_checkpoint, tmp_path, capsys, monkeypatch
+):
     """SIGINT while the test stage writes its folder: the half folder is removed; the one line names the
     newest last.ckpt under --log_dir (here one of an earlier run)."""
     from desed_task.training import evaluation_steps
@@ -309,8 +449,19 @@ def test_an_interrupted_test_stage_exits_130_naming_the_checkpoint_and_leaves_no
     earlier.write_bytes(b"an earlier run's checkpoint")
     conf = _write(tmp_path, tiny_dataset, Case("ok"))
     with pytest.raises(SystemExit) as stop:
-        main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu",
-                 "--test_from_checkpoint", str(tiny_checkpoint)])
+        main(
+            1,
+            [
+                "--conf_file",
+                str(conf),
+                "--log_dir",
+                str(tmp_path / "exp"),
+                "--gpus",
+                "cpu",
+                "--test_from_checkpoint",
+                str(tiny_checkpoint),
+            ],
+        )
     assert stop.value.code == 130
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert line == f"interrupted by SIGINT; resume with --resume_from_checkpoint {earlier}"
@@ -325,9 +476,22 @@ def test_an_interrupt_during_training_exits_130_with_one_line(number, tiny_datas
     conf = _write(tmp_path, tiny_dataset, Case("ok"))
     log_dir = tmp_path / "exp"
     process = subprocess.Popen(
-        [sys.executable, str(REPO / "train" / "train_stage1.py"), "--conf_file", str(conf), "--log_dir",
-         str(log_dir), "--gpus", "cpu"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)})
+        [
+            sys.executable,
+            str(REPO / "train" / "train_stage1.py"),
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(log_dir),
+            "--gpus",
+            "cpu",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     deadline = time.monotonic() + 300
     while not (log_dir / "version_0" / "config.yaml").exists():
         assert process.poll() is None, process.communicate()

@@ -1,6 +1,7 @@
 """Options that change how the training's arithmetic runs, not what it computes: the float32 matmul precision of a
 run (restored after it), ``torch.compile`` of the networks (same losses, unwrapped state_dict keys) and Adam's
 implementation (same updates)."""
+
 from __future__ import annotations
 
 import shutil
@@ -20,11 +21,14 @@ def test_defaults_are_the_recipes_behaviour():
     assert training["adam_impl"] == "auto"
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("matmul_precision", "medium", "training.matmul_precision must be one of highest, high, got 'medium'"),
-    ("compile", "yes", "training.compile must be true or false"),
-    ("adam_impl", "apex", "training.adam_impl must be one of auto, for_loop, foreach, fused, got 'apex'"),
-])
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("matmul_precision", "medium", "training.matmul_precision must be one of highest, high, got 'medium'"),
+        ("compile", "yes", "training.compile must be true or false"),
+        ("adam_impl", "apex", "training.adam_impl must be one of auto, for_loop, foreach, fused, got 'apex'"),
+    ],
+)
 def test_bad_values_name_the_key(key, value, expected):
     with pytest.raises(ConfigError, match=expected):
         resolve_config({"training": {key: value}})
@@ -44,8 +48,11 @@ def test_matmul_precision_is_set_for_the_block_and_restored_after_it():
 
 def _updates(impl: str, steps: int = 3) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
-    params = [torch.randn(5, 4, generator=generator).requires_grad_(), torch.randn(7, generator=generator)
-              .requires_grad_(), torch.randn(3, 3, generator=generator).requires_grad_()]
+    params = [
+        torch.randn(5, 4, generator=generator).requires_grad_(),
+        torch.randn(7, generator=generator).requires_grad_(),
+        torch.randn(3, 3, generator=generator).requires_grad_(),
+    ]
     groups = [{"params": params[:2], "lr": 1e-2}, {"params": params[2:], "lr": 2e-3}]  # two learning rates
     optimizer = adam(groups, betas=(0.9, 0.999), impl=impl)
     for _ in range(steps):
@@ -96,8 +103,16 @@ def _three_losses(compile_networks: bool) -> tuple[list[float], dict]:
     loader = torch.utils.data.DataLoader(_Repeat(batch, 3), batch_size=None, collate_fn=_same)
     task = build_task(config, "unused", build_network(config))
     losses = Losses()
-    trainer = pl.Trainer(accelerator="cpu", devices=1, max_steps=3, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, callbacks=[losses])
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[losses],
+    )
     trainer.fit(task, train_dataloaders=loader)
     return losses.values, task
 
@@ -124,8 +139,9 @@ def test_compiled_networks_give_the_eager_losses_and_keep_their_state_dict_keys(
     if reason:
         pytest.skip(reason)
     eager, eager_task = _three_losses(False)
-    monkeypatch.setattr(module, "compile_in_place",
-                        lambda *networks: [network.compile(backend=backend) for network in networks])
+    monkeypatch.setattr(
+        module, "compile_in_place", lambda *networks: [network.compile(backend=backend) for network in networks]
+    )
     compiled, task = _three_losses(True)
     assert task.sed_student._compiled_call_impl is not None and task.sed_teacher._compiled_call_impl is not None
     assert eager_task.sed_student._compiled_call_impl is None

@@ -4,6 +4,7 @@ Stage 1 freezes the encoder (no gradient): it runs in eval mode in every step, i
 original's ``atst_frame.eval()``; the CNN and RNN train. Stage 2 trains the encoder: every part of both networks
 is in train mode. Validation runs everything in eval mode and leaves the training modes as they were.
 """
+
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -46,13 +47,18 @@ def test_modes_at_the_first_step_and_after_a_validation(tiny_dataset, trained_ch
     if stage == 2:
         overrides["training.init_checkpoint"] = str(trained_checkpoint)
     record = _RecordModes()
-    run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path, run_test=False,
-                   extra_callbacks=[record])
+    run_experiment(tiny_config(tiny_dataset, stage, **overrides), tmp_path, run_test=False, extra_callbacks=[record])
     encoder_trains = stage == 2
     expected = {}
     for role in ("student", "teacher"):
-        expected.update({f"{role}.encoder": encoder_trains, f"{role}.encoder.*": encoder_trains,
-                         f"{role}.cnn": True, f"{role}.rnn": True})
+        expected.update(
+            {
+                f"{role}.encoder": encoder_trains,
+                f"{role}.encoder.*": encoder_trains,
+                f"{role}.cnn": True,
+                f"{role}.rnn": True,
+            }
+        )
     assert len(record.train_steps) == 2 and record.validation  # step 1, then the first step after a validation
     for step, modes in enumerate(record.train_steps, start=1):
         assert modes == expected, f"step {step}"

@@ -3,6 +3,7 @@
 The loss values themselves are checked term by term against the original's training steps in
 ``test_training_step_golden.py``; the tests here cover what those steps do not: precision, gradients, errors.
 """
+
 from __future__ import annotations
 
 import copy
@@ -20,6 +21,7 @@ from desed_task.training.losses import ict_consistency, stage1_loss, stage2_cons
 from desed_task.nnet import CRNN, FrameATSTEncoder
 from desed_task.training.param_groups import param_groups
 from desed_task.training.scheduler import RampUpCosineLR, consistency_weight, exp_rampup
+
 
 # ---------------------------------------------------------------------------------------------------- EMA
 def _tiny_net() -> nn.Module:
@@ -169,8 +171,12 @@ def test_stage2_param_groups_match_golden(recipe_golden, golden_width_crnn):
     net = _fresh(golden_width_crnn)
     net.encoder.set_trainable_groups(opt["tfm_trainable_layers"])
     groups = param_groups(
-        net, cnn_lr=opt["cnn_lr"], rnn_lr=opt["rnn_lr"], encoder_lr=opt["tfm_lr"],
-        encoder_lr_scale=opt["tfm_lr_scale"], encoder_trainable_layers=opt["tfm_trainable_layers"],
+        net,
+        cnn_lr=opt["cnn_lr"],
+        rnn_lr=opt["rnn_lr"],
+        encoder_lr=opt["tfm_lr"],
+        encoder_lr_scale=opt["tfm_lr_scale"],
+        encoder_trainable_layers=opt["tfm_trainable_layers"],
     )
     assert len(groups) == len(golden["groups"]) == 16
     by_name = dict(net.named_parameters())
@@ -187,8 +193,11 @@ def test_encoder_trainable_groups_select_the_top_groups(golden_width_crnn):
     net = _fresh(golden_width_crnn)
     net.encoder.set_trainable_groups(3)
     trainable = {n for n, p in net.named_parameters() if p.requires_grad and n.startswith("atst_frame.")}
-    assert trainable == {n for n, _ in net.named_parameters() if n.startswith((
-        "atst_frame.atst.norm_frame.", "atst_frame.atst.blocks.11.", "atst_frame.atst.blocks.10."))}
+    assert trainable == {
+        n
+        for n, _ in net.named_parameters()
+        if n.startswith(("atst_frame.atst.norm_frame.", "atst_frame.atst.blocks.11.", "atst_frame.atst.blocks.10."))
+    }
     assert all(p.requires_grad for n, p in net.named_parameters() if not n.startswith("atst_frame."))
     groups = param_groups(net, 1e-3, 1e-3, 2e-4, 0.5, 3)
     assert [g["name"] for g in groups] == ["cnn", "rnn", "encoder.norm_frame", "encoder.block11", "encoder.block10"]

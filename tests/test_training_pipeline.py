@@ -1,4 +1,5 @@
 """End-to-end runs of both stages on the tiny synthetic dataset (CPU), resume, and checkpoint testing."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,15 @@ def _write_conf(tmp_path: Path, dataset: Path, stage: int, **training) -> Path:
     conf = {
         "base": str(CONFS_DIR / f"demo_stage{stage}.yaml"),
         "data": {"root": str(dataset)},
-        "training": {"batch_size": [2, 2, 2, 2], "batch_size_val": 4, "num_workers": 0, "n_epochs": 1,
-                     "enable_progress_bar": False, "n_test_thresholds": 5, **training},
+        "training": {
+            "batch_size": [2, 2, 2, 2],
+            "batch_size_val": 4,
+            "num_workers": 0,
+            "n_epochs": 1,
+            "enable_progress_bar": False,
+            "n_test_thresholds": 5,
+            **training,
+        },
     }
     path = tmp_path / f"stage{stage}.yaml"
     path.write_text(yaml.safe_dump(conf))
@@ -33,8 +41,20 @@ def _write_conf(tmp_path: Path, dataset: Path, stage: int, **training) -> Path:
 
 def test_stage1_fast_dev_run_cli(tiny_dataset, tmp_path):
     conf = _write_conf(tmp_path, tiny_dataset, 1)
-    metrics = main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "", "--fast_dev_run",
-                       "--accm_grad", "2"])
+    metrics = main(
+        1,
+        [
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(tmp_path / "exp"),
+            "--gpus",
+            "",
+            "--fast_dev_run",
+            "--accm_grad",
+            "2",
+        ],
+    )
     exp_dir = Path(metrics["experiment_dir"])
     assert yaml.safe_load((exp_dir / "config.yaml").read_text())["training"]["accumulate_batches"] == 2
     saved = json.loads((exp_dir / "metrics.json").read_text())
@@ -49,8 +69,22 @@ def test_stage2_fast_dev_run_cli_from_stage1_checkpoint(tiny_dataset, trained_ch
     text = yaml.safe_load(conf.read_text())
     text["training"]["init_checkpoint"] = str(trained_checkpoint)
     conf.write_text(yaml.safe_dump(text))
-    metrics = main(2, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu",
-                       "--fast_dev_run", "--ema", "0.99", "--warmup", "1"])
+    metrics = main(
+        2,
+        [
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(tmp_path / "exp"),
+            "--gpus",
+            "cpu",
+            "--fast_dev_run",
+            "--ema",
+            "0.99",
+            "--warmup",
+            "1",
+        ],
+    )
     again = rescored(Path(metrics["experiment_dir"]) / "test" / "student", tiny_dataset)
     assert metrics["student/psds2_sed_scores_eval"] == pytest.approx(again["psds2_sed_scores_eval"], abs=1e-6)
     saved = yaml.safe_load((Path(metrics["experiment_dir"]) / "config.yaml").read_text())
@@ -61,7 +95,7 @@ def test_checkpoint_has_published_layout(trained_checkpoint):
     checkpoint = torch.load(trained_checkpoint, map_location="cpu", weights_only=True)
     keys = set(checkpoint["state_dict"])
     for model in ("sed_student", "sed_teacher"):
-        assert set(checkpoint[model]) == {k[len(model) + 1:] for k in keys if k.startswith(model + ".")}
+        assert set(checkpoint[model]) == {k[len(model) + 1 :] for k in keys if k.startswith(model + ".")}
     assert keys == {k for k in keys if k.startswith(("sed_student.", "sed_teacher."))}
     assert checkpoint["hyper_parameters"]["training"]["stage"] == 1
 
@@ -76,8 +110,19 @@ def test_test_from_published_style_checkpoint_uses_local_paths(tiny_dataset, tra
     path = tmp_path / "published.ckpt"
     torch.save(published, path)
     conf = _write_conf(tmp_path, tiny_dataset, 1)
-    metrics = main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "",
-                       "--test_from_checkpoint", str(path)])
+    metrics = main(
+        1,
+        [
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(tmp_path / "exp"),
+            "--gpus",
+            "",
+            "--test_from_checkpoint",
+            str(path),
+        ],
+    )
     exp_dir = Path(metrics["experiment_dir"])
     for model in ("student", "teacher"):
         again = rescored(exp_dir / "test" / model, tiny_dataset, operating_points=True)
@@ -90,8 +135,19 @@ def test_eval_mode_writes_scores_only(tiny_dataset, trained_checkpoint, tmp_path
     text = yaml.safe_load(conf.read_text())
     text["data"]["eval_folder"] = str(tiny_dataset / "audio" / "validation" / "validation_16k")
     conf.write_text(yaml.safe_dump(text))
-    metrics = main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "",
-                       "--eval_from_checkpoint", str(trained_checkpoint)])
+    metrics = main(
+        1,
+        [
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(tmp_path / "exp"),
+            "--gpus",
+            "",
+            "--eval_from_checkpoint",
+            str(trained_checkpoint),
+        ],
+    )
     eval_dir = Path(metrics["experiment_dir"]) / "eval"
     assert any(eval_dir.rglob("*.tsv"))
     assert not any(k.startswith("teacher/") for k in metrics)
@@ -113,9 +169,12 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
     the random draws all continue; with accumulation over 2 of an epoch's 3 batches, the last step of each epoch
     takes a single batch. With validation every 2 epochs the run is stopped after an epoch without validation:
     its last.ckpt is the only checkpoint, and the resumed run validates as the uninterrupted one does."""
-    overrides = {"training.n_epochs": 2, "training.validation_interval": interval,
-                 "training.limit_train_batches": 2 if accumulate == 1 else 3,
-                 "training.accumulate_batches": accumulate}
+    overrides = {
+        "training.n_epochs": 2,
+        "training.validation_interval": interval,
+        "training.limit_train_batches": 2 if accumulate == 1 else 3,
+        "training.accumulate_batches": accumulate,
+    }
     if stage == 2:
         overrides["training.init_checkpoint"] = str(trained_checkpoint)
     config = tiny_config(tiny_dataset, stage, **overrides)
@@ -179,8 +238,11 @@ class _CaptureLoop(pl.Callback):
         self.checkpoints = [
             (c.monitor, c.mode, c.save_top_k) for c in trainer.callbacks if isinstance(c, ModelCheckpoint)
         ]
-        self.stops = [(c.monitor, c.mode, c.patience, c._check_on_train_epoch_end)
-                      for c in trainer.callbacks if isinstance(c, EarlyStopping)]
+        self.stops = [
+            (c.monitor, c.mode, c.patience, c._check_on_train_epoch_end)
+            for c in trainer.callbacks
+            if isinstance(c, EarlyStopping)
+        ]
         self.lr_logging = [c.logging_interval for c in trainer.callbacks if isinstance(c, LearningRateMonitor)]
 
     def on_train_start(self, trainer, pl_module):
@@ -194,8 +256,12 @@ def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path,
     run; best checkpoints and early stopping on val/obj_metric in the stage's direction, early stopping checked at
     validation (so its patience counts validation runs, as Lightning counted it for the original); the learning
     rate of every named parameter group logged."""
-    overrides = {"training.validation_interval": 3, "training.early_stop_patience": 7, "training.save_top_k": 2,
-                 "training.accumulate_batches": 2}
+    overrides = {
+        "training.validation_interval": 3,
+        "training.early_stop_patience": 7,
+        "training.save_top_k": 2,
+        "training.accumulate_batches": 2,
+    }
     if stage == 2:
         overrides["training.init_checkpoint"] = str(trained_checkpoint)
     capture = _CaptureLoop()
@@ -205,6 +271,8 @@ def test_loop_wiring_as_the_original(tiny_dataset, trained_checkpoint, tmp_path,
     assert capture.checkpoints == [("val/obj_metric", mode, 2), (None, "min", 1)]  # best k, and "last"
     assert capture.stops == [("val/obj_metric", mode, 7, False)]
     assert capture.lr_logging == ["step"]  # every named group's learning rate, logged as lr-Adam/<group>
-    assert capture.groups == (["cnn", "rnn"] if stage == 1 else
-                              ["cnn", "rnn", "encoder.norm_frame", "encoder.block1", "encoder.block0",
-                               "encoder.embeddings"])
+    assert capture.groups == (
+        ["cnn", "rnn"]
+        if stage == 1
+        else ["cnn", "rnn", "encoder.norm_frame", "encoder.block1", "encoder.block0", "encoder.embeddings"]
+    )

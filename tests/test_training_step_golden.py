@@ -9,6 +9,7 @@ the consistency weight, learning rates before and after each scheduler step, the
 norms and sums of student and teacher, gradient norms, BatchNorm statistics, and the order of the EMA update
 (the teacher must average in the student of the step's forward pass, not the updated one).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,12 +62,14 @@ def golden_batches(golden: dict, stage: str) -> list[dict]:
         clips = step["clips"]
         audio = torch.stack([clip_audio(c, common["n_samples"], common["sample_rate"]) for c in clips])
         labels = torch.stack([clip_labels(c, len(common["classes"]), common["n_out_frames"]) for c in clips])
-        batches.append({
-            "audio": audio,
-            "labels": labels,
-            "subsets": [c["subset"] for c in clips],
-            "clip_ids": [f"step{step['step']}_clip{c['index']}" for c in clips],
-        })
+        batches.append(
+            {
+                "audio": audio,
+                "labels": labels,
+                "subsets": [c["subset"] for c in clips],
+                "clip_ids": [f"step{step['step']}_clip{c['index']}" for c in clips],
+            }
+        )
     return batches
 
 
@@ -194,8 +197,12 @@ def build_task(golden: dict, stage: str, tmp_path) -> SEDTask:
     params, buffers = golden["stages"][stage]["params"], golden["stages"][stage]["buffers"]
 
     def crnn() -> CRNN:
-        encoder = FrameATSTEncoder(embed_dim=network["atst_embed_dim"], depth=network["atst_depth"],
-                                   num_heads=network["atst_num_heads"], dropout=0.0)
+        encoder = FrameATSTEncoder(
+            embed_dim=network["atst_embed_dim"],
+            depth=network["atst_depth"],
+            num_heads=network["atst_num_heads"],
+            dropout=0.0,
+        )
         return CRNN(encoder, n_classes=len(common["classes"]), cnn_dropout=0.0, dropout=0.0)
 
     student, teacher = crnn(), crnn()
@@ -204,18 +211,31 @@ def build_task(golden: dict, stage: str, tmp_path) -> SEDTask:
     teacher.load_state_dict(salted_state_dict(keys, shapes, "" if stage == "1" else "teacher:"), strict=True)
     student.encoder.set_trainable_groups(conf["opt.tfm_trainable_layers"])
     options = TaskOptions(
-        n_epochs=conf["training.n_epochs"], n_epochs_warmup=conf["training.n_epochs_warmup"],
-        consistency_weight_max=float(conf["training.const_max"]), ema_factor=conf["training.ema_factor"],
-        ema_warmup=stage == "1", mixup_prob=0.5, mixup_alpha=conf["mixup_beta_params"][0],
+        n_epochs=conf["training.n_epochs"],
+        n_epochs_warmup=conf["training.n_epochs_warmup"],
+        consistency_weight_max=float(conf["training.const_max"]),
+        ema_factor=conf["training.ema_factor"],
+        ema_warmup=stage == "1",
+        mixup_prob=0.5,
+        mixup_alpha=conf["mixup_beta_params"][0],
         freq_warp_prob=0.5 if stage == "2" else 0.0,
-        cnn_lr=conf["opt.cnn_lr"], rnn_lr=conf["opt.rnn_lr"], encoder_lr=conf["opt.tfm_lr"],
-        encoder_lr_scale=conf["opt.tfm_lr_scale"], encoder_trainable_layers=conf["opt.tfm_trainable_layers"],
-        betas=tuple(golden["stages"][stage]["optimizer"]["betas"]), cosine=conf["scheduler"]["cos_down"],
+        cnn_lr=conf["opt.cnn_lr"],
+        rnn_lr=conf["opt.rnn_lr"],
+        encoder_lr=conf["opt.tfm_lr"],
+        encoder_lr_scale=conf["opt.tfm_lr_scale"],
+        encoder_trainable_layers=conf["opt.tfm_trainable_layers"],
+        betas=tuple(golden["stages"][stage]["optimizer"]["betas"]),
+        cosine=conf["scheduler"]["cos_down"],
         min_lr_scale=conf["scheduler"]["min_lr_scaler"],
     )
     cls = Stage2SEDTask if stage == "2" else SEDTask
-    encoder = LabelEncoder(common["classes"], audio_len=common["clip_seconds"], frame_hop=256, net_pooling=4,
-                           sample_rate=common["sample_rate"])
+    encoder = LabelEncoder(
+        common["classes"],
+        audio_len=common["clip_seconds"],
+        frame_hop=256,
+        net_pooling=4,
+        sample_rate=common["sample_rate"],
+    )
     return cls(student, SEDFrontend(), encoder, options, tmp_path, teacher=teacher)
 
 
@@ -227,9 +247,16 @@ def run_three_steps(golden: dict, stage: str, tmp_path) -> tuple[SEDTask, list[S
     records: list[StepRecord] = []
     _record_calls(task, records)
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_epochs=golden["common"]["n_epochs"], logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        num_sanity_val_steps=0, limit_val_batches=0, callbacks=[Recorder(records)],
+        accelerator="cpu",
+        devices=1,
+        max_epochs=golden["common"]["n_epochs"],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        callbacks=[Recorder(records)],
     )
     loader = DataLoader(golden_batches(golden, stage), batch_size=None, shuffle=False)
     trainer.fit(task, train_dataloaders=loader)
@@ -291,14 +318,19 @@ def test_loss_terms_weight_and_ema_factor(stage_run, training_step_golden):
         weighted = expected["loss_weighted"]
         terms = record.terms
         ours = {
-            "supervised_strong": terms.supervised_strong.item(), "supervised_weak": terms.supervised_weak.item(),
-            "consistency_strong": terms.consistency_strong.item(), "consistency_weak": terms.consistency_weak.item(),
+            "supervised_strong": terms.supervised_strong.item(),
+            "supervised_weak": terms.supervised_weak.item(),
+            "consistency_strong": terms.consistency_strong.item(),
+            "consistency_weak": terms.consistency_weak.item(),
             "total": terms.total.item(),
         }
         for name, value in ours.items():
             assert close(value, weighted[name], tol["loss_rel"], tol["loss_abs"]), (k, name, value, weighted[name])
         assert close(record.consistency_weight, expected["consistency_weight"], tol["consistency_weight_rel"]), (
-            k, record.consistency_weight, expected["consistency_weight"])
+            k,
+            record.consistency_weight,
+            expected["consistency_weight"],
+        )
         assert abs(record.ema_alpha - expected["ema_alpha"]) <= tol["ema_alpha_abs"], (k, record.ema_alpha)
 
 
@@ -315,8 +347,9 @@ def test_network_outputs_give_the_original_loss_calls(stage_run, training_step_g
     stage, _, records, draws = stage_run
     tol = training_step_golden["tolerances"]
     batches = golden_batches(training_step_golden, stage)
-    for k, (record, expected, batch) in enumerate(zip(records, training_step_golden["stages"][stage]["expected_steps"],
-                                                      batches)):
+    for k, (record, expected, batch) in enumerate(
+        zip(records, training_step_golden["stages"][stage]["expected_steps"], batches)
+    ):
         plan = draws.plans[k]
         labels = batch["labels"]
         weak_targets = (labels > 0).any(-1).float()
@@ -330,10 +363,12 @@ def test_network_outputs_give_the_original_loss_calls(stage_run, training_step_g
         strong_s, weak_s = record.outputs["student"]
         strong_t, weak_t = record.outputs["teacher"]
         s, w = PART_INDEX["strong"], PART_INDEX["weak"]
-        bce = [F.binary_cross_entropy(strong_s[s], mixed_labels[s]),
-               F.binary_cross_entropy(weak_s[w], mixed_weak_targets[w]),
-               F.binary_cross_entropy(strong_t[s], teacher_labels[s]),
-               F.binary_cross_entropy(weak_t[w], teacher_weak[w])]
+        bce = [
+            F.binary_cross_entropy(strong_s[s], mixed_labels[s]),
+            F.binary_cross_entropy(weak_s[w], mixed_weak_targets[w]),
+            F.binary_cross_entropy(strong_t[s], teacher_labels[s]),
+            F.binary_cross_entropy(weak_t[w], teacher_weak[w]),
+        ]
         original = expected["loss_original"]
         for i, (ours, golden) in enumerate(zip(bce, original["bce_calls"], strict=True)):
             assert close(ours.item(), golden, tol["loss_rel"], tol["loss_abs"]), (k, "bce", i, ours.item(), golden)
@@ -377,14 +412,19 @@ def test_student_and_teacher_after_every_step(stage_run, training_step_golden):
                 l2, l1 = diff.norm().item(), diff.abs().sum().item()
                 change = record.after[role][key].double().sum().item() - params["initial_sum"][role][j]
                 golden_change = golden["sum"][j] - params["initial_sum"][role][j]
-                if abs(l2 - golden["update_l2"][j]) > tol["update_l2_rel"] * golden["update_l2"][j] + \
-                        tol["update_l2_abs_per_sqrt_n"] * math.sqrt(n):
+                if abs(l2 - golden["update_l2"][j]) > tol["update_l2_rel"] * golden["update_l2"][j] + tol[
+                    "update_l2_abs_per_sqrt_n"
+                ] * math.sqrt(n):
                     failures.append((k, role, key, "update_l2", l2, golden["update_l2"][j]))
-                if abs(l1 - golden["update_l1"][j]) > tol["update_l1_rel"] * golden["update_l1"][j] + \
-                        tol["update_l1_abs_per_n"] * n:
+                if (
+                    abs(l1 - golden["update_l1"][j])
+                    > tol["update_l1_rel"] * golden["update_l1"][j] + tol["update_l1_abs_per_n"] * n
+                ):
                     failures.append((k, role, key, "update_l1", l1, golden["update_l1"][j]))
-                if abs(change - golden_change) > tol["sum_change_rel_to_update_l1"] * golden["update_l1"][j] + \
-                        tol["sum_abs_per_n"] * n:
+                if (
+                    abs(change - golden_change)
+                    > tol["sum_change_rel_to_update_l1"] * golden["update_l1"][j] + tol["sum_abs_per_n"] * n
+                ):
                     failures.append((k, role, key, "sum", change, golden_change))
         for j, key in enumerate(params["keys"]):
             golden_grad = expected["student_grad_l2"][j]

@@ -5,6 +5,7 @@ front-end (32 mel bins, log compression) and its keys, its own keys (``encoder.w
 front-end frames per embedding), two layer groups and a checkpoint filter for a made-up published layout
 (``model.encoder.<key>``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,11 +43,19 @@ class ToyFrontend(MelFrontend):
 
     settings_class = ToyFrontendSettings
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = _FRONTEND.n_fft,
-                 win_length: int = _FRONTEND.win_length, hop_length: int = _FRONTEND.hop_length,
-                 f_min: float = _FRONTEND.f_min, f_max: float = _FRONTEND.f_max, n_mels: int = 32) -> None:
-        super().__init__(sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels,
-                         torch.hann_window(win_length), power=2.0)
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        n_fft: int = _FRONTEND.n_fft,
+        win_length: int = _FRONTEND.win_length,
+        hop_length: int = _FRONTEND.hop_length,
+        f_min: float = _FRONTEND.f_min,
+        f_max: float = _FRONTEND.f_max,
+        n_mels: int = 32,
+    ) -> None:
+        super().__init__(
+            sample_rate, n_fft, win_length, hop_length, f_min, f_max, n_mels, torch.hann_window(win_length), power=2.0
+        )
 
     def scale(self, spectrogram: torch.Tensor) -> torch.Tensor:
         return torch.log1p(self._check_spectrogram(spectrogram))
@@ -93,4 +102,4 @@ class ToyEncoder(FrameEncoder):
     @classmethod
     def pretrained_state_dict(cls, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         prefix = cls.pretrained_prefixes[0]
-        return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}

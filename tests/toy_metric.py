@@ -4,6 +4,7 @@
 at least one event, from the one detection table (``detections``: the command's ``--predictions``, the test
 stage's detections at 0.5).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@
 and frames are thresholded as usual. It has its own per-class key (``floor``), its own grid option of ``tune``
 (``--floors``) and its own inference decoder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,9 +73,12 @@ class FloorParams(Params):
         check_classes(self, classes, source)
         floors = np.array([self.floors[c] for c in classes])
         return {
-            clip: pd.DataFrame(np.hstack([table[list(TIME_COLUMNS)].to_numpy(float),
-                                          floored(table[classes].to_numpy(float).T, floors).T]),
-                               columns=[*TIME_COLUMNS, *classes])
+            clip: pd.DataFrame(
+                np.hstack(
+                    [table[list(TIME_COLUMNS)].to_numpy(float), floored(table[classes].to_numpy(float).T, floors).T]
+                ),
+                columns=[*TIME_COLUMNS, *classes],
+            )
             for clip, table in scores.items()
         }
 
@@ -83,18 +87,39 @@ class FloorParams(Params):
         return FloorDecoder(classes, np.array([self.floors[c] for c in classes]), f"floors{description_suffix}")
 
     @classmethod
-    def tune(cls, scores: Mapping[str, pd.DataFrame], ground_truth: Any, durations: Any, scenario=SCENARIO_1,
-             floors: Sequence[float] = (0.0, 0.3, 0.6), jobs: int = 1, progress: bool = False) -> "FloorParams":
+    def tune(
+        cls,
+        scores: Mapping[str, pd.DataFrame],
+        ground_truth: Any,
+        durations: Any,
+        scenario=SCENARIO_1,
+        floors: Sequence[float] = (0.0, 0.3, 0.6),
+        jobs: int = 1,
+        progress: bool = False,
+    ) -> "FloorParams":
         chosen, tuned_scores = tuning_set(scores, ground_truth, durations, scenario)
         classes = table_classes(next(iter(tuned_scores.values())))
-        best, tuning = grid_search(tuned_scores, chosen, list(floors), lambda f: FloorParams(dict(f)), {},
-                                   lambda f: f"floor {f}", jobs, progress)
+        best, tuning = grid_search(
+            tuned_scores,
+            chosen,
+            list(floors),
+            lambda f: FloorParams(dict(f)),
+            {},
+            lambda f: f"floor {f}",
+            jobs,
+            progress,
+        )
         return cls({c: best[c] for c in classes}, tuning)
 
     @classmethod
     def add_tune_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--floors", type=lambda text: [float(v) for v in text.split(",")], default=[0.0, 0.3, 0.6],
-                            metavar="F,F,...", help="floor: score floors to try")
+        parser.add_argument(
+            "--floors",
+            type=lambda text: [float(v) for v in text.split(",")],
+            default=[0.0, 0.3, 0.6],
+            metavar="F,F,...",
+            help="floor: score floors to try",
+        )
 
     @classmethod
     def grid_options(cls, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Developer tools (benchmarks, timings, the GPU check): run from a checkout of the repository, not shipped in the
 wheel (``setup.py`` packages ``desed_task`` only). They read the checkout's ``confs/``, ``scripts/``, ``train/``
 and ``tests/data/``; ``scripts/*.py`` put the repository root on ``sys.path`` and run them."""
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ training steps (median of the timed steps, see ``stage2_step``) and the test-sta
 network's FLOPs are counted from the shapes its layers see (``flops.network_flops``), so the "fraction of the
 matmul limit" compares the network with the device's best large float32 GEMM.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,15 @@ from tools.flops import network_flops
 from tools.timing import best_time, describe_device, matmul_gflops, synchronize
 
 __all__ = [
-    "best_time", "data_loading", "describe_device", "format_table", "inference", "matmul_gflops",
-    "network_flops", "run_benchmark", "synchronize",
+    "best_time",
+    "data_loading",
+    "describe_device",
+    "format_table",
+    "inference",
+    "matmul_gflops",
+    "network_flops",
+    "run_benchmark",
+    "synchronize",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,8 +80,9 @@ def inference(
     with torch.inference_mode():
         sed_feats, encoder_feats = sed(audio), encoder_frontend(audio)
         network_s = best_time(lambda: network(sed_feats, encoder_feats), device, repeats, min_seconds=min_seconds)
-        total_s = best_time(lambda: network(sed(audio), encoder_frontend(audio)), device, repeats,
-                            min_seconds=min_seconds)
+        total_s = best_time(
+            lambda: network(sed(audio), encoder_frontend(audio)), device, repeats, min_seconds=min_seconds
+        )
     return {"network_s": network_s, "end_to_end_s": total_s}
 
 
@@ -87,8 +96,7 @@ def data_loading(n_clips: int = 16, num_workers: int = 0, root: Path | None = No
         folder = Path(folder)
         if not (folder / "audio").is_dir():
             make_synthetic_desed(folder, preset="tiny", seed=0, progress=False)
-        dataset = UnlabeledSet(folder / "audio/train/unlabel_in_domain_16k", LabelEncoder(DESED_CLASSES),
-                               "unlabeled")
+        dataset = UnlabeledSet(folder / "audio/train/unlabel_in_domain_16k", LabelEncoder(DESED_CLASSES), "unlabeled")
         loader = DataLoader(dataset, batch_size=4, shuffle=True, num_workers=num_workers, collate_fn=collate_clips)
         start = time.perf_counter()
         seen = 0
@@ -99,8 +107,13 @@ def data_loading(n_clips: int = 16, num_workers: int = 0, root: Path | None = No
 
 
 def _inference_results(
-    results: dict[str, Any], net: CRNN, device: torch.device, precision: Precision, batches: tuple[int, int],
-    repeats: int, window_seconds: float,
+    results: dict[str, Any],
+    net: CRNN,
+    device: torch.device,
+    precision: Precision,
+    batches: tuple[int, int],
+    repeats: int,
+    window_seconds: float,
 ) -> None:
     sed, atst = SEDFrontend().to(device), net.encoder.frontend
     small, large = batches
@@ -114,12 +127,20 @@ def _inference_results(
     results[f"inference_rtf_bs16{end}"] = bs16["end_to_end_s"] / large / CLIP_SECONDS
 
 
-def _train_results(results: dict[str, Any], device: torch.device, precision: Precision, batch: tuple[int, ...],
-                   overrides: dict[str, Any], warmup: int, steps: int) -> None:
+def _train_results(
+    results: dict[str, Any],
+    device: torch.device,
+    precision: Precision,
+    batch: tuple[int, ...],
+    overrides: dict[str, Any],
+    warmup: int,
+    steps: int,
+) -> None:
     from tools.stage2_process import run_stage2_step
 
-    run = run_stage2_step(device=device.type, batch=batch, precision=precision, overrides=overrides,
-                          warmup=warmup, steps=steps)
+    run = run_stage2_step(
+        device=device.type, batch=batch, precision=precision, overrides=overrides, warmup=warmup, steps=steps
+    )
     end = suffix(precision)
     if run["status"] != "ok":
         log.warning("stage-2 step in %s: %s", precision, run.get("error") or run.get("output_tail") or run["status"])
@@ -197,8 +218,11 @@ def _test_scoring() -> dict[str, float]:
 
     test_set = synthetic_test_set(TESTS_DATA / "validation.tsv", TESTS_DATA / "validation_durations.tsv")
     times = time_test_steps(test_set)
-    out = {"test_scoring_clips": len(test_set.clip_ids), "test_scoring_s": times.pop("total_s"),
-           "test_scoring_metrics_s": times.pop("metrics_s")}
+    out = {
+        "test_scoring_clips": len(test_set.clip_ids),
+        "test_scoring_s": times.pop("total_s"),
+        "test_scoring_metrics_s": times.pop("metrics_s"),
+    }
     out.update({f"test_scoring_{key}": value for key, value in times.items()})
     return out
 

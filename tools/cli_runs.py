@@ -7,6 +7,7 @@ files built on ``confs/demo_stage*.yaml`` (``base:``) that set the data folder, 
 sizes. Recorded: each command's wall time, the stage-2 teacher's PSDS1, and whether the test from the checkpoint
 gives the numbers of the test at the end of training (the same checkpoint, so it should, to the last digit).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ class CliPlan:
     command_timeout_s: float = 150.0
 
 
-def write_conf(path: Path, stage: int, data_root: Path, precision: str, overrides: dict[str, Any],
-               model_init: str | None = None) -> Path:
+def write_conf(
+    path: Path, stage: int, data_root: Path, precision: str, overrides: dict[str, Any], model_init: str | None = None
+) -> Path:
     """A configuration on ``confs/demo_stage{stage}.yaml`` with the data folder, precision and overrides set."""
     user: dict[str, Any] = {"base": str(REPO_ROOT / "confs" / f"demo_stage{stage}.yaml")}
     values = {"data.root": str(data_root), "training.precision": precision, **overrides}
@@ -58,8 +60,9 @@ def run_command(command: list[str], timeout: float) -> dict[str, Any]:
     """Run one command line; its status (``ok``, ``error``, ``timeout``), wall time and, on failure, output."""
     env = checkout_env()
     env.pop("DESED_TASK_RUN_VERSION", None)  # each command chooses its own experiment folder
-    shown = [str(Path(part).relative_to(REPO_ROOT)) if part.startswith(str(REPO_ROOT)) else part
-             for part in command[1:]]
+    shown = [
+        str(Path(part).relative_to(REPO_ROOT)) if part.startswith(str(REPO_ROOT)) else part for part in command[1:]
+    ]
     result: dict[str, Any] = {"command": " ".join(["python", *shown])}
     start = time.perf_counter()
     try:
@@ -86,8 +89,12 @@ def compare_tests(trained: dict[str, Any], tested: dict[str, Any]) -> dict[str, 
     differing = [k for k in keys if not _same(trained[k], tested.get(k))]
     numbers = [k for k in keys if _finite(trained[k]) and _finite(tested.get(k))]
     diff = max((abs(tested[k] - trained[k]) for k in numbers), default=None)
-    return {"same_numbers": bool(keys) and not differing, "n_metrics": len(keys), "differing": differing,
-            "max_abs_diff": diff}
+    return {
+        "same_numbers": bool(keys) and not differing,
+        "n_metrics": len(keys),
+        "differing": differing,
+        "max_abs_diff": diff,
+    }
 
 
 def _finite(value: Any) -> bool:
@@ -127,22 +134,54 @@ def precision_run(plan: CliPlan, precision: str, data: Path, work: Path, clock: 
     runs: dict[str, Any] = {}
     result: dict[str, Any] = {"precision": precision, "commands": runs}
     conf1 = write_conf(folder / "stage1.yaml", 1, data, precision, plan.stage1)
-    command = [python, str(train / "train_stage1.py"), "--conf_file", str(conf1), "--log_dir",
-               str(folder / "stage1"), "--gpus", plan.gpus]
+    command = [
+        python,
+        str(train / "train_stage1.py"),
+        "--conf_file",
+        str(conf1),
+        "--log_dir",
+        str(folder / "stage1"),
+        "--gpus",
+        plan.gpus,
+    ]
     if not _step(runs, "stage1", command, clock, plan.command_timeout_s):
         return {**result, "status": runs["stage1"]["status"]}
     stage1 = experiment_metrics(folder / "stage1")
-    conf2 = write_conf(folder / "stage2.yaml", 2, data, precision, plan.stage2,
-                       model_init=stage1["best_checkpoint"] or stage1["last_checkpoint"])
-    command = [python, str(train / "train_stage2.py"), "--conf_file", str(conf2), "--log_dir",
-               str(folder / "stage2"), "--gpus", plan.gpus]
+    conf2 = write_conf(
+        folder / "stage2.yaml",
+        2,
+        data,
+        precision,
+        plan.stage2,
+        model_init=stage1["best_checkpoint"] or stage1["last_checkpoint"],
+    )
+    command = [
+        python,
+        str(train / "train_stage2.py"),
+        "--conf_file",
+        str(conf2),
+        "--log_dir",
+        str(folder / "stage2"),
+        "--gpus",
+        plan.gpus,
+    ]
     if not _step(runs, "stage2", command, clock, plan.command_timeout_s):
         return {**result, "status": runs["stage2"]["status"]}
     stage2 = experiment_metrics(folder / "stage2")
     result["stage2_teacher_psds1"] = stage2.get(PSDS1)
     checkpoint = stage2["best_checkpoint"] or stage2["last_checkpoint"]
-    command = [python, str(train / "train_stage2.py"), "--conf_file", str(conf2), "--log_dir",
-               str(folder / "stage2_test"), "--gpus", plan.gpus, "--test_from_checkpoint", checkpoint]
+    command = [
+        python,
+        str(train / "train_stage2.py"),
+        "--conf_file",
+        str(conf2),
+        "--log_dir",
+        str(folder / "stage2_test"),
+        "--gpus",
+        plan.gpus,
+        "--test_from_checkpoint",
+        checkpoint,
+    ]
     if not _step(runs, "stage2_test_from_checkpoint", command, clock, plan.command_timeout_s):
         return {**result, "status": runs["stage2_test_from_checkpoint"]["status"]}
     result["test_from_checkpoint"] = compare_tests(stage2, experiment_metrics(folder / "stage2_test"))
@@ -155,12 +194,23 @@ def cli_runs(plan: CliPlan, work: Path, deadline: float) -> dict[str, Any]:
     clock = _Clock(deadline)
     data = work / f"synthetic_{plan.preset}"
     steps: dict[str, Any] = {}
-    command = [sys.executable, str(REPO_ROOT / "scripts" / "make_synthetic_desed.py"), "--out", str(data),
-               "--preset", plan.preset, "--quiet"]
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "make_synthetic_desed.py"),
+        "--out",
+        str(data),
+        "--preset",
+        plan.preset,
+        "--quiet",
+    ]
     if not _step(steps, "make_synthetic_desed", command, clock, plan.command_timeout_s):
         return {"status": steps["make_synthetic_desed"]["status"], "data": steps["make_synthetic_desed"]}
     runs = [precision_run(plan, precision, data, work, clock) for precision in plan.precisions]
     ok = all(run["status"] == "ok" for run in runs)
     same = all(run.get("test_from_checkpoint", {}).get("same_numbers") for run in runs)
-    return {"status": "ok" if ok else "failed", "data": steps["make_synthetic_desed"], "runs": runs,
-            "test_from_checkpoint_same_numbers": ok and same}
+    return {
+        "status": "ok" if ok else "failed",
+        "data": steps["make_synthetic_desed"],
+        "runs": runs,
+        "test_from_checkpoint_same_numbers": ok and same,
+    }

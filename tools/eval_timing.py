@@ -12,6 +12,7 @@ validation set about 3,900 detections at threshold 0.5 and 220,000 over the 50 o
 baseline's published detections have 3,300 and 175,000). Scores of independent noise would give ten times more
 events and time a workload no trained system produces.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -78,16 +79,20 @@ def _score_tables(test_set: TestSetScores, model: str, times: dict[str, float]) 
 
     encoder, scores = test_set.label_encoder, test_set.scores[model]
     timestamps = encoder.timestamps()
-    raw = _timed(lambda: score_dataframes(scores, test_set.clip_ids, encoder.labels, timestamps), times,
-                 "score_tables_s")
+    raw = _timed(
+        lambda: score_dataframes(scores, test_set.clip_ids, encoder.labels, timestamps), times, "score_tables_s"
+    )
     smoothed = _timed(lambda: median_filter_scores(scores, list(MEDIAN_WINDOW)), times, "median_filter_s")
-    smoothed = _timed(lambda: score_dataframes(smoothed, test_set.clip_ids, encoder.labels, timestamps), times,
-                      "score_tables_s")
+    smoothed = _timed(
+        lambda: score_dataframes(smoothed, test_set.clip_ids, encoder.labels, timestamps), times, "score_tables_s"
+    )
     return raw, smoothed
 
 
 def time_test_stage(
-    test_set: TestSetScores, out_dir: str | Path | None = None, n_thresholds: int = 50,
+    test_set: TestSetScores,
+    out_dir: str | Path | None = None,
+    n_thresholds: int = 50,
     pool: ScoringPool | None = None,
 ) -> dict[str, float]:
     """Seconds of the test stage's scoring of both models: score tables, then ``write_test_outputs`` (with the
@@ -107,10 +112,18 @@ def time_test_stage(
             raw, smoothed = _score_tables(test_set, model, times)
             metrics[model] = _timed(
                 lambda: write_test_outputs(
-                    Path(folder) / model, raw, smoothed, test_set.ground_truth, test_set.durations,
-                    test_set.label_encoder.labels, n_thresholds=n_thresholds, progress=False, pool=pool,
+                    Path(folder) / model,
+                    raw,
+                    smoothed,
+                    test_set.ground_truth,
+                    test_set.durations,
+                    test_set.label_encoder.labels,
+                    n_thresholds=n_thresholds,
+                    progress=False,
+                    pool=pool,
                 ),
-                times, "write_test_outputs_s",
+                times,
+                "write_test_outputs_s",
             )
     times["total_s"] = sum(times.values())
     return {**times, **{f"{model}/{key}": value for model, values in metrics.items() for key, value in values.items()}}
@@ -148,8 +161,7 @@ def time_test_steps(
             _timed(lambda: psds_sed_scores_eval(smoothed, truth, lengths, plot_dir=out), times, "sed_scores_eval_s")
             tables = _timed(lambda: decode_operating_points(smoothed, thresholds + [0.5]), times, "decode_s")
             points = dict(zip(thresholds, tables[:-1]))
-            _timed(lambda: write_operating_points(out / "operating_points", points), times,
-                   "operating_point_files_s")
+            _timed(lambda: write_operating_points(out / "operating_points", points), times, "operating_point_files_s")
             plots = {key: out / f"psd_roc_{key}_psds_eval.png" for key in ("psds1", "psds2")}
             _timed(lambda: psds_eval_scenarios(points, truth, lengths, plot_paths=plots), times, "psds_eval_s")
             _timed(lambda: event_and_segment_f1(tables[-1], truth), times, "event_segment_f1_s")

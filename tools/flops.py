@@ -3,6 +3,7 @@
 Convolutions, linear layers, attention products and GRU gates count 2 FLOPs per multiply-add; element-wise work is
 not counted. The benchmark compares this count with the device's best large float32 GEMM.
 """
+
 from __future__ import annotations
 
 import torch

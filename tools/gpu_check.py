@@ -18,6 +18,7 @@ test with two CPU processes over gloo; the command lines on the tiny synthetic s
 rewritten after every part, so a part that runs out of time leaves the others' results; the command lines start
 no command past ``Plan.stop_s``.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,18 +44,27 @@ PARTS = ("cuda_tests", "benchmark", "stage2_paper_batch", "ddp", "cli_runs", "re
 # The command lines' sizes: the demo recipe shortened to fit the check on a GPU (validation once per stage, at
 # its end), and one short epoch of a one-block encoder on the tiny set for the dry run.
 GPU_CLI = CliPlan(
-    "demo", "0,",
+    "demo",
+    "0,",
     stage1={"training.n_epochs": 6, "training.validation_interval": 6, "training.num_workers": 4},
     stage2={"training.n_epochs": 4, "training.validation_interval": 4, "training.num_workers": 4},
 )
 _TINY_RUN = {
-    "training.batch_size": [2, 2, 2, 2], "training.batch_size_val": 4, "training.num_workers": 0,
-    "training.n_epochs": 1, "training.validation_interval": 1, "training.limit_train_batches": 2,
-    "training.n_test_thresholds": 5, "training.enable_progress_bar": False,
-    "encoder.embed_dim": 32, "encoder.depth": 1, "net.n_rnn_cell": 16,
+    "training.batch_size": [2, 2, 2, 2],
+    "training.batch_size_val": 4,
+    "training.num_workers": 0,
+    "training.n_epochs": 1,
+    "training.validation_interval": 1,
+    "training.limit_train_batches": 2,
+    "training.n_test_thresholds": 5,
+    "training.enable_progress_bar": False,
+    "encoder.embed_dim": 32,
+    "encoder.depth": 1,
+    "net.n_rnn_cell": 16,
 }
-DRY_RUN_CLI = CliPlan("tiny", "cpu", stage1=_TINY_RUN, stage2={**_TINY_RUN, "opt.encoder_trainable_layers": 3},
-                      command_timeout_s=120.0)
+DRY_RUN_CLI = CliPlan(
+    "tiny", "cpu", stage1=_TINY_RUN, stage2={**_TINY_RUN, "opt.encoder_trainable_layers": 3}, command_timeout_s=120.0
+)
 
 
 @dataclass(frozen=True)
@@ -78,11 +88,27 @@ class Plan:
     @classmethod
     def for_run(cls, dry_run: bool) -> "Plan":
         if dry_run:
-            return cls("cpu", (1, 1, 1, 1), 1, 1, dict(TINY_NETWORK),
-                       ("--smoke", "--no_train", "--no_test_scoring"), stage2_timeout=120.0, cli=DRY_RUN_CLI,
-                       recipe_time_args=("--smoke",), recipe_time_timeout=300.0)
-        return cls("cuda", PAPER_BATCH, 2, 5, {}, ("--window", "5", "--no_train", "--no_test_scoring"),
-                   recipe_time_args=("--precision", "bf16-mixed"))
+            return cls(
+                "cpu",
+                (1, 1, 1, 1),
+                1,
+                1,
+                dict(TINY_NETWORK),
+                ("--smoke", "--no_train", "--no_test_scoring"),
+                stage2_timeout=120.0,
+                cli=DRY_RUN_CLI,
+                recipe_time_args=("--smoke",),
+                recipe_time_timeout=300.0,
+            )
+        return cls(
+            "cuda",
+            PAPER_BATCH,
+            2,
+            5,
+            {},
+            ("--window", "5", "--no_train", "--no_test_scoring"),
+            recipe_time_args=("--precision", "bf16-mixed"),
+        )
 
 
 def environment() -> dict[str, Any]:
@@ -96,10 +122,13 @@ def environment() -> dict[str, Any]:
         return done.stdout.strip() or None if done.returncode == 0 else None
 
     return {
-        "python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "nvidia_smi": output(["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"]),
-        "cpu_count": os.cpu_count(), "commit": output(["git", "rev-parse", "HEAD"]),
+        "cpu_count": os.cpu_count(),
+        "commit": output(["git", "rev-parse", "HEAD"]),
     }
 
 
@@ -111,8 +140,18 @@ def cuda_tests(timeout: float) -> dict[str, Any]:
     """``pytest -k cuda`` on the test suite, with counts from its JUnit report."""
     with tempfile.TemporaryDirectory() as folder:
         report = Path(folder) / "junit.xml"
-        command = [sys.executable, "-m", "pytest", "-q", "-k", "cuda", "-p", "no:cacheprovider",
-                   f"--junitxml={report}", str(REPO_ROOT / "tests")]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-k",
+            "cuda",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={report}",
+            str(REPO_ROOT / "tests"),
+        ]
         try:
             done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -124,8 +163,12 @@ def cuda_tests(timeout: float) -> dict[str, Any]:
             counts = {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
             counts["names"] = [case.get("name") for case in suite.iter("testcase")]
     ok = done.returncode in (0, 5)  # 5: nothing selected
-    return {"status": "ok" if ok else "failed", "returncode": done.returncode, **counts,
-            "output_tail": _tail(done.stdout + done.stderr, 1500)}
+    return {
+        "status": "ok" if ok else "failed",
+        "returncode": done.returncode,
+        **counts,
+        "output_tail": _tail(done.stdout + done.stderr, 1500),
+    }
 
 
 def benchmark(plan: Plan) -> dict[str, Any]:
@@ -143,11 +186,19 @@ def _json_script(name: str, device: str, args: tuple[str, ...], timeout: float) 
     time-out, or its exit status and the tail of its output."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / f"{name}.json"
-        command = [sys.executable, str(REPO_ROOT / "scripts" / f"{name}.py"), "--device", device,
-                   "--json", str(out), *args]
+        command = [
+            sys.executable,
+            str(REPO_ROOT / "scripts" / f"{name}.py"),
+            "--device",
+            device,
+            "--json",
+            str(out),
+            *args,
+        ]
         try:
-            done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout,
-                                  env=checkout_env())
+            done = subprocess.run(
+                command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=checkout_env()
+            )
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "timeout_s": timeout}
         if done.returncode == 0 and out.is_file():
@@ -166,11 +217,20 @@ def stage2_runs(plan: Plan) -> list[dict[str, Any]]:
     return runs
 
 
-def _stage2(plan: Plan, precision: str, checkpointing: bool, devices: int = 1,
-            batch: tuple[int, ...] | None = None) -> dict[str, Any]:
-    run = run_stage2_step(timeout=plan.stage2_timeout, device=plan.device, devices=devices,
-                          batch=batch or plan.batch, precision=precision, activation_checkpointing=checkpointing,
-                          overrides=plan.overrides, warmup=plan.warmup, steps=plan.steps)
+def _stage2(
+    plan: Plan, precision: str, checkpointing: bool, devices: int = 1, batch: tuple[int, ...] | None = None
+) -> dict[str, Any]:
+    run = run_stage2_step(
+        timeout=plan.stage2_timeout,
+        device=plan.device,
+        devices=devices,
+        batch=batch or plan.batch,
+        precision=precision,
+        activation_checkpointing=checkpointing,
+        overrides=plan.overrides,
+        warmup=plan.warmup,
+        steps=plan.steps,
+    )
     return {"precision": precision, "activation_checkpointing": checkpointing, "devices": devices, **run}
 
 
@@ -192,8 +252,12 @@ def run_check(out: Path, dry_run: bool = False, parts: tuple[str, ...] = PARTS) 
         raise ValueError(f"unknown part(s) {unknown}: the parts are {', '.join(PARTS)}")
     plan = Plan.for_run(dry_run)
     start = time.perf_counter()
-    results: dict[str, Any] = {"dry_run": dry_run, "plan": asdict(plan), "parts": [p for p in PARTS if p in parts],
-                               "environment": environment()}
+    results: dict[str, Any] = {
+        "dry_run": dry_run,
+        "plan": asdict(plan),
+        "parts": [p for p in PARTS if p in parts],
+        "environment": environment(),
+    }
 
     def save(key: str, value: Any) -> None:
         results[key] = value

@@ -8,6 +8,7 @@ precisions alternate round by round and each keeps its best round, so a busy mom
 favour either. The scores of a checkpoint are compared on a folder of recordings: the largest score difference
 and PSDS1/PSDS2 of both precisions against a ground truth.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,9 @@ def full_size_network() -> CRNN:
 def full_size_detector(precision: str, batch_size: int, network: CRNN) -> SoundEventDetector:
     """A detector of ``network`` with the DESED classes and a 10 s hop, so that every chunk is one clip."""
     model = SEDModel(network, SEDFrontend(), LabelEncoder(DESED_CLASSES))
-    return SoundEventDetector(model, median_window=7, hop=CLIP_SECONDS,
-                              batch_size=batch_size, device="cpu", precision=precision)
+    return SoundEventDetector(
+        model, median_window=7, hop=CLIP_SECONDS, batch_size=batch_size, device="cpu", precision=precision
+    )
 
 
 def clips_per_second(
@@ -74,8 +76,9 @@ def network_profile(precision: str, network: CRNN, top: int = 8, batch: int = 1)
     from torch.profiler import ProfilerActivity, profile
 
     detector = full_size_detector(precision, batch, network)
-    audio = torch.from_numpy((0.1 * np.random.default_rng(0).standard_normal(
-        (batch, int(CLIP_SECONDS * SAMPLE_RATE)))).astype(np.float32))
+    audio = torch.from_numpy(
+        (0.1 * np.random.default_rng(0).standard_normal((batch, int(CLIP_SECONDS * SAMPLE_RATE)))).astype(np.float32)
+    )
     with torch.inference_mode():
         sed, encoder = detector.sed_frontend(audio), detector.encoder_frontend(audio)
         with autocast(detector.device, detector.precision):
@@ -84,8 +87,10 @@ def network_profile(precision: str, network: CRNN, top: int = 8, batch: int = 1)
                 detector.network(sed, encoder)
     events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
     total = sum(e.self_cpu_time_total for e in events)
-    return [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3, "share": e.self_cpu_time_total / total,
-             "calls": e.count} for e in events[:top]]
+    return [
+        {"op": e.key, "self_ms": e.self_cpu_time_total / 1e3, "share": e.self_cpu_time_total / total, "calls": e.count}
+        for e in events[:top]
+    ]
 
 
 def score_folder(detector: SoundEventDetector, files: Sequence[Path]) -> dict[str, pd.DataFrame]:
@@ -108,10 +113,13 @@ def compare_checkpoint_scores(
     files = sorted(Path(audio_folder).glob("*.wav"))
     if not files:
         raise FileNotFoundError(f"no .wav files in {audio_folder}")
-    tables = {p: score_folder(SoundEventDetector.from_checkpoint(checkpoint, model=model, device="cpu", precision=p),
-                              files) for p in ("fp32", "bf16")}
-    max_diff = max(float(np.abs(tables["fp32"][c].to_numpy() - tables["bf16"][c].to_numpy()).max())
-                   for c in tables["fp32"])
+    tables = {
+        p: score_folder(SoundEventDetector.from_checkpoint(checkpoint, model=model, device="cpu", precision=p), files)
+        for p in ("fp32", "bf16")
+    }
+    max_diff = max(
+        float(np.abs(tables["fp32"][c].to_numpy() - tables["bf16"][c].to_numpy()).max()) for c in tables["fp32"]
+    )
     out: dict[str, Any] = {"clips": len(files), "max_score_diff": max_diff}
     for precision, scores in tables.items():
         for key, value in psds_sed_scores_eval(scores, ground_truth, durations).items():

@@ -5,6 +5,7 @@ The table sits between two HTML comments in README.md (``TABLE_START`` and ``TAB
 written only for what the JSON holds; the claim of stage 2's memory at the paper's batch on a GPU comes only from
 a GPU check's measurement and says "not measured yet" until there is one.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,11 +23,15 @@ def _inference_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     if "inference_network_s_bs1" in r:
         fraction = f" ({100 * r['inference_limit_fraction_bs1']:.1f} % of the matmul limit)"
-        bf16 = f"; bf16 autocast {r['inference_network_s_bs1_bf16']:.3f} s" if "inference_network_s_bs1_bf16" in r \
-            else ""
-        rows.append(("inference of a 10 s clip, batch 1, network "
-                     f"({r['network_gflops_per_clip']:.1f} GFLOP)",
-                     f"float32 {r['inference_network_s_bs1']:.3f} s{fraction}{bf16}"))
+        bf16 = (
+            f"; bf16 autocast {r['inference_network_s_bs1_bf16']:.3f} s" if "inference_network_s_bs1_bf16" in r else ""
+        )
+        rows.append(
+            (
+                f"inference of a 10 s clip, batch 1, network ({r['network_gflops_per_clip']:.1f} GFLOP)",
+                f"float32 {r['inference_network_s_bs1']:.3f} s{fraction}{bf16}",
+            )
+        )
     if "inference_rtf_bs1" in r:
         text = f"float32 RTF {r['inference_rtf_bs1']:.3f} ({r['inference_clips_per_s_bs1']:.2f} clips/s)"
         if "inference_rtf_bs1_bf16" in r:
@@ -51,8 +56,10 @@ def _train_rows(r: dict[str, Any]) -> list[tuple[str, str]]:
         elif f"train_step_status{end}" in r:
             parts.append(f"{name}: {r[f'train_step_status{end}']}")
     sizes = r["train_batch_sizes"]
-    label = (f"stage-2 training step, batch {sizes} ({r['train_batch']} clips), mixup and frequency warping on "
-             "every step (median)")
+    label = (
+        f"stage-2 training step, batch {sizes} ({r['train_batch']} clips), mixup and frequency warping on "
+        "every step (median)"
+    )
     return [(label, "; ".join(parts))]
 
 
@@ -61,8 +68,9 @@ def _gpu_row(gpu_check: dict[str, Any] | None) -> tuple[str, str]:
     runs = [] if gpu_check is None or gpu_check.get("dry_run") else gpu_check.get("stage2_paper_batch", [])
     measured = [run for run in runs if run.get("status") == "ok" and run.get("precision") == "bf16-mixed"]
     if not measured:
-        return label, ("not in this benchmark's JSON (docs/performance.md has the H200 check): "
-                       f"run `{GPU_CHECK_COMMAND}`")
+        return label, (
+            f"not in this benchmark's JSON (docs/performance.md has the H200 check): run `{GPU_CHECK_COMMAND}`"
+        )
     parts = []
     for run in measured:
         how = "with activation checkpointing" if run["activation_checkpointing"] else "without checkpointing"
@@ -79,9 +87,13 @@ def table_rows(results: dict[str, Any], gpu_check: dict[str, Any] | None = None)
     if "data_clips_per_s" in results:
         rows.append(("data loading (1 process)", f"{results['data_clips_per_s']:,.0f} clips/s"))
     if "test_scoring_s" in results:
-        rows.append((f"test-stage scoring of {results['test_scoring_clips']:,} clips, student and teacher",
-                     f"{results['test_scoring_s']:.1f} s, of which metrics {results['test_scoring_metrics_s']:.1f} s "
-                     "(PSDS of both libraries in both scenarios, F1s, plots) and files the rest"))
+        rows.append(
+            (
+                f"test-stage scoring of {results['test_scoring_clips']:,} clips, student and teacher",
+                f"{results['test_scoring_s']:.1f} s, of which metrics {results['test_scoring_metrics_s']:.1f} s "
+                "(PSDS of both libraries in both scenarios, F1s, plots) and files the rest",
+            )
+        )
     rows.append(_gpu_row(gpu_check))
     return rows
 
@@ -97,6 +109,7 @@ def replace_table(text: str, table: str) -> str:
     """``text`` with the generated table (markers included) replaced by ``table``."""
     start, end = text.find(TABLE_START), text.find(TABLE_END)
     if start < 0 or end < start:
-        raise ValueError(f"no generated table to replace: put the lines {TABLE_START!r} and {TABLE_END!r} where "
-                         "the table goes")
-    return text[:start] + table + text[end + len(TABLE_END):]
+        raise ValueError(
+            f"no generated table to replace: put the lines {TABLE_START!r} and {TABLE_END!r} where the table goes"
+        )
+    return text[:start] + table + text[end + len(TABLE_END) :]

@@ -22,6 +22,7 @@ For each stage, from its YAML (``confs/stage1.yaml``, ``confs/stage2.yaml``: ``n
 The original ATST-SED code's run is projected from ours by scaling the training-step part by the ratio of the
 original's step time to ours measured on one H200 (``ORIGINAL_STEP_RATIO``); its other parts are taken as ours.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,10 +40,14 @@ from tools.stage2_step import TINY_NETWORK
 
 RECIPES = {1: REPO_ROOT / "confs" / "stage1.yaml", 2: REPO_ROOT / "confs" / "stage2.yaml"}
 TESTS_DATA = REPO_ROOT / "tests" / "data"
-REAL_VALIDATION = (TESTS_DATA / "desed_validation" / "validation.tsv",
-                   TESTS_DATA / "desed_validation" / "validation_durations.tsv")
-STRONG_VALIDATION = (TESTS_DATA / "audioset_strong_split" / "audioset_strong_val.tsv",
-                     TESTS_DATA / "audioset_strong_split" / "audioset_strong_val_dur.tsv")
+REAL_VALIDATION = (
+    TESTS_DATA / "desed_validation" / "validation.tsv",
+    TESTS_DATA / "desed_validation" / "validation_durations.tsv",
+)
+STRONG_VALIDATION = (
+    TESTS_DATA / "audioset_strong_split" / "audioset_strong_val.tsv",
+    TESTS_DATA / "audioset_strong_split" / "audioset_strong_val_dur.tsv",
+)
 
 # Clips of each DESED subset. strong_real (3,000) and strong_val (373): the AudioSet split of
 # /work/shared/reference/audioset_strong_split (tests/data/audioset_strong_split), distinct file names;
@@ -50,11 +55,17 @@ STRONG_VALIDATION = (TESTS_DATA / "audioset_strong_split" / "audioset_strong_val
 # synth (10,000 soundscapes of synthetic21_train), weak (1,578 rows of weak.tsv), unlabeled (14,412 in-domain
 # clips) and synth_val (2,500 soundscapes of synthetic21_validation): DESED's metadata as distributed for DCASE
 # 2021 task 4.
-DESED_SIZES = {"strong_real": 3000, "synth": 10000, "weak": 1578, "unlabeled": 14412,
-               "synth_val": 2500, "strong_val": 373, "test": 1168}
+DESED_SIZES = {
+    "strong_real": 3000,
+    "synth": 10000,
+    "weak": 1578,
+    "unlabeled": 14412,
+    "synth_val": 2500,
+    "strong_val": 373,
+    "test": 1168,
+}
 # Sizes of a smoke run: every part runs, in seconds; the numbers mean nothing.
-SMOKE_SIZES = {"strong_real": 8, "synth": 8, "weak": 10, "unlabeled": 8,
-               "synth_val": 24, "strong_val": 12, "test": 12}
+SMOKE_SIZES = {"strong_real": 8, "synth": 8, "weak": 10, "unlabeled": 8, "synth_val": 24, "strong_val": 12, "test": 12}
 # The original ATST-SED code's student forward + backward + teacher forward at batch 144 over ours, on one H200:
 # 249 / 137 ms in bf16-mixed, 727 / 642 ms in float32.
 ORIGINAL_STEP_RATIO = {"bf16-mixed": 249 / 137, "32": 727 / 642}
@@ -86,8 +97,14 @@ class Setup:
     data_root: str | None  # a DESED-format folder; None: the synthetic generator's tiny preset
 
     @classmethod
-    def for_run(cls, device: str, smoke: bool, precision: str | None, data_root: str | None,
-                timed_batch: list[int] | None = None) -> "Setup":
+    def for_run(
+        cls,
+        device: str,
+        smoke: bool,
+        precision: str | None,
+        data_root: str | None,
+        timed_batch: list[int] | None = None,
+    ) -> "Setup":
         if smoke:
             return cls(device, precision, dict(SMOKE_SIZES), dict(TINY_NETWORK), [1, 1, 1, 1], 1, 1, 2, data_root)
         return cls(device, precision, dict(DESED_SIZES), {}, timed_batch, 1, 3, 8, data_root)
@@ -113,15 +130,26 @@ def training_step(stage: int, config: dict, setup: Setup) -> dict[str, Any]:
 
     batch = list(config["training"]["batch_size"])
     timed = setup.timed_batch or batch
-    run = run_stage2_step(device=setup.device, batch=tuple(timed),
-                          precision=config["training"]["precision"], overrides=setup.overrides,
-                          warmup=setup.warmup, steps=setup.steps, recipe=RECIPES[stage])
+    run = run_stage2_step(
+        device=setup.device,
+        batch=tuple(timed),
+        precision=config["training"]["precision"],
+        overrides=setup.overrides,
+        warmup=setup.warmup,
+        steps=setup.steps,
+        recipe=RECIPES[stage],
+    )
     if run.get("status") != "ok":
         raise RuntimeError(f"stage-{stage} step measurement failed: {run.get('output_tail') or run}")
     # A step's work grows with its clips; a smaller timed batch is scaled to the stage's by their count.
     scale = sum(batch) / sum(timed)
-    return {"step_s": run["step_s_median"] * scale, "timed_batch": timed, "timed_step_s": run["step_s_median"],
-            "device_name": run["device"], "peak_memory_mb": run["peak_memory_mb"]}
+    return {
+        "step_s": run["step_s_median"] * scale,
+        "timed_batch": timed,
+        "timed_step_s": run["step_s_median"],
+        "device_name": run["device"],
+        "peak_memory_mb": run["peak_memory_mb"],
+    }
 
 
 def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[str, Any]:
@@ -160,8 +188,13 @@ def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[st
             if batches >= setup.loader_batches and first_batch_s is not None:
                 break
         epoch += 1
-    return {"clips_per_s": clips / steady_s, "epoch_first_batch_s": first_batch_s, "workers": workers,
-            "loader_batch": batch, "batches_timed": batches}
+    return {
+        "clips_per_s": clips / steady_s,
+        "epoch_first_batch_s": first_batch_s,
+        "workers": workers,
+        "loader_batch": batch,
+        "batches_timed": batches,
+    }
 
 
 def checkpoint_seconds(config: dict) -> float:
@@ -174,8 +207,9 @@ def checkpoint_seconds(config: dict) -> float:
     adam = {i: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for i, p in enumerate(trainable)}
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
-        torch.save({"sed_student": student.state_dict(), "sed_teacher": teacher, "optimizer": adam},
-                   Path(folder) / "last.ckpt")
+        torch.save(
+            {"sed_student": student.state_dict(), "sed_teacher": teacher, "optimizer": adam}, Path(folder) / "last.ckpt"
+        )
         return time.perf_counter() - start
 
 
@@ -190,8 +224,9 @@ def forward_seconds_per_clip(config: dict, device: str) -> float:
     net = build_network(config, load_encoder=False).to(torch_device).eval()
     batch = config["training"]["batch_size_val"]
     precision = config["training"]["precision"]
-    times = inference(net, SEDFrontend().to(torch_device), net.encoder.frontend, torch_device, batch, precision,
-                      repeats=2)
+    times = inference(
+        net, SEDFrontend().to(torch_device), net.encoder.frontend, torch_device, batch, precision, repeats=2
+    )
     return times["end_to_end_s"] / batch
 
 
@@ -307,8 +342,10 @@ def project_recipe(setup: Setup) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         root = _data_root(setup, Path(folder))
         stage2 = stage_config(2, setup)["training"]
-        scoring = {"validation_scoring_s": validation_scoring_seconds(setup.sizes, stage2["median_window"]),
-                   "test_scoring_s": test_scoring_seconds(setup.sizes, stage2["n_test_thresholds"])}
+        scoring = {
+            "validation_scoring_s": validation_scoring_seconds(setup.sizes, stage2["median_window"]),
+            "test_scoring_s": test_scoring_seconds(setup.sizes, stage2["n_test_thresholds"]),
+        }
         stages = [measure_stage(stage, setup, root, scoring) for stage in (1, 2)]
     parts = [part for measured in stages for part in stage_parts(measured, setup.sizes, setup.device)]
     total = sum(part["min"] for part in parts)
@@ -317,11 +354,22 @@ def project_recipe(setup: Setup) -> dict[str, Any]:
     original = None
     if all(ratios.values()):
         extra = sum((ratios[p["stage"]] - 1) * p["min"] for p in parts if p["part"] == "training steps")
-        original = {"total_min": total + extra, "step_ratio": ratios, "speedup": (total + extra) / total,
-                    "how": "our training-step minutes x the original's step time over ours measured on one H200 "
-                           "(249/137 ms bf16-mixed, 727/642 ms float32); every other part taken as ours"}
-    return {"setup": asdict(setup), "device": stages[0]["device_name"], "total_min": total,
-            "training_steps_min": step_min, "parts": parts, "measured": stages, "original_projection": original}
+        original = {
+            "total_min": total + extra,
+            "step_ratio": ratios,
+            "speedup": (total + extra) / total,
+            "how": "our training-step minutes x the original's step time over ours measured on one H200 "
+            "(249/137 ms bf16-mixed, 727/642 ms float32); every other part taken as ours",
+        }
+    return {
+        "setup": asdict(setup),
+        "device": stages[0]["device_name"],
+        "total_min": total,
+        "training_steps_min": step_min,
+        "parts": parts,
+        "measured": stages,
+        "original_projection": original,
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -333,6 +381,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append(f"{'total':<27} {total:>10.1f} {1:>7.0%}  ({total / 60:.1f} h)")
     original = result["original_projection"]
     if original:
-        lines.append(f"original code (projected from its step time): {original['total_min']:.1f} min, "
-                     f"{original['speedup']:.2f}x ours")
+        lines.append(
+            f"original code (projected from its step time): {original['total_min']:.1f} min, "
+            f"{original['speedup']:.2f}x ours"
+        )
     return "\n".join(lines)

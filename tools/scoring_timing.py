@@ -11,6 +11,7 @@ The test stage is ``eval_timing.time_test_stage`` on the real set.
 Wall time is what the training process waits; CPU time sums the process and its workers (on a busy machine it
 says how much work was done when the wall time says little).
 """
+
 from __future__ import annotations
 
 import resource
@@ -41,15 +42,18 @@ def stand_in_subset(ground_truth: pd.DataFrame, durations: pd.DataFrame, n_clips
     return synthetic_test_set(truth, new_durations, seed=seed)
 
 
-def validation_sets(ground_truth: str, durations: str, n_synthetic: int = SYNTHETIC_VALIDATION_CLIPS,
-                    n_real: int | None = None) -> dict[str, TestSetScores]:
+def validation_sets(
+    ground_truth: str, durations: str, n_synthetic: int = SYNTHETIC_VALIDATION_CLIPS, n_real: int | None = None
+) -> dict[str, TestSetScores]:
     """``synth_val`` (the stand-in, ``n_synthetic`` clips) and ``strong_val`` (the first ``n_real`` clips)."""
     truth, lengths = read_events(ground_truth, "ground truth"), read_durations(durations)
     if n_real is not None:
         lengths = lengths.head(n_real)
         truth = truth[truth["filename"].isin(set(lengths["filename"]))]
-    return {"synth_val": stand_in_subset(truth, lengths, n_synthetic, seed=100),
-            "strong_val": synthetic_test_set(truth, lengths)}
+    return {
+        "synth_val": stand_in_subset(truth, lengths, n_synthetic, seed=100),
+        "strong_val": synthetic_test_set(truth, lengths),
+    }
 
 
 def score_validation(sets: dict[str, TestSetScores], pool: ScoringPool) -> dict[str, float]:
@@ -61,8 +65,9 @@ def score_validation(sets: dict[str, TestSetScores], pool: ScoringPool) -> dict[
             encoder = scored.label_encoder
             smoothed = median_filter_scores(scored.scores[model], list(MEDIAN_WINDOW))
             tables = score_dataframes(smoothed, scored.clip_ids, encoder.labels, encoder.timestamps())
-            pending[f"{model}/{subset}"] = submit_psds_sed_scores_eval(pool, tables, scored.ground_truth,
-                                                                       scored.durations)
+            pending[f"{model}/{subset}"] = submit_psds_sed_scores_eval(
+                pool, tables, scored.ground_truth, scored.durations
+            )
     return {f"{key}_{scenario}": value for key, job in pending.items() for scenario, value in job.result().items()}
 
 
@@ -102,8 +107,11 @@ def compare_scoring(sets: dict[str, TestSetScores], workers: int, n_thresholds: 
     test_set = sets["strong_val"]
     jobs = {
         "validation": lambda pool: score_validation(sets, pool),
-        "test": lambda pool: {k: v for k, v in time_test_stage(test_set, n_thresholds=n_thresholds, pool=pool)
-                              .items() if not k.endswith("_s")},
+        "test": lambda pool: {
+            k: v
+            for k, v in time_test_stage(test_set, n_thresholds=n_thresholds, pool=pool).items()
+            if not k.endswith("_s")
+        },
     }
     out: dict[str, float] = {"workers": workers}
     out["workers_start_wall_s"], out["workers_start_cpu_s"], _ = _measured(_started, workers)

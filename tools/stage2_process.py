@@ -4,6 +4,7 @@ A fresh process per measurement makes the CPU's peak resident size that of this 
 CUDA measurement an empty allocator, and keeps an out-of-memory error from spoiling the measurements after it.
 Two or more devices start one process per device with ``torch.distributed.run`` (DDP).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,22 @@ def stage2_step_command(
     recipe: Path | None = None,
 ) -> list[str]:
     """The command line of one measurement (under ``torch.distributed.run`` when ``devices`` > 1)."""
-    args = ["--json", str(json_path), "--device", device, "--devices", str(devices), "--batch", *map(str, batch),
-            "--precision", precision, "--warmup", str(warmup), "--steps", str(steps)]
+    args = [
+        "--json",
+        str(json_path),
+        "--device",
+        device,
+        "--devices",
+        str(devices),
+        "--batch",
+        *map(str, batch),
+        "--precision",
+        precision,
+        "--warmup",
+        str(warmup),
+        "--steps",
+        str(steps),
+    ]
     if activation_checkpointing:
         args.append("--activation_checkpointing")
     if recipe is not None:
@@ -65,8 +80,9 @@ def run_stage2_step(timeout: float = 600.0, env: dict[str, str] | None = None, *
         json_path = Path(folder) / "stage2_step.json"
         command = stage2_step_command(json_path, **options)
         try:
-            done = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True,
-                                  timeout=timeout)
+            done = subprocess.run(
+                command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=timeout
+            )
         except subprocess.TimeoutExpired:
             return {"status": "timeout", "timeout_s": timeout, "command": command}
         if json_path.is_file():

@@ -16,6 +16,7 @@ both), after warm-up steps that are not timed; the host-to-device copy of the ba
 Python, torch and Lightning (``rss_before_mb`` gives their share), hence measurements run in a fresh process
 (``python -m tools.stage2_step``; ``run_stage2_step`` starts one).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,12 @@ SAMPLES = 160000  # 10 s at 16 kHz
 Precision = Literal["32", "bf16-mixed", "16-mixed"]
 # A network small enough for tests and dry runs (seconds per step on a CPU); the numbers it gives mean nothing.
 TINY_NETWORK = {
-    "encoder.embed_dim": 64, "encoder.depth": 1, "encoder.num_heads": 2,
-    "net.nb_filters": [4, 4, 8, 8, 8, 8, 8], "net.n_rnn_cell": 16, "net.rnn_layers": 1,
+    "encoder.embed_dim": 64,
+    "encoder.depth": 1,
+    "encoder.num_heads": 2,
+    "net.nb_filters": [4, 4, 8, 8, 8, 8, 8],
+    "net.n_rnn_cell": 16,
+    "net.rnn_layers": 1,
     "opt.encoder_trainable_layers": 3,  # all groups of a 1-block encoder, as the recipe's 14 are all of ViT-Base's
 }
 
@@ -166,18 +171,27 @@ def measure_stage2_step(
     encoder = build_label_encoder(config)
     batch = synthetic_batch(batch_sizes, encoder.n_classes, encoder.n_frames)
     loader = torch.utils.data.DataLoader(_Repeat(batch, warmup + steps), batch_size=None, collate_fn=_same)
-    torch_device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if device == "cuda" else \
-        torch.device("cpu")
+    torch_device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0))) if device == "cuda" else torch.device("cpu")
+    )
     timer = _step_timer(warmup, torch_device)
     with tempfile.TemporaryDirectory() as folder:
         task = build_task(config, folder, student)
         trainer = pl.Trainer(
-            accelerator="gpu" if device == "cuda" else "cpu", devices=devices,
+            accelerator="gpu" if device == "cuda" else "cpu",
+            devices=devices,
             strategy=distributed_strategy(config["training"]["backend"], devices),
             precision=config["training"]["precision"],
-            max_epochs=1, max_steps=warmup + steps, limit_val_batches=0, num_sanity_val_steps=0,
-            logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            use_distributed_sampler=False, default_root_dir=folder,
+            max_epochs=1,
+            max_steps=warmup + steps,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            use_distributed_sampler=False,
+            default_root_dir=folder,
             callbacks=[timer],
         )
         with float32_matmul_precision(config["training"]["matmul_precision"]):
@@ -228,25 +242,51 @@ def build_parser() -> CommandParser:
     parser = CommandParser(
         prog="python -m tools.stage2_step",
         description="Time stage-2 training steps (Lightning Trainer, recipe's task, random encoder, synthetic "
-                    "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON. "
-                    "Run from the repository root (tools/ is not part of the installed package).",
+        "10 s clips, mixup and frequency warping on every step) and write time and peak memory as JSON. "
+        "Run from the repository root (tools/ is not part of the installed package).",
     )
     parser.add_argument("--json", type=Path, required=True, help="where to write the result")
-    parser.add_argument("--recipe", type=Path, default=RECIPE,
-                        help="the stage's YAML (default: confs/stage2.yaml; confs/stage1.yaml times stage 1's step)")
+    parser.add_argument(
+        "--recipe",
+        type=Path,
+        default=RECIPE,
+        help="the stage's YAML (default: confs/stage2.yaml; confs/stage1.yaml times stage 1's step)",
+    )
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device to train on")
-    parser.add_argument("--devices", type=int, default=1,
-                        help="number of devices; > 1 trains with DDP and must be started by torch.distributed.run")
-    parser.add_argument("--batch", type=int, nargs=4, default=list(PAPER_BATCH),
-                        metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"), help="clips of each subset per step")
-    parser.add_argument("--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32",
-                        help="Lightning precision of the trainer")
-    parser.add_argument("--activation_checkpointing", "--activation-checkpointing", action="store_true",
-                        help="recompute the encoder's blocks in the backward pass (encoder.activation_checkpointing)")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="number of devices; > 1 trains with DDP and must be started by torch.distributed.run",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs=4,
+        default=list(PAPER_BATCH),
+        metavar=("STRONG", "SYNTH", "WEAK", "UNLABELED"),
+        help="clips of each subset per step",
+    )
+    parser.add_argument(
+        "--precision", choices=("32", "bf16-mixed", "16-mixed"), default="32", help="Lightning precision of the trainer"
+    )
+    parser.add_argument(
+        "--activation_checkpointing",
+        "--activation-checkpointing",
+        action="store_true",
+        help="recompute the encoder's blocks in the backward pass (encoder.activation_checkpointing)",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="steps run before timing (not timed)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], type=_dotted_value,
-                        metavar="KEY=VALUE", help="configuration override, e.g. encoder.depth=2 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        type=_dotted_value,
+        metavar="KEY=VALUE",
+        help="configuration override, e.g. encoder.depth=2 (repeatable)",
+    )
     return parser
 
 
@@ -258,15 +298,21 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    config = stage2_config(tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides),
-                           args.recipe)
+    config = stage2_config(
+        tuple(args.batch), args.precision, args.activation_checkpointing, dict(args.overrides), args.recipe
+    )
     try:
         result = {"status": "ok", **measure_stage2_step(config, args.device, args.devices, args.warmup, args.steps)}
         code = 0
     except torch.cuda.OutOfMemoryError as err:
-        result = {"status": "out_of_memory", "error": str(err).splitlines()[0],
-                  "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20, "batch_sizes": args.batch,
-                  "precision": args.precision, "activation_checkpointing": args.activation_checkpointing}
+        result = {
+            "status": "out_of_memory",
+            "error": str(err).splitlines()[0],
+            "peak_memory_mb": torch.cuda.max_memory_allocated() / 2**20,
+            "batch_sizes": args.batch,
+            "precision": args.precision,
+            "activation_checkpointing": args.activation_checkpointing,
+        }
         code = 3
     if result.get("global_rank", 0) == 0 and int(os.environ.get("RANK", 0)) == 0:
         write_text(args.json, json.dumps(result, indent=2) + "\n", "--json")

@@ -1,4 +1,5 @@
 """Timing on a shared machine, and what the device is: the building blocks of every benchmark measurement."""
+
 from __future__ import annotations
 
 import platform

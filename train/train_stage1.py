@@ -2,6 +2,7 @@
 
 The default configuration is `../confs/stage1.yaml` beside this script, wherever the package is installed.
 """
+
 from pathlib import Path
 
 from desed_task.experiment.run import main

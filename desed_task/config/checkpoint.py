@@ -7,6 +7,7 @@ project's earlier key names read as the current ones, or mapped from the origina
 published checkpoints hold it). Paths stored in a checkpoint (the authors' pretrained encoder, their data) are
 never read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,14 @@ from typing import Literal, NamedTuple
 from desed_task.config.files import ConfigError, resolve_config
 from desed_task.config.original_layout import from_original_layout, is_original_layout
 from desed_task.nnet import (
-    CRNN, CheckpointError, FrameEncoder, encoder_class, load_pretrained_encoder, load_state_dict_checked,
-    read_checkpoint, stage_state_dict,
+    CRNN,
+    CheckpointError,
+    FrameEncoder,
+    encoder_class,
+    load_pretrained_encoder,
+    load_state_dict_checked,
+    read_checkpoint,
+    stage_state_dict,
 )
 from desed_task.nnet import sed_model_builder
 
@@ -116,7 +123,8 @@ def networks_from_checkpoint(
         except CheckpointError as err:
             if not stored:
                 raise
-            raise CheckpointError(f"{err}. The network was built from the configuration stored in the checkpoint; "
-                                  f"{_PASS_CONFIG}") from err
+            raise CheckpointError(
+                f"{err}. The network was built from the configuration stored in the checkpoint; {_PASS_CONFIG}"
+            ) from err
         networks[role] = network
     return CheckpointNetworks(config, networks)

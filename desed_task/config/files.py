@@ -13,6 +13,7 @@ an error that names it and the closest known key. Keys under their earlier names
 (``renamed_keys.py``); a key that copied a derived value is checked against it and dropped
 (``schema.RETIRED_DERIVED_KEYS``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -24,15 +25,30 @@ from typing import Any
 import yaml
 
 from desed_task.config.schema import (
-    DATA_PATH_KEYS, DEFAULT_ENCODER, RETIRED_DERIVED_KEYS, check_config, check_derived_copy, defaults,
+    DATA_PATH_KEYS,
+    DEFAULT_ENCODER,
+    RETIRED_DERIVED_KEYS,
+    check_config,
+    check_derived_copy,
+    defaults,
     resolve_trainable_layers,
 )
 from desed_task.config.renamed_keys import RenamedKeyWarning, current_key, current_name, rename_keys
 from desed_task.config.sections import normalise_sections
 from desed_task.settings import SettingsError
 
-__all__ = ["DATA_PATH_KEYS", "DEFAULT_ENCODER", "EXTRA_SUBSET_KINDS", "ConfigError", "defaults", "load_config",
-           "read_yaml", "resolve_config", "set_dotted", "yaml_problem"]
+__all__ = [
+    "DATA_PATH_KEYS",
+    "DEFAULT_ENCODER",
+    "EXTRA_SUBSET_KINDS",
+    "ConfigError",
+    "defaults",
+    "load_config",
+    "read_yaml",
+    "resolve_config",
+    "set_dotted",
+    "yaml_problem",
+]
 
 EXTRA_SUBSET_KINDS = ("extra_strong", "extra_weak")
 _EXTRA_SUBSET_KEYS = ("name", "folder", "tsv", "batch_size")
@@ -134,8 +150,12 @@ def _check_derived_copies(config: dict, copies: dict[str, Any], source: str) -> 
     """``SettingsError`` for a copy of a derived value that disagrees with it; a warning for each that agrees."""
     for written, value in copies.items():
         now = check_derived_copy(config, current_name(written), written, value)
-        warnings.warn(f"{source}: '{written}' is no longer a setting of its own ({now} gives {value!r}); it was "
-                      "checked and left out (remove it to silence this warning)", RenamedKeyWarning, stacklevel=3)
+        warnings.warn(
+            f"{source}: '{written}' is no longer a setting of its own ({now} gives {value!r}); it was "
+            "checked and left out (remove it to silence this warning)",
+            RenamedKeyWarning,
+            stacklevel=3,
+        )
 
 
 def _extra_subsets(entries: Any, kind: str, root: Path, source: str) -> list[dict]:
@@ -211,8 +231,10 @@ def _base_file(path: Path, base: Any) -> Path:
         raise ConfigError(f"{path}: 'base' must name a YAML file (relative to {path.parent}), got {base!r}")
     base_path = (path.parent / base).resolve()
     if not base_path.is_file():
-        raise ConfigError(f"{path}: base: {base!r}: no such file: {base_path} (a base file is taken relative to "
-                          f"the folder of the file that names it, {path.parent})")
+        raise ConfigError(
+            f"{path}: base: {base!r}: no such file: {base_path} (a base file is taken relative to "
+            f"the folder of the file that names it, {path.parent})"
+        )
     return base_path
 
 
@@ -223,7 +245,7 @@ def set_dotted(user: dict, dotted: str, value: Any) -> None:
     for depth, section in enumerate(sections):
         node = node.setdefault(section, {})
         if not isinstance(node, dict):
-            raise ConfigError(f"'{dotted}': '{'.'.join(sections[:depth + 1])}' is a value, not a section")
+            raise ConfigError(f"'{dotted}': '{'.'.join(sections[: depth + 1])}' is a value, not a section")
     node[key] = value
 
 

@@ -25,6 +25,7 @@ the checkpoint's state dict, loaded strictly, so a size that was mapped wrongly 
 
 A key the original stores nothing for takes this project's default; every value's origin is returned as a note.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,22 +37,41 @@ from desed_task.data import DESED_CLASSES
 from desed_task.config.files import ConfigError
 
 # Keys that only the original layout has: one of them marks a configuration as the original's.
-_MARKS = (("feats", "n_filters"), ("feats", "n_window"), ("net", "nclass"), ("net", "n_RNN_cell"),
-          ("net", "embedding_size"), ("net", "dropout_recurrent"))
+_MARKS = (
+    ("feats", "n_filters"),
+    ("feats", "n_window"),
+    ("net", "nclass"),
+    ("net", "n_RNN_cell"),
+    ("net", "embedding_size"),
+    ("net", "dropout_recurrent"),
+)
 _RENAMED = (
-    ("feats", "n_mels", "net.frontend", "n_mels"), ("feats", "n_filters", "net.frontend", "n_fft"),
-    ("feats", "n_window", "net.frontend", "win_length"), ("feats", "hop_length", "net.frontend", "hop_length"),
-    ("feats", "f_min", "net.frontend", "f_min"), ("feats", "f_max", "net.frontend", "f_max"),
+    ("feats", "n_mels", "net.frontend", "n_mels"),
+    ("feats", "n_filters", "net.frontend", "n_fft"),
+    ("feats", "n_window", "net.frontend", "win_length"),
+    ("feats", "hop_length", "net.frontend", "hop_length"),
+    ("feats", "f_min", "net.frontend", "f_min"),
+    ("feats", "f_max", "net.frontend", "f_max"),
     ("data", "audio_max_len", "data", "audio_max_len"),
-    ("net", "n_in_channel", "net", "n_in_channel"), ("net", "nb_filters", "net", "nb_filters"),
-    ("net", "pooling", "net", "pooling"), ("net", "n_RNN_cell", "net", "n_rnn_cell"),
-    ("net", "rnn_layers", "net", "rnn_layers"), ("net", "dropout_recurrent", "net", "rnn_dropout"),
-    ("net", "dropout", "net", "cnn_dropout"), ("net", "dropout", "net", "dropout"),
-    ("ultra", "atst_dropout", "encoder", "dropout"), ("training", "median_window", "training", "median_window"),
+    ("net", "n_in_channel", "net", "n_in_channel"),
+    ("net", "nb_filters", "net", "nb_filters"),
+    ("net", "pooling", "net", "pooling"),
+    ("net", "n_RNN_cell", "net", "n_rnn_cell"),
+    ("net", "rnn_layers", "net", "rnn_layers"),
+    ("net", "dropout_recurrent", "net", "rnn_dropout"),
+    ("net", "dropout", "net", "cnn_dropout"),
+    ("net", "dropout", "net", "dropout"),
+    ("ultra", "atst_dropout", "encoder", "dropout"),
+    ("training", "median_window", "training", "median_window"),
 )
 # What this network is; the original makes these choices by configuration.
-_FIXED = {"activation": "cg", "attention": True, "rnn_type": "BGRU", "embedding_type": "frame",
-          "aggregation_type": "pool1d"}
+_FIXED = {
+    "activation": "cg",
+    "attention": True,
+    "rnn_type": "BGRU",
+    "embedding_type": "frame",
+    "aggregation_type": "pool1d",
+}
 _VIT_BASE_DEPTH = 12
 _VIT_HEAD_WIDTH = 64  # ViT-Base: 12 heads of 64 at width 768
 
@@ -102,8 +122,11 @@ def _check_fixed(net: Mapping[str, Any], source: str) -> None:
 
 
 def _sample_rate(hparams: Mapping[str, Any], out: Translation, source: str) -> None:
-    rates = {f"{section}.{key}": _section(hparams, section)[key]
-             for section, key in (("data", "fs"), ("feats", "sample_rate")) if key in _section(hparams, section)}
+    rates = {
+        f"{section}.{key}": _section(hparams, section)[key]
+        for section, key in (("data", "fs"), ("feats", "sample_rate"))
+        if key in _section(hparams, section)
+    }
     if len(set(rates.values())) > 1:
         raise ConfigError(f"{source}: the sample rates disagree ({rates}); the network has one")
     if rates:
@@ -113,11 +136,14 @@ def _sample_rate(hparams: Mapping[str, Any], out: Translation, source: str) -> N
 def _classes(net: Mapping[str, Any], out: Translation, source: str) -> None:
     n_classes = net.get("nclass", len(DESED_CLASSES))
     if n_classes != len(DESED_CLASSES):
-        raise ConfigError(f"{source}: net.nclass is {n_classes} but the original stores no class names (its "
-                          f"label list is code); pass the configuration with your data.classes")
+        raise ConfigError(
+            f"{source}: net.nclass is {n_classes} but the original stores no class names (its "
+            f"label list is code); pass the configuration with your data.classes"
+        )
     out.config.setdefault("data", {})["classes"] = list(DESED_CLASSES)
-    out.notes.append("data.classes: the default DESED list, in its order (the original stores none: its label "
-                     "list is code)")
+    out.notes.append(
+        "data.classes: the default DESED list, in its order (the original stores none: its label list is code)"
+    )
 
 
 def _encoder(net: Mapping[str, Any], out: Translation, source: str) -> None:
@@ -126,13 +152,19 @@ def _encoder(net: Mapping[str, Any], out: Translation, source: str) -> None:
         return
     width = net["embedding_size"]
     if not isinstance(width, int) or width < _VIT_HEAD_WIDTH or width % _VIT_HEAD_WIDTH:
-        raise ConfigError(f"{source}: net.embedding_size is {width!r}; the original's ViT-Base encoder is "
-                          f"{_VIT_HEAD_WIDTH} wide per head")
+        raise ConfigError(
+            f"{source}: net.embedding_size is {width!r}; the original's ViT-Base encoder is "
+            f"{_VIT_HEAD_WIDTH} wide per head"
+        )
     heads = width // _VIT_HEAD_WIDTH
     out.set("encoder", "embed_dim", width, "from net.embedding_size")
     out.set("encoder", "depth", _VIT_BASE_DEPTH, "the original's ViT-Base (it stores no depth)")
-    out.set("encoder", "num_heads", heads, f"net.embedding_size / {_VIT_HEAD_WIDTH}, ViT-Base's head width (the "
-                                           "original stores no head count)")
+    out.set(
+        "encoder",
+        "num_heads",
+        heads,
+        f"net.embedding_size / {_VIT_HEAD_WIDTH}, ViT-Base's head width (the original stores no head count)",
+    )
 
 
 def from_original_layout(hparams: Mapping[str, Any], source: str = "<hyper_parameters>") -> Translation:
@@ -157,13 +189,19 @@ def from_original_layout(hparams: Mapping[str, Any], source: str = "<hyper_param
     subsample = _section(hparams, "data").get("net_subsample")
     pooling = out.config.get("net", {}).get("pooling")
     if subsample is not None and pooling is not None and math.prod(int(p[0]) for p in pooling) != subsample:
-        raise ConfigError(f"{source}: data.net_subsample is {subsample} but net.pooling's time factors give "
-                          f"{math.prod(int(p[0]) for p in pooling)}")
+        raise ConfigError(
+            f"{source}: data.net_subsample is {subsample} but net.pooling's time factors give "
+            f"{math.prod(int(p[0]) for p in pooling)}"
+        )
     if "median_window" not in _section(hparams, "training"):
         out.notes.append("training.median_window: this project's default (the original stores none)")
-    out.notes.append("encoder front-end: this project's defaults, the original's fixed ATST features (64 mels, "
-                     "n_fft 1024, hop 160, 60-7800 Hz, 80 dB floor)")
+    out.notes.append(
+        "encoder front-end: this project's defaults, the original's fixed ATST features (64 mels, "
+        "n_fft 1024, hop 160, 60-7800 Hz, 80 dB floor)"
+    )
     others = sorted(set(hparams) - {"feats", "net", "data", "training", "ultra"})
-    out.notes.append("not used: the other training and ultra keys, the data paths and checkpoint paths of the "
-                     f"authors' machine (never read){', and ' + ', '.join(others) if others else ''}")
+    out.notes.append(
+        "not used: the other training and ultra keys, the data paths and checkpoint paths of the "
+        f"authors' machine (never read){', and ' + ', '.join(others) if others else ''}"
+    )
     return out

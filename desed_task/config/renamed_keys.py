@@ -13,6 +13,7 @@ naming them. Keys that copied a derived value (``data.net_subsample``, ``feats.s
 ``atst_feats.n_mels``, ...) are neither renamed nor a mark of the earlier layout here: ``rename_keys`` leaves them
 as written (``keep``), and ``schema.RETIRED_DERIVED_KEYS`` checks and drops them.
 """
+
 from __future__ import annotations
 
 import copy
@@ -71,8 +72,11 @@ class RenamedKeyWarning(FutureWarning):
 
 
 def warn_renamed(old: str, new: str, source: str) -> None:
-    warnings.warn(f"{source}: '{old}' is now called '{new}'; it was read as '{new}' (rename it to silence this "
-                  "warning)", RenamedKeyWarning, stacklevel=3)
+    warnings.warn(
+        f"{source}: '{old}' is now called '{new}'; it was read as '{new}' (rename it to silence this warning)",
+        RenamedKeyWarning,
+        stacklevel=3,
+    )
 
 
 def current_name(dotted: str) -> str:
@@ -81,7 +85,7 @@ def current_name(dotted: str) -> str:
         return RENAMED_KEYS[dotted]
     for old, new in RENAMED_SECTIONS.items():
         if dotted.startswith(old + "."):
-            return new + dotted[len(old):]
+            return new + dotted[len(old) :]
     return dotted
 
 
@@ -89,7 +93,7 @@ def earlier_name(dotted: str) -> str:
     """The earlier name of a current dotted key under a moved section (``dotted`` itself otherwise)."""
     for old, new in RENAMED_SECTIONS.items():
         if dotted.startswith(new + "."):
-            return old + dotted[len(new):]
+            return old + dotted[len(new) :]
     return dotted
 
 
@@ -167,8 +171,9 @@ def rename_keys(user: dict, source: str, error: type[Exception], keep: Collectio
         value = holder.pop(old.rsplit(".", 1)[-1])
         node, key = _holder(user, new)
         if key in node and node[key] != value:
-            raise error(f"{source}: '{old}' ({value!r}) is the earlier name of '{new}' ({node[key]!r}): keep "
-                        f"'{new}' only")
+            raise error(
+                f"{source}: '{old}' ({value!r}) is the earlier name of '{new}' ({node[key]!r}): keep '{new}' only"
+            )
         node[key] = value
         warn_renamed(old, new, source)
     for old in earlier:
@@ -180,6 +185,10 @@ def rename_keys(user: dict, source: str, error: type[Exception], keep: Collectio
             node, key = _holder(user, dotted)
             node[key] = value
         written = ", ".join(f"{dotted}: {_yaml_value(value)}" for dotted, value in implied.items())
-        warnings.warn(f"{source}: a stage-2 configuration in the earlier layout implies {written}; it was read so "
-                      "(give these keys in the file to silence this warning)", RenamedKeyWarning, stacklevel=2)
+        warnings.warn(
+            f"{source}: a stage-2 configuration in the earlier layout implies {written}; it was read so "
+            "(give these keys in the file to silence this warning)",
+            RenamedKeyWarning,
+            stacklevel=2,
+        )
     return user

@@ -14,6 +14,7 @@ encoder's layer-group count (``encoder_layer_groups``). Keys that copied a deriv
 ``data.net_subsample``, the front-ends' ``sample_rate``, the encoder front-end's ``n_mels``) are still read where
 the copy agrees (``check_derived_copy``), and dropped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -27,20 +28,57 @@ from desed_task.nnet.crnn import CRNNSettings
 from desed_task.nnet.encoders import FrameEncoder, encoder_class
 from desed_task.nnet.sed_model_builder import encoder_kwargs, time_pooling
 from desed_task.settings import (
-    NON_NEGATIVE_INT, POSITIVE_INT, Settings, SettingsError, is_int, is_number, nested, one_of, setting,
+    NON_NEGATIVE_INT,
+    POSITIVE_INT,
+    Settings,
+    SettingsError,
+    is_int,
+    is_number,
+    nested,
+    one_of,
+    setting,
 )
 
 __all__ = [
-    "DATA_PATH_KEYS", "DEFAULT_ENCODER", "RETIRED_DERIVED_KEYS", "SECTIONS", "DataSettings", "DerivedValue",
-    "EncoderKeys", "NetSettings", "OptSettings", "TrainingSettings", "check_config", "check_derived_copy", "defaults",
-    "encoder_defaults", "encoder_kwargs", "encoder_layer_groups", "frame_hop", "resolve_trainable_layers",
+    "DATA_PATH_KEYS",
+    "DEFAULT_ENCODER",
+    "RETIRED_DERIVED_KEYS",
+    "SECTIONS",
+    "DataSettings",
+    "DerivedValue",
+    "EncoderKeys",
+    "NetSettings",
+    "OptSettings",
+    "TrainingSettings",
+    "check_config",
+    "check_derived_copy",
+    "defaults",
+    "encoder_defaults",
+    "encoder_kwargs",
+    "encoder_layer_groups",
+    "frame_hop",
+    "resolve_trainable_layers",
     "time_pooling",
 ]
 DEFAULT_ENCODER = "frame_atst"
 DATA_PATH_KEYS = (
-    "synth_folder", "synth_tsv", "strong_folder", "strong_tsv", "weak_folder", "weak_tsv", "unlabeled_folder",
-    "synth_val_folder", "synth_val_tsv", "synth_val_dur", "strong_val_folder", "strong_val_tsv", "strong_val_dur",
-    "test_folder", "test_tsv", "test_dur", "eval_folder",
+    "synth_folder",
+    "synth_tsv",
+    "strong_folder",
+    "strong_tsv",
+    "weak_folder",
+    "weak_tsv",
+    "unlabeled_folder",
+    "synth_val_folder",
+    "synth_val_tsv",
+    "synth_val_dur",
+    "strong_val_folder",
+    "strong_val_tsv",
+    "strong_val_dur",
+    "test_folder",
+    "test_tsv",
+    "test_dur",
+    "eval_folder",
 )
 _PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
 _LEARNING_RATE = (lambda v: v >= 0, "a non-negative learning rate")
@@ -55,9 +93,13 @@ class DataSettings(Settings):
     """``data``: the classes, the data (paths relative to ``root``) and the sample rate of every stream."""
 
     root: str = setting(".")
-    classes: list[str] = setting(list(DESED_CLASSES), (
-        lambda v: len(v) > 0 and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v),
-        "a non-empty list of distinct class names"))
+    classes: list[str] = setting(
+        list(DESED_CLASSES),
+        (
+            lambda v: len(v) > 0 and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v),
+            "a non-empty list of distinct class names",
+        ),
+    )
     synth_folder: str | None = _path()
     synth_tsv: str | None = _path()
     strong_folder: str | None = _path()
@@ -87,8 +129,9 @@ def _median_window(v: Any) -> bool:
     return (is_int(v) and v >= 1) or (isinstance(v, list) and all(is_int(w) and w >= 1 for w in v))
 
 
-_SCORING_WORKERS = ("a non-negative integer (0 or 1: score in the training process) or null (the cores the data "
-                    "loader leaves free)")
+_SCORING_WORKERS = (
+    "a non-negative integer (0 or 1: score in the training process) or null (the cores the data loader leaves free)"
+)
 
 
 @dataclass(frozen=True)
@@ -96,9 +139,13 @@ class TrainingSettings(Settings):
     """``training``: the run (stage, batches, trainer) and the task (schedule, EMA, augmentation, checkpoints)."""
 
     stage: int = setting(1, (lambda v: v in (1, 2), "1 or 2"))
-    batch_size: list[int] = setting([12, 12, 24, 48], (
-        lambda v: len(v) == 4 and all(is_int(x) and x >= 1 for x in v),
-        "4 positive integers [strong_real, synthetic, weak, unlabeled]"))
+    batch_size: list[int] = setting(
+        [12, 12, 24, 48],
+        (
+            lambda v: len(v) == 4 and all(is_int(x) and x >= 1 for x in v),
+            "4 positive integers [strong_real, synthetic, weak, unlabeled]",
+        ),
+    )
     batch_size_val: int = setting(24, POSITIVE_INT)
     num_workers: int = setting(4, NON_NEGATIVE_INT)
     validation_interval: int = setting(10, POSITIVE_INT)
@@ -113,11 +160,13 @@ class TrainingSettings(Settings):
     deterministic: bool = setting(False)
     enable_progress_bar: bool = setting(True)
     cpu_keep_freed_memory: bool = setting(True)
-    limit_train_batches: float = setting(1.0, (lambda v: v > 0, "a positive number (a fraction, or a count of "
-                                                                "batches)"))
+    limit_train_batches: float = setting(
+        1.0, (lambda v: v > 0, "a positive number (a fraction, or a count of batches)")
+    )
     save_top_k: int = setting(5, (lambda v: v >= -1, "an integer >= -1 (-1 keeps every checkpoint)"))
     checkpoint_every_n_steps: int | None = setting(
-        None, (lambda v: v >= 1, "a positive number of optimiser steps, or null (off)"), "a positive integer or null")
+        None, (lambda v: v >= 1, "a positive number of optimiser steps, or null (off)"), "a positive integer or null"
+    )
     postprocess: str | None = _path()
     init_checkpoint: str | None = _path()
     n_epochs: int = setting(200, POSITIVE_INT)
@@ -129,8 +178,9 @@ class TrainingSettings(Settings):
     mixup_alpha: float = setting(0.2, (lambda v: v > 0, "a positive number"))
     freq_warp_prob: float = setting(0.0, _PROBABILITY)
     objective: str = setting("val_loss", one_of(*OBJECTIVE_NAMES))
-    median_window: int | list[int] = setting(7, (_median_window, "a positive integer or one per class"),
-                                             "a positive integer or one per class")
+    median_window: int | list[int] = setting(
+        7, (_median_window, "a positive integer or one per class"), "a positive integer or one per class"
+    )
     n_test_thresholds: int = setting(50, POSITIVE_INT)
     scoring_workers: int | None = setting(None, (lambda v: v >= 0, _SCORING_WORKERS), _SCORING_WORKERS)
     seed: int = setting(42, (lambda v: 0 <= v < 2**32, "an integer in [0, 2^32)"))
@@ -141,8 +191,10 @@ class TrainingSettings(Settings):
     def check_together(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
         window, n_classes = section["median_window"], len(context["data"]["classes"])
         if isinstance(window, list) and len(window) != n_classes:
-            raise SettingsError(f"{where}.median_window has {len(window)} entries but data.classes has {n_classes}; "
-                                "give one window per class or a single integer")
+            raise SettingsError(
+                f"{where}.median_window has {len(window)} entries but data.classes has {n_classes}; "
+                "give one window per class or a single integer"
+            )
 
 
 _TRAINABLE = "a non-negative number of encoder layer groups, or all"
@@ -156,10 +208,12 @@ class OptSettings(Settings):
     rnn_lr: float = setting(1e-3, _LEARNING_RATE)
     encoder_lr: float = setting(2e-4, _LEARNING_RATE)
     encoder_lr_scale: float = setting(0.5, (lambda v: v > 0, "a positive factor"))
-    encoder_trainable_layers: int | str = setting(0, (lambda v: v == "all" or (is_int(v) and v >= 0), _TRAINABLE),
-                                                  _TRAINABLE)
-    betas: tuple[float, float] = setting((0.9, 0.999), (
-        lambda v: len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"))
+    encoder_trainable_layers: int | str = setting(
+        0, (lambda v: v == "all" or (is_int(v) and v >= 0), _TRAINABLE), _TRAINABLE
+    )
+    betas: tuple[float, float] = setting(
+        (0.9, 0.999), (lambda v: len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)")
+    )
     cosine: bool = setting(False)
     min_lr_scale: float = setting(0.1, (lambda v: 0 <= v <= 1, "a fraction in [0, 1]"))
 
@@ -180,8 +234,12 @@ class EncoderKeys(Settings):
     random_init: bool = setting(False)
 
 
-SECTIONS: dict[str, type[Settings]] = {"data": DataSettings, "training": TrainingSettings, "opt": OptSettings,
-                                       "net": NetSettings}
+SECTIONS: dict[str, type[Settings]] = {
+    "data": DataSettings,
+    "training": TrainingSettings,
+    "opt": OptSettings,
+    "net": NetSettings,
+}
 
 
 def unit_class(config: Mapping) -> type[FrameEncoder]:
@@ -191,8 +249,11 @@ def unit_class(config: Mapping) -> type[FrameEncoder]:
 def encoder_defaults(name: str) -> dict[str, Any]:
     """The ``encoder`` section of the encoder unit called ``name`` (KeyError for an unknown one)."""
     cls = encoder_class(name)
-    return {**EncoderKeys(name=name).as_config(), **cls.settings_class.defaults(),
-            "frontend": cls.frontend_class.settings_class.defaults()}
+    return {
+        **EncoderKeys(name=name).as_config(),
+        **cls.settings_class.defaults(),
+        "frontend": cls.frontend_class.settings_class.defaults(),
+    }
 
 
 def defaults(encoder: str = DEFAULT_ENCODER) -> dict[str, dict[str, Any]]:
@@ -229,8 +290,10 @@ def resolve_trainable_layers(config: dict) -> None:
     if layers == "all":
         config["opt"]["encoder_trainable_layers"] = count
     elif layers > count:
-        raise SettingsError(f"opt.encoder_trainable_layers must be at most {count} (the {config['encoder']['name']} "
-                            f"encoder's layer groups as configured), got {layers}")
+        raise SettingsError(
+            f"opt.encoder_trainable_layers must be at most {count} (the {config['encoder']['name']} "
+            f"encoder's layer groups as configured), got {layers}"
+        )
 
 
 @dataclass(frozen=True)
@@ -262,6 +325,8 @@ def check_derived_copy(config: Mapping, key: str, written: str, value: Any) -> s
     derived = RETIRED_DERIVED_KEYS[key]
     source, expected = derived.source.format_map(config), derived.of(config)
     if value != expected:
-        raise SettingsError(f"{written} is {value!r} but {source} gives {expected!r}; it is no longer a setting of its "
-                            f"own: remove {written} (and change {source} if you meant {value!r})")
+        raise SettingsError(
+            f"{written} is {value!r} but {source} gives {expected!r}; it is no longer a setting of its "
+            f"own: remove {written} (and change {source} if you meant {value!r})"
+        )
     return source

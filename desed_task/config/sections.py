@@ -4,6 +4,7 @@ A section whose every key is commented out is read by YAML as null (``training:`
 an ordinary edit, so it counts as an empty section and the defaults (or the ``base:`` file's keys) apply. A
 section that is a number, a string or a list (``data: 5``) is a mistake that is named with its file.
 """
+
 from __future__ import annotations
 
 from typing import Any

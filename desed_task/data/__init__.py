@@ -3,6 +3,7 @@
 The names below are imported on first use (PEP 562), so that the evaluation, which reads its tables through
 ``desed_task.data.tables``, does not import torch.
 """
+
 from __future__ import annotations
 
 from importlib import import_module

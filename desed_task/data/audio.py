@@ -1,5 +1,6 @@
 """Audio I/O for the datasets and inference: any channel count to mono float32, resampling with soxr HQ, crop or
 pad, and the checks that tell an unusable file from a usable one before any work is done on it."""
+
 from __future__ import annotations
 
 import struct
@@ -38,7 +39,8 @@ def find_audio_files(folder: str | Path, extensions: Iterable[str] = AUDIO_EXTEN
     ``._x.wav`` resource forks, partial downloads) are not audio clips and are left out."""
     suffixes = {e.lower() for e in extensions}
     return sorted(
-        p for p in Path(folder).rglob("*")
+        p
+        for p in Path(folder).rglob("*")
         if p.suffix.lower() in suffixes and not p.name.startswith(".") and p.is_file()
     )
 
@@ -189,7 +191,7 @@ def fit_length(audio: np.ndarray, n_samples: int, random_crop: bool) -> tuple[np
     offset = 0
     if length > n_samples and random_crop:
         offset = int(torch.randint(0, length - n_samples + 1, ()).item())
-    return audio[offset:offset + n_samples], offset
+    return audio[offset : offset + n_samples], offset
 
 
 def shift_events(

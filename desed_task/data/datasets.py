@@ -10,6 +10,7 @@ ground truth like a missing one; a training set finds them when it reads the cli
 gives the next usable clip in its place (``skip``), warning once per file and process, so that they never reach
 the loss.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -77,7 +78,14 @@ class _ClipSet(Dataset):
 
     def _check(self, filenames: list[str], files: list[Path], source: str) -> CheckedClips:
         checked = check_clips(
-            filenames, files, self.folder, self.subset, source, self.sample_rate, self.on_missing, self.on_sample_rate,
+            filenames,
+            files,
+            self.folder,
+            self.subset,
+            source,
+            self.sample_rate,
+            self.on_missing,
+            self.on_sample_rate,
             read_samples=self.check_samples,
         )
         self._names, self._paths = checked.names, checked.paths
@@ -99,14 +107,18 @@ class _ClipSet(Dataset):
                 return candidate, load_audio(self._paths[candidate], self.sample_rate)[0]
             except AudioError as error:
                 if self.check_samples and self.on_missing == "skip":  # it was usable when the set was built
-                    raise DataError(f"{self.subset}: {error}; the file changed after the set was built, and a scored "
-                                    "clip cannot leave its ground truth then: restore the file") from error
+                    raise DataError(
+                        f"{self.subset}: {error}; the file changed after the set was built, and a scored "
+                        "clip cannot leave its ground truth then: restore the file"
+                    ) from error
                 if self.on_missing == "error":
-                    raise DataError(f"{self.subset}: {error} (set data.on_missing: skip to leave such files "
-                                    "out)") from error
+                    raise DataError(
+                        f"{self.subset}: {error} (set data.on_missing: skip to leave such files out)"
+                    ) from error
                 self._unusable.add(candidate)
-                warnings.warn(f"{self.subset}: {error}; another clip of the set is read in its place",
-                              DataWarning, stacklevel=2)
+                warnings.warn(
+                    f"{self.subset}: {error}; another clip of the set is read in its place", DataWarning, stacklevel=2
+                )
         raise DataError(f"{self.subset}: none of the {len(self)} clips in {self.folder} can be read")
 
     def _load(self, index: int) -> tuple[int, torch.Tensor, float]:

@@ -6,6 +6,7 @@ read when a dataset is built so that unreadable, empty or truncated files, and f
 named then, in the main process, and not deep inside a DataLoader worker. Reading every sample as well (NaN or
 infinite values can only be seen so) is asked for by the datasets that are scored.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -134,7 +135,8 @@ def check_clips(
             )
         warnings.warn(
             message + "; they are resampled on the fly (slower; scripts/resample_folder.py does it once)",
-            DataWarning, stacklevel=3,
+            DataWarning,
+            stacklevel=3,
         )
     if not names:
         raise DataError(

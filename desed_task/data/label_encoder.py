@@ -1,4 +1,5 @@
 """DESED label encoding: events in seconds <-> frame-level targets of the network's output rate (docs/recipe.md §3)."""
+
 from __future__ import annotations
 
 import math

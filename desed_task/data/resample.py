@@ -4,6 +4,7 @@ soxr "HQ" is librosa's default resampler, which the original recipe used. Files 
 name and renamed when complete, so an interrupted run leaves no half-written file, and a second run skips
 every file already converted (same relative path, target sample rate).
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Batches composed of fixed numbers of clips from each training subset, sharded across processes."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -54,7 +55,8 @@ class ConcatBatchSampler(Sampler[list[int]]):
         ]
         if too_small:
             raise ValueError(
-                "training subsets are smaller than their batch share: " + "; ".join(too_small)
+                "training subsets are smaller than their batch share: "
+                + "; ".join(too_small)
                 + ". Lower training.batch_size or add data."
             )
         self.offsets = [sum(self.subset_sizes[:i]) for i in range(len(self.subset_sizes))]
@@ -74,7 +76,7 @@ class ConcatBatchSampler(Sampler[list[int]]):
         shards = []
         for size, shard_size, offset in zip(self.subset_sizes, self.shard_sizes, self.offsets):
             order = torch.randperm(size, generator=generator) if self.shuffle else torch.arange(size)
-            mine = order[self.rank::self.world_size][:shard_size]
+            mine = order[self.rank :: self.world_size][:shard_size]
             shards.append((mine + offset).tolist())
         return shards
 

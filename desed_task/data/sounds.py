@@ -4,6 +4,7 @@ Each type differs from the others in spectrum and time structure (tonal beeps, l
 chirps, clicks, bark-like bursts, high buzz, crackle, modulated band noise, formant-like voices, steady noise),
 so that a small model can learn to detect and localise them. Every generator returns float64 audio of unit RMS.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -46,7 +47,7 @@ def wavetable(amplitudes: np.ndarray, phases: np.ndarray | None = None) -> np.nd
     phases = np.zeros(len(amplitudes)) if phases is None else phases
     spectrum = np.zeros(TABLE // 2 + 1, dtype=np.complex128)
     # irfft of (TABLE / 2) a e^{i phi} at bin k is a cos(2 pi k t + phi); sin is cos shifted by -pi/2
-    spectrum[1:len(amplitudes) + 1] = amplitudes * np.exp(1j * (phases - np.pi / 2)) * TABLE / 2
+    spectrum[1 : len(amplitudes) + 1] = amplitudes * np.exp(1j * (phases - np.pi / 2)) * TABLE / 2
     return np.fft.irfft(spectrum, TABLE)
 
 
@@ -79,12 +80,13 @@ def plan_units(
     return [(start + slack * i // (len(units) - 1), size) for i, (start, size) in enumerate(units)]
 
 
-def gate(rng: Generator, n: int, sr: int, on: tuple[float, float], off: tuple[float, float], ramp: float = 0.005
-         ) -> np.ndarray:
+def gate(
+    rng: Generator, n: int, sr: int, on: tuple[float, float], off: tuple[float, float], ramp: float = 0.005
+) -> np.ndarray:
     """0/1 on-off pattern (random on/off lengths) from the first to the last sample, with short linear ramps."""
     env = np.zeros(n)
     for start, size in plan_units(rng, n, sr, on, lambda: rng.uniform(*off)):
-        env[start:start + size] = 1.0
+        env[start : start + size] = 1.0
     r = max(int(ramp * sr), 1)
     csum = np.concatenate([np.zeros(r), np.cumsum(env)])
     return (csum[r:] - csum[:-r]) / r  # moving average over r samples
@@ -129,7 +131,7 @@ def cat_chirps(rng: Generator, n: int, sr: int) -> np.ndarray:
         base, peak = rng.uniform(400, 600), rng.uniform(750, 1000)
         contour = base + (peak - base) * np.sin(np.pi * np.linspace(0, 1, length)) ** 0.7
         envelope = np.sin(np.pi * np.linspace(0, 1, length)) ** 0.5
-        out[pos:pos + length] = oscillate(table, contour, length, sr) * envelope
+        out[pos : pos + length] = oscillate(table, contour, length, sr) * envelope
     return out
 
 
@@ -143,7 +145,7 @@ def dishes_clicks(rng: Generator, n: int, sr: int) -> np.ndarray:
         ring = sum(np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3)) for f in freqs)
         ring *= np.exp(-t / rng.uniform(0.05, 0.12)) * rng.uniform(0.5, 1.0)
         stop = min(start + len(t), n)
-        out[start:stop] += ring[:stop - start]
+        out[start:stop] += ring[: stop - start]
     return out
 
 
@@ -154,7 +156,7 @@ def dog_barks(rng: Generator, n: int, sr: int) -> np.ndarray:
         t = np.arange(length) / sr
         f0 = rng.uniform(350, 600) * (1 - 0.35 * t / max(t[-1], 1e-3))
         bark = oscillate(table, f0, length, sr) + 0.6 * shaped_noise(rng, length, sr, band(500, 2000))
-        out[pos:pos + length] = bark * np.minimum(t / 0.01, 1) * np.exp(-t / 0.15)
+        out[pos : pos + length] = bark * np.minimum(t / 0.01, 1) * np.exp(-t / 0.15)
     return out
 
 
@@ -190,9 +192,9 @@ def speech_voice(rng: Generator, n: int, sr: int) -> np.ndarray:
         f0 = pitch * rng.uniform(0.85, 1.2)
         k = np.arange(1, int(4000 // f0) + 1) * f0
         formants = FORMANTS[rng.integers(len(FORMANTS))] * rng.uniform(0.9, 1.1)
-        envelope = sum(1 / (1 + ((k - f) / (0.1 * f)) ** 2) for f in formants) * k ** -0.5
+        envelope = sum(1 / (1 + ((k - f) / (0.1 * f)) ** 2) for f in formants) * k**-0.5
         syllable = oscillate(wavetable(envelope), np.linspace(f0, f0 * rng.uniform(0.9, 1.05), length), length, sr)
-        out[pos:pos + length] = syllable * np.sin(np.pi * np.linspace(0, 1, length)) ** 0.6
+        out[pos : pos + length] = syllable * np.sin(np.pi * np.linspace(0, 1, length)) ** 0.6
     return out
 
 
@@ -204,13 +206,29 @@ def vacuum_noise(rng: Generator, n: int, sr: int) -> np.ndarray:
 
 
 SOUNDS: tuple[SoundFn, ...] = (
-    alarm_beeps, blender_hum, cat_chirps, dishes_clicks, dog_barks,
-    shaver_buzz, frying_crackle, water_band_noise, speech_voice, vacuum_noise,
+    alarm_beeps,
+    blender_hum,
+    cat_chirps,
+    dishes_clicks,
+    dog_barks,
+    shaver_buzz,
+    frying_crackle,
+    water_band_noise,
+    speech_voice,
+    vacuum_noise,
 )
 # Typical event lengths (seconds) per sound type, within the 0.3–9 s range of the generator.
 DURATIONS: tuple[tuple[float, float], ...] = (
-    (0.5, 6.0), (1.0, 9.0), (0.4, 2.5), (0.3, 2.0), (0.3, 2.0),
-    (1.0, 9.0), (2.0, 9.0), (1.0, 9.0), (0.5, 4.0), (2.0, 9.0),
+    (0.5, 6.0),
+    (1.0, 9.0),
+    (0.4, 2.5),
+    (0.3, 2.0),
+    (0.3, 2.0),
+    (1.0, 9.0),
+    (2.0, 9.0),
+    (1.0, 9.0),
+    (0.5, 4.0),
+    (2.0, 9.0),
 )
 
 

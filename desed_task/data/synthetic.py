@@ -4,6 +4,7 @@ Clips are 10 s at 16 kHz: background noise plus 1–3 events of distinct synthet
 see :mod:`desed_task.data.sounds`) at random onsets, durations (0.3–9 s) and levels, overlapping at times.
 Output is deterministic for a seed. ``tiny`` takes seconds (tests), ``demo`` feeds the CPU demo.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,12 +28,22 @@ CLIP_SECONDS = 10.0
 # Clips per subset and preset; tune here.
 PRESETS: dict[str, dict[str, int]] = {
     "tiny": {
-        "synth_train": 8, "strong_train": 8, "weak": 10, "unlabeled": 8,
-        "synth_val": 4, "strong_val": 4, "test": 4,
+        "synth_train": 8,
+        "strong_train": 8,
+        "weak": 10,
+        "unlabeled": 8,
+        "synth_val": 4,
+        "strong_val": 4,
+        "test": 4,
     },
     "demo": {
-        "synth_train": 300, "strong_train": 150, "weak": 150, "unlabeled": 300,
-        "synth_val": 60, "strong_val": 40, "test": 100,
+        "synth_train": 300,
+        "strong_train": 150,
+        "weak": 150,
+        "unlabeled": 300,
+        "synth_val": 60,
+        "strong_val": 40,
+        "test": 100,
     },
 }
 
@@ -50,18 +61,38 @@ class Subset:
 
 
 SUBSETS = (
-    Subset("synth_train", "audio/train/synthetic21_train/soundscapes_16k", "strong",
-           "metadata/train/synthetic21_train/soundscapes.tsv", real=False),
+    Subset(
+        "synth_train",
+        "audio/train/synthetic21_train/soundscapes_16k",
+        "strong",
+        "metadata/train/synthetic21_train/soundscapes.tsv",
+        real=False,
+    ),
     Subset("strong_train", "audio/train/strong_label_real_16k", "strong", "metadata/train/audioset_strong_train.tsv"),
     Subset("weak", "audio/train/weak_16k", "weak", "metadata/train/weak.tsv"),
     Subset("unlabeled", "audio/train/unlabel_in_domain_16k", "none"),
-    Subset("synth_val", "audio/validation/synthetic21_validation/soundscapes_16k", "strong",
-           "metadata/validation/synthetic21_validation/soundscapes.tsv",
-           "metadata/validation/synthetic21_validation/durations.tsv", real=False),
-    Subset("strong_val", "audio/train/strong_label_real_16k", "strong", "metadata/validation/audioset_strong_val.tsv",
-           "metadata/validation/audioset_strong_val_dur.tsv"),
-    Subset("test", "audio/validation/validation_16k", "strong", "metadata/validation/validation.tsv",
-           "metadata/validation/validation_durations.tsv"),
+    Subset(
+        "synth_val",
+        "audio/validation/synthetic21_validation/soundscapes_16k",
+        "strong",
+        "metadata/validation/synthetic21_validation/soundscapes.tsv",
+        "metadata/validation/synthetic21_validation/durations.tsv",
+        real=False,
+    ),
+    Subset(
+        "strong_val",
+        "audio/train/strong_label_real_16k",
+        "strong",
+        "metadata/validation/audioset_strong_val.tsv",
+        "metadata/validation/audioset_strong_val_dur.tsv",
+    ),
+    Subset(
+        "test",
+        "audio/validation/validation_16k",
+        "strong",
+        "metadata/validation/validation.tsv",
+        "metadata/validation/validation_durations.tsv",
+    ),
 )
 
 
@@ -88,7 +119,7 @@ def synth_clip(
         onset = round(float(rng.uniform(0, CLIP_SECONDS - duration)), 3)
         start, length = int(onset * SAMPLE_RATE), int(duration * SAMPLE_RATE)
         snr_db = rng.uniform(6, 24)
-        mix[start:start + length] += make_sound(int(cls), rng, length, SAMPLE_RATE) * 0.01 * 10 ** (snr_db / 20)
+        mix[start : start + length] += make_sound(int(cls), rng, length, SAMPLE_RATE) * 0.01 * 10 ** (snr_db / 20)
         events.append((onset, round(onset + duration, 3), int(cls)))
     mix *= rng.uniform(0.3, 0.9) / (np.abs(mix).max() + 1e-9)
     return mix.astype(np.float32), sorted(events)

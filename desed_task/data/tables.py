@@ -11,6 +11,7 @@ DCASE baseline writes it) is ignored. Clips are matched by :func:`clip_id_of`, s
 same clip, and ``day1/Y1.wav`` another one. Labels lose leading and trailing white space, with a warning. A table
 that cannot be used raises :class:`TableError`, naming the table, the line and what to do.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -64,8 +65,10 @@ def check_clip_ids(filenames: Iterable[str], name: str) -> None:
         clip_id = clip_id_of(filename)
         other = seen.setdefault(clip_id, filename)
         if other != filename:
-            raise TableError(f"{name}: {other!r} and {filename!r} are both clip {clip_id!r}; give every recording "
-                             "one name (the same name in every table)")
+            raise TableError(
+                f"{name}: {other!r} and {filename!r} are both clip {clip_id!r}; give every recording "
+                "one name (the same name in every table)"
+            )
 
 
 def describe(source: TableSource) -> str:
@@ -102,8 +105,10 @@ def _read(source: TableSource, columns: Sequence[str], kind: str) -> pd.DataFram
     missing = [c for c in columns if c not in table.columns]
     if missing:
         hint = " (it looks comma-separated)" if len(table.columns) == 1 and "," in str(table.columns[0]) else ""
-        raise TableError(f"{_name(source, kind)} lacks the column(s) {missing} (found {list(table.columns)}){hint}; "
-                         f"expected a tab-separated table with the header {' '.join(columns)}")
+        raise TableError(
+            f"{_name(source, kind)} lacks the column(s) {missing} (found {list(table.columns)}){hint}; "
+            f"expected a tab-separated table with the header {' '.join(columns)}"
+        )
     table = table[list(columns)].copy()
     if "filename" in columns:
         no_name = table["filename"].isna()
@@ -123,8 +128,9 @@ def _read_file(path: Path, columns: Sequence[str], kind: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep="," if comma else "\t", skip_blank_lines=False, dtype={"filename": str})
     except pd.errors.EmptyDataError:
-        raise TableError(f"{kind} file {path} is empty: it needs the header row {' '.join(columns)}, "
-                         "even without rows") from None
+        raise TableError(
+            f"{kind} file {path} is empty: it needs the header row {' '.join(columns)}, even without rows"
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         reason, separator = " ".join(str(error).split()), "comma" if comma else "tab"
         raise TableError(f"cannot read {kind} file {path} as {separator}-separated text: {reason}") from None
@@ -132,8 +138,9 @@ def _read_file(path: Path, columns: Sequence[str], kind: str) -> pd.DataFrame:
     return table[~table.isna().all(axis=1)]  # blank lines
 
 
-def _fail(source: TableSource, kind: str, rows: pd.DataFrame, problem: Callable[[pd.Series], str],
-          fix: str) -> NoReturn:
+def _fail(
+    source: TableSource, kind: str, rows: pd.DataFrame, problem: Callable[[pd.Series], str], fix: str
+) -> NoReturn:
     """Raise a TableError naming the first of ``rows`` (and how many more there are)."""
     at = _at(source)
     more = len(rows) - 1
@@ -152,8 +159,11 @@ def _labelled(table: pd.DataFrame, source: TableSource, kind: str) -> pd.Series:
     has_label = raw.notna() & (labels.str.len() > 0)
     padded = sorted(set(raw[has_label & (labels != raw.astype(str))]))
     if padded:
-        warnings.warn(f"{_name(source, kind)}: label(s) {first_few([repr(x) for x in padded])} have leading or "
-                      "trailing white space; stripped", stacklevel=4)
+        warnings.warn(
+            f"{_name(source, kind)}: label(s) {first_few([repr(x) for x in padded])} have leading or "
+            "trailing white space; stripped",
+            stacklevel=4,
+        )
     table["event_label"] = labels.where(has_label, np.nan).astype(object)
     return has_label
 
@@ -170,8 +180,10 @@ def _check_labels(source: TableSource, kind: str, used: pd.Series, classes: Sequ
         if (match := difflib.get_close_matches(label.lower(), lower, n=1, cutoff=0.0))
     ]
     first = _at(source)(used.index[used.isin(unknown)][0])
-    raise TableError(f"{_name(source, kind)} uses labels outside the class list: {unknown} (first at {first}; "
-                     f"closest class: {first_few(closest)}); the classes are {list(classes)}: {fix}")
+    raise TableError(
+        f"{_name(source, kind)} uses labels outside the class list: {unknown} (first at {first}; "
+        f"closest class: {first_few(closest)}); the classes are {list(classes)}: {fix}"
+    )
 
 
 def _times(table: pd.DataFrame, rows: pd.Series, source: TableSource, kind: str, drop: bool) -> pd.Series:
@@ -181,8 +193,13 @@ def _times(table: pd.DataFrame, rows: pd.Series, source: TableSource, kind: str,
     table["offset"] = pd.to_numeric(raw["offset"], errors="coerce")
     no_time = rows & (table["onset"].isna() | table["offset"].isna())
     if no_time.any() and not drop:
-        _fail(source, kind, raw[no_time], lambda r: f"onset {_show(r.onset)} / offset {_show(r.offset)} are not "
-              "both numbers", "onset and offset are times in seconds (a clip without events has all three cells empty)")
+        _fail(
+            source,
+            kind,
+            raw[no_time],
+            lambda r: f"onset {_show(r.onset)} / offset {_show(r.offset)} are not both numbers",
+            "onset and offset are times in seconds (a clip without events has all three cells empty)",
+        )
     return no_time
 
 
@@ -212,27 +229,45 @@ def read_events(
         _fail(source, kind, negative, lambda row: f"negative onset {row.onset} s ({row.filename})", at_fix)
     reversed_ = events[events["onset"] >= events["offset"]]
     if len(reversed_):
-        _fail(source, kind, reversed_, lambda r: f"onset {r.onset} s is not before offset {r.offset} s "
-              f"({r.filename}, {r.event_label})", "every event needs onset < offset (drop zero-length events)")
+        _fail(
+            source,
+            kind,
+            reversed_,
+            lambda r: f"onset {r.onset} s is not before offset {r.offset} s ({r.filename}, {r.event_label})",
+            "every event needs onset < offset (drop zero-length events)",
+        )
     if classes is not None:
-        _check_labels(source, kind, events["event_label"], classes,
-                      "use the ground truth's class names (labels are case-sensitive)")
+        _check_labels(
+            source,
+            kind,
+            events["event_label"],
+            classes,
+            "use the ground truth's class names (labels are case-sensitive)",
+        )
     if durations:
         _check_within_clips(source, kind, events, durations, pad_to_longest)
     return table.reset_index(drop=True)
 
 
-def _check_within_clips(source: TableSource, kind: str, events: pd.DataFrame, durations: Mapping[str, float],
-                        pad: bool) -> None:
+def _check_within_clips(
+    source: TableSource, kind: str, events: pd.DataFrame, durations: Mapping[str, float], pad: bool
+) -> None:
     length = events["filename"].map(clip_id_of).map(durations)
     if pad:
         length = length.clip(lower=max(durations.values()))
     late = events.assign(clip_s=length)[length.notna() & (events["offset"] > length + OVERRUN_S)]
     if len(late):
         reference = "the longest clip's duration" if pad else "the clip's duration"
-        _fail(source, kind, late, lambda r: f"{r.event_label} event {r.onset}-{r.offset} s of clip "
-              f"{clip_id_of(r.filename)} ends more than {OVERRUN_S} s after {r.clip_s} s, {reference}",
-              "times must be seconds within the clip; check the units and that durations and events match")
+        _fail(
+            source,
+            kind,
+            late,
+            lambda r: (
+                f"{r.event_label} event {r.onset}-{r.offset} s of clip "
+                f"{clip_id_of(r.filename)} ends more than {OVERRUN_S} s after {r.clip_s} s, {reference}"
+            ),
+            "times must be seconds within the clip; check the units and that durations and events match",
+        )
 
 
 def read_strong(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
@@ -250,8 +285,9 @@ def read_strong(source: TableSource, labels: Sequence[str]) -> pd.DataFrame:
     bad = no_time | reversed_
     if bad.any():
         at = _at(source)
-        examples = "; ".join(f"{at(i)}: {r.filename} {r.onset} {r.offset} {r.event_label}"
-                             for i, r in table[bad].head(5).iterrows())
+        examples = "; ".join(
+            f"{at(i)}: {r.filename} {r.onset} {r.offset} {r.event_label}" for i, r in table[bad].head(5).iterrows()
+        )
         warnings.warn(
             f"{describe(source)}: dropping {int(no_time.sum())} row(s) without onset/offset and "
             f"{int(reversed_.sum())} row(s) with onset >= offset ({examples})",
@@ -284,8 +320,10 @@ def read_durations(source: TableSource) -> pd.DataFrame:
     invalid = table["duration"].isna() | (table["duration"] <= 0)
     if invalid.any():
         rows = [f"{_at(source)(i)}: {name} {_show(raw[i])}" for i, name in table.loc[invalid, "filename"].items()]
-        raise TableError(f"{_name(source, kind)}: {len(rows)} row(s) without a positive duration ({first_few(rows)}); "
-                         "fix or remove them")
+        raise TableError(
+            f"{_name(source, kind)}: {len(rows)} row(s) without a positive duration ({first_few(rows)}); "
+            "fix or remove them"
+        )
     return table.reset_index(drop=True)
 
 
@@ -317,14 +355,19 @@ def read_scores(path: str | Path, warn: bool = True) -> pd.DataFrame:
     padded = [c for c in table.columns if c != c.strip()]
     if padded:
         if warn:
-            warnings.warn(f"score file {path}: column(s) {first_few([repr(c) for c in padded])} have leading or "
-                          "trailing white space; stripped", stacklevel=2)
+            warnings.warn(
+                f"score file {path}: column(s) {first_few([repr(c) for c in padded])} have leading or "
+                "trailing white space; stripped",
+                stacklevel=2,
+            )
         table.columns = [c.strip() for c in table.columns]
         table.attrs["stripped_columns"] = padded
     classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
-        raise TableError(f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "
-                         "has onset, offset, then one score column per class")
+        raise TableError(
+            f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "
+            "has onset, offset, then one score column per class"
+        )
     for column in table.columns:
         values = pd.to_numeric(table[column], errors="coerce")
         is_score = column in classes
@@ -332,12 +375,22 @@ def read_scores(path: str | Path, warn: bool = True) -> pd.DataFrame:
         bad = (values.isna() | np.isinf(values) | (is_score & ((values < 0) | (values > 1)))) & ~never
         if bad.any():
             what = "a score in [0, 1]" if column in classes else "a time in seconds"
-            _fail(path, kind, table.loc[bad, [column]], lambda r: f"column {r.index[0]} holds {_show(r.iloc[0])}, "
-                  f"not {what}", "write one probability (after the sigmoid) per frame and class")
+            _fail(
+                path,
+                kind,
+                table.loc[bad, [column]],
+                lambda r: f"column {r.index[0]} holds {_show(r.iloc[0])}, not {what}",
+                "write one probability (after the sigmoid) per frame and class",
+            )
         table[column] = values
     onset, offset = table["onset"].to_numpy(), table["offset"].to_numpy()
     broken = (offset <= onset) | np.append(False, onset[1:] != offset[:-1])
     if broken.any():
-        _fail(path, kind, table[broken], lambda r: f"frame {r.onset}-{r.offset} s is empty or does not start where "
-              "the previous one ends", "frames need onset < offset, each onset equal to the previous offset")
+        _fail(
+            path,
+            kind,
+            table[broken],
+            lambda r: f"frame {r.onset}-{r.offset} s is empty or does not start where the previous one ends",
+            "frames need onset < offset, each onset equal to the previous offset",
+        )
     return table.reset_index(drop=True)

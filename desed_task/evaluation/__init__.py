@@ -6,6 +6,7 @@ command line reach through the registry.
 Importing this package is light (numpy, pandas, scipy; no torch): sed_scores_eval, sed_eval, psds_eval and
 matplotlib are imported inside the functions that use them.
 """
+
 from desed_task.data.tables import TableError, clip_id_of
 from desed_task.evaluation.decoding import (
     decode_batch,

@@ -1,4 +1,5 @@
 """``python -m desed_task.evaluation --help``"""
+
 import sys
 
 from desed_task.evaluation.evaluate_command import main

@@ -4,6 +4,7 @@ Scores are class-major, ``(..., C, T)``, as the network outputs them. Frame ``t`
 ``[timestamps[t], timestamps[t + 1])``: the caller passes ``T + 1`` timestamps (the label encoder's
 ``frame_to_time(0..T)``), so decoding never has to know the hop or the pooling factor.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -101,12 +102,15 @@ def _detection_table(
 ) -> pd.DataFrame:
     """Detections of a batch: scores (B, C, T), timestamps (B, T + 1), one file name per clip, one label per class."""
     clip, cls, start, end = _runs(scores, thresholds)
-    return pd.DataFrame({
-        "filename": filenames[clip],
-        "onset": timestamps[clip, start].astype(float),
-        "offset": timestamps[clip, end].astype(float),
-        "event_label": labels[cls],
-    }, columns=list(EVENT_COLUMNS))
+    return pd.DataFrame(
+        {
+            "filename": filenames[clip],
+            "onset": timestamps[clip, start].astype(float),
+            "offset": timestamps[clip, end].astype(float),
+            "event_label": labels[cls],
+        },
+        columns=list(EVENT_COLUMNS),
+    )
 
 
 def decode_events(

@@ -6,6 +6,7 @@ extra copy is a false positive of event-based F1. psds_eval refuses overlapping 
 tables it scores get the union of each class's overlapping intervals in a clip, as the DCASE tooling expects.
 Clips are compared by clip id (``clip_id_of``); the merged row keeps the file name of its first detection.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -48,7 +49,9 @@ def merge_overlaps(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         return table, 0
     run = starts.cumsum()
     merged = keyed.groupby(run, sort=False).agg(
-        filename=("filename", "first"), onset=("onset", "min"), offset=("offset", "max"),
+        filename=("filename", "first"),
+        onset=("onset", "min"),
+        offset=("offset", "max"),
         event_label=("event_label", "first"),
     )
     return merged[list(EVENT_COLUMNS)].reset_index(drop=True), len(keyed) - len(merged)

@@ -5,6 +5,7 @@ selects a group of metrics, printed as a table and optionally written as JSON. A
 command with exit status 2 and one line on stderr that names the file, the line or clip, and what to do; a
 program error keeps its traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,9 @@ def description() -> str:
         for metric in metrics_reading(kind):
             indent = " " * FLAG_WIDTH
             lines += textwrap.wrap(", ".join(metric.keys), HELP_WIDTH, initial_indent=first, subsequent_indent=indent)
-            lines += textwrap.wrap(metric.description, HELP_WIDTH, initial_indent=indent + "  ",
-                                   subsequent_indent=indent + "  ")
+            lines += textwrap.wrap(
+                metric.description, HELP_WIDTH, initial_indent=indent + "  ", subsequent_indent=indent + "  "
+            )
             first = indent
     return DESCRIPTION_HEAD + "\n" + "\n".join(lines) + "\n\n" + DESCRIPTION_TAIL
 
@@ -83,36 +85,51 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--ground_truth", required=True, type=Path, metavar="GT.tsv",
+        "--ground_truth",
+        required=True,
+        type=Path,
+        metavar="GT.tsv",
         help="strong labels, tab-separated with header: filename onset offset event_label (seconds); "
         "a clip without events may appear once with empty onset/offset/event_label",
     )
     parser.add_argument(
-        "--durations", required=True, type=Path, metavar="DUR.tsv",
+        "--durations",
+        required=True,
+        type=Path,
+        metavar="DUR.tsv",
         help="clip durations, tab-separated with header: filename duration (seconds); every evaluated clip",
     )
     parser.add_argument(
-        "--operating_points", type=Path, metavar="DIR",
+        "--operating_points",
+        type=Path,
+        metavar="DIR",
         help="folder of detection tables predictions_th_<threshold>.tsv (filename onset offset event_label), "
         "one per decision threshold, e.g. the 50 that the test stage writes (its metrics: see above)",
     )
     parser.add_argument(
-        "--scores", type=Path, metavar="DIR",
+        "--scores",
+        type=Path,
+        metavar="DIR",
         help="folder of sed_scores_eval score files, one <clip id>.tsv per clip with columns onset offset "
         "<class...> (its metrics: see above)",
     )
     parser.add_argument(
-        "--predictions", type=Path, metavar="FILE",
+        "--predictions",
+        type=Path,
+        metavar="FILE",
         help="one detection table (filename onset offset event_label) at a single threshold, tab-separated .tsv "
         "or comma-separated .csv (a leading index column is ignored; its metrics: see above)",
     )
     parser.add_argument(
-        "--json", type=Path, metavar="OUT",
+        "--json",
+        type=Path,
+        metavar="OUT",
         help="also write the metrics to this JSON file ({metric: value}, only the metrics computed); checked "
         "before scoring (never one of the inputs), written only when every metric was computed",
     )
     parser.add_argument(
-        "--dedupe", action="store_true",
+        "--dedupe",
+        action="store_true",
         help="drop detections that repeat an earlier row (same clip, class, onset and offset) before scoring; "
         "without it each copy is a false positive in event-based F1 (a warning gives their count)",
     )
@@ -144,14 +161,22 @@ def score(inputs: EvaluationInputs) -> dict[str, float]:
 
 def _inputs(args: argparse.Namespace) -> list[tuple[Path, str]]:
     """Every path the command reads, for the check that ``--json`` overwrites none of them."""
-    given = [(args.ground_truth, "--ground_truth"), (args.durations, "--durations"),
-             (args.operating_points, "--operating_points"), (args.scores, "--scores"),
-             (args.predictions, "--predictions")]
+    given = [
+        (args.ground_truth, "--ground_truth"),
+        (args.durations, "--durations"),
+        (args.operating_points, "--operating_points"),
+        (args.scores, "--scores"),
+        (args.predictions, "--predictions"),
+    ]
     return [(path, flag) for path, flag in given if path is not None]
 
 
 def _one_line_warning(
-    message: Warning | str, category: type[Warning], filename: str, lineno: int, file: object = None,
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: object = None,
     line: str | None = None,
 ) -> None:
     """Warnings as ``warning: <message>`` lines: the user's data is the subject, not the library's source line."""
@@ -182,8 +207,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
-        metrics = evaluate(args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions,
-                           dedupe=args.dedupe)
+        metrics = evaluate(
+            args.ground_truth, args.durations, args.operating_points, args.scores, args.predictions, dedupe=args.dedupe
+        )
     sys.stdout.write(format_metrics(metrics))
     if args.json is not None:
         write_text(args.json, json.dumps(metrics, indent=2) + "\n", "--json")

@@ -8,6 +8,7 @@ one clip, events outside their clip, score files without a column per class. Eve
 differently from how it was given is warned about: ground-truth clips without a duration (left out of every
 metric), duplicated detections (dropped with ``dedupe``), overlapping detections of a class (merged for psds_eval).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -83,8 +84,11 @@ def read_inputs(
     """Read every input and check it against the ground truth and the durations (see the module docstring)."""
     check_path(ground_truth, "ground truth")
     check_path(durations, "durations")
-    for path, kind, folder in ((operating_points, "operating-points", True), (scores, "scores", True),
-                               (predictions, "detections", False)):
+    for path, kind, folder in (
+        (operating_points, "operating-points", True),
+        (scores, "scores", True),
+        (predictions, "detections", False),
+    ):
         if path is not None:
             check_path(path, kind, folder)
     lengths = read_durations(durations)
@@ -133,8 +137,9 @@ def read_inputs(
     return EvaluationInputs(truth, lengths, tables, score_tables, detected, disjoint, tuple(classes))
 
 
-def _with_durations(truth: pd.DataFrame, durations: Mapping[str, float], ground_truth: Path,
-                    durations_path: Path) -> pd.DataFrame:
+def _with_durations(
+    truth: pd.DataFrame, durations: Mapping[str, float], ground_truth: Path, durations_path: Path
+) -> pd.DataFrame:
     """The ground truth of the clips that have a duration; the others are left out of every metric, with a warning."""
     clip_ids = truth["filename"].map(clip_id_of)
     absent = sorted(set(clip_ids) - set(durations))
@@ -157,8 +162,11 @@ def _handle_duplicates(table: pd.DataFrame, path: Path, dedupe: bool) -> pd.Data
     first = repeats.iloc[0]
     example = f"{first['filename']} {first['event_label']} {first['onset']}-{first['offset']} s"
     if dedupe:
-        warnings.warn(f"detections file {path}: {len(repeats)} duplicated detection(s) dropped (--dedupe; same clip, "
-                      f"class, onset and offset as an earlier row, e.g. {example})", stacklevel=3)
+        warnings.warn(
+            f"detections file {path}: {len(repeats)} duplicated detection(s) dropped (--dedupe; same clip, "
+            f"class, onset and offset as an earlier row, e.g. {example})",
+            stacklevel=3,
+        )
         return without_duplicates(table)
     warnings.warn(
         f"detections file {path}: {len(repeats)} duplicated detection(s) (same clip, class, onset and offset as an "
@@ -197,8 +205,10 @@ class _KnownClips:
     def check(self, filenames: Iterable[str], name: str) -> None:
         """A TableError naming the clips of ``filenames`` that the ground truth or the durations lack."""
         clip_ids = {clip_id_of(f) for f in filenames}
-        for known, where in ((self.truth, f"the ground truth {self.truth_path}"),
-                             (self.durations, f"the durations {self.durations_path}")):
+        for known, where in (
+            (self.truth, f"the ground truth {self.truth_path}"),
+            (self.durations, f"the durations {self.durations_path}"),
+        ):
             unknown = sorted(clip_ids - known)
             if unknown:
                 raise TableError(

@@ -3,6 +3,7 @@
 Event- and segment-based F1 use sed_eval, the tool the published DCASE numbers were computed with (it matches
 them within 0.05 points on the DESED validation set; see tests/test_evaluation_cli.py).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """F1 scores of one detection table as metric units (``f1``)."""
+
 from __future__ import annotations
 
 from pathlib import Path

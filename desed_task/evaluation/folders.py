@@ -5,6 +5,7 @@
 
 Parsing and checking the tables is the table layer's job (:mod:`desed_task.data.tables`).
 """
+
 from __future__ import annotations
 
 import re
@@ -76,13 +77,19 @@ def read_score_folder(folder: str | Path) -> dict[str, pd.DataFrame]:
     files = sorted(p for p in folder.rglob("*.tsv") if p.is_file())
     if not files:
         raise TableError(f"no <clip id>.tsv score files in {folder}")
-    tables = {path.relative_to(folder).as_posix()[:-len(".tsv")]: read_scores(path, warn=False) for path in files}
-    padded = {clip_id: table.attrs.pop("stripped_columns") for clip_id, table in tables.items()
-              if "stripped_columns" in table.attrs}
+    tables = {path.relative_to(folder).as_posix()[: -len(".tsv")]: read_scores(path, warn=False) for path in files}
+    padded = {
+        clip_id: table.attrs.pop("stripped_columns")
+        for clip_id, table in tables.items()
+        if "stripped_columns" in table.attrs
+    }
     if padded:
         shown = sorted({repr(c) for columns in padded.values() for c in columns})
-        warnings.warn(f"scores folder {folder}: {len(padded)} file(s) ({first_few(sorted(padded))}) have column(s) "
-                      f"{first_few(shown)} with leading or trailing white space; stripped", stacklevel=2)
+        warnings.warn(
+            f"scores folder {folder}: {len(padded)} file(s) ({first_few(sorted(padded))}) have column(s) "
+            f"{first_few(shown)} with leading or trailing white space; stripped",
+            stacklevel=2,
+        )
     return tables
 
 

@@ -3,6 +3,7 @@
 sed_scores_eval and sed_eval import dcase_util, whose ``pkg_resources`` import warns on every run; the warning
 says nothing about the user's data, so it is silenced here (and only here).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -22,12 +23,14 @@ def _quiet_import(names: tuple[str, ...]) -> ModuleType:
 
 def sed_scores_eval() -> ModuleType:
     """``sed_scores_eval`` with its io, scores and intersection-based modules loaded."""
-    return _quiet_import((
-        "sed_scores_eval",
-        "sed_scores_eval.base_modules.io",
-        "sed_scores_eval.base_modules.scores",
-        "sed_scores_eval.intersection_based",
-    ))
+    return _quiet_import(
+        (
+            "sed_scores_eval",
+            "sed_scores_eval.base_modules.io",
+            "sed_scores_eval.base_modules.scores",
+            "sed_scores_eval.intersection_based",
+        )
+    )
 
 
 def sed_eval() -> ModuleType:

@@ -5,6 +5,7 @@ A metric is one ``Metric`` subclass and one entry in ``desed_task.evaluation.met
 (``result_files.write_test_outputs``), ``python -m desed_task.evaluation`` and its help reach it only through this
 interface.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -27,8 +28,11 @@ INPUT_FLAGS: dict[str, str] = {
     "detections": "--predictions FILE",
 }
 #: what one item of each input is, for the progress log ("psds_psds_eval on 50 operating points")
-INPUT_ITEMS: dict[str, str] = {"operating_points": "operating points", "scores": "score files",
-                               "detections": "detections"}
+INPUT_ITEMS: dict[str, str] = {
+    "operating_points": "operating points",
+    "scores": "score files",
+    "detections": "detections",
+}
 
 
 class Pending(Protocol):
@@ -54,8 +58,9 @@ class Metric(ABC):
     def data(self, inputs: EvaluationInputs) -> Any:
         """What the metric scores of ``inputs``, None when that input was not given (default: the input it
         ``reads``; ``detections`` is ``inputs.predictions``, the table as given)."""
-        return {"operating_points": inputs.operating_points, "scores": inputs.scores,
-                "detections": inputs.predictions}[self.reads]
+        return {"operating_points": inputs.operating_points, "scores": inputs.scores, "detections": inputs.predictions}[
+            self.reads
+        ]
 
     @abstractmethod
     def compute(
@@ -67,7 +72,11 @@ class Metric(ABC):
         folder for the metric's figures, if it draws any (the test stage's ``plots``; None: no figure)."""
 
     def submit(
-        self, pool: ScoringPool, data: Any, truth: pd.DataFrame, durations: pd.DataFrame,
+        self,
+        pool: ScoringPool,
+        data: Any,
+        truth: pd.DataFrame,
+        durations: pd.DataFrame,
         plot_dir: Path | None = None,
     ) -> Pending:
         """``compute`` as work of ``pool`` (default: one job); without workers it runs here and now. The test stage

@@ -3,6 +3,7 @@
 A new metric is a ``desed_task.evaluation.metric.Metric`` subclass in its own file and one entry here: the test
 stage's metrics and metric files, ``python -m desed_task.evaluation``'s table, ``--json`` and ``--help`` follow.
 """
+
 from __future__ import annotations
 
 import logging

@@ -10,6 +10,7 @@ threads and no copy of the training process.
 With ``workers`` 0 or 1 a job runs at once in the calling process, which is how scoring ran before it had
 workers. A warning a job raises in a worker is raised again in the calling process when its result is taken.
 """
+
 from __future__ import annotations
 
 import multiprocessing

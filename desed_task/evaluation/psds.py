@@ -4,6 +4,7 @@ Two implementations, both reported by the recipe:
 - sed_scores_eval (Ebbers et al., ICASSP 2022): exact PSD-ROC from the frame scores, threshold-free;
 - psds_eval: PSD-ROC approximated from detections at a set of operating points (thresholds).
 """
+
 from __future__ import annotations
 
 import logging
@@ -226,8 +227,14 @@ def _add_operating_points(
             counts, tpr, fpr, ctr = evaluator._confusion_matrix_and_rates(
                 tp.drop_duplicates("id_gt"), cttc.drop_duplicates(["id_det", "event_label_gt"])
             )
-            evaluator._add_op(opid=op_id, counts=counts, tpr=tpr, fpr=fpr, ctr=ctr,
-                              info={"name": f"Op {i + 1:02d}", "threshold": threshold})
+            evaluator._add_op(
+                opid=op_id,
+                counts=counts,
+                tpr=tpr,
+                fpr=fpr,
+                ctr=ctr,
+                info={"name": f"Op {i + 1:02d}", "threshold": threshold},
+            )
 
 
 def psds_eval_scenarios(
@@ -271,12 +278,10 @@ def psds_eval_scenarios(
     with quiet_psds_eval():
         _add_operating_points([evaluator for evaluator, _ in evaluators.values()], operating_points, clip_ids, pool)
         for key, (evaluator, scenario) in evaluators.items():
-            result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st,
-                                    max_efpr=scenario.max_efpr)
+            result = evaluator.psds(alpha_ct=scenario.alpha_ct, alpha_st=scenario.alpha_st, max_efpr=scenario.max_efpr)
             out[key] = float(result.value)
             if plot_paths is not None and key in plot_paths:
-                plot_psd_roc(np.asarray(result.plt.xp), np.asarray(result.plt.yp), out[key], scenario,
-                             plot_paths[key])
+                plot_psd_roc(np.asarray(result.plt.xp), np.asarray(result.plt.yp), out[key], scenario, plot_paths[key])
     return out
 
 
@@ -292,9 +297,7 @@ def psds_from_operating_points(
     return psds_eval_scenarios(operating_points, ground_truth, durations, {"psds": scenario}, plots)["psds"]
 
 
-def plot_psd_roc(
-    efpr: np.ndarray, etpr: np.ndarray, value: float, scenario: PSDSScenario, path: str | Path
-) -> Path:
+def plot_psd_roc(efpr: np.ndarray, etpr: np.ndarray, value: float, scenario: PSDSScenario, path: str | Path) -> Path:
     """Save the PSD-ROC (eTPR over eFPR per hour, step curve, area up to max_efpr shaded) as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

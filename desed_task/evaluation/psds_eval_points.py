@@ -7,6 +7,7 @@ its own table, so chunks of operating points go to workers, each with a copy of 
 criteria, no operating point yet); the rates come back and are added to the evaluators here, in threshold order,
 skipping a table identical to an earlier one, with the names and thresholds ``add_operating_point`` would give.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,9 +37,11 @@ def operating_point_rates(
             for evaluator in evaluators:
                 tp, dtc_ids = evaluator._detection_and_ground_truth_criteria(inter_t)
                 cttc = evaluator._cross_trigger_criterion(inter_t, tp, dtc_ids)
-                rates.append(evaluator._confusion_matrix_and_rates(
-                    tp.drop_duplicates("id_gt"), cttc.drop_duplicates(["id_det", "event_label_gt"])
-                ))
+                rates.append(
+                    evaluator._confusion_matrix_and_rates(
+                        tp.drop_duplicates("id_gt"), cttc.drop_duplicates(["id_det", "event_label_gt"])
+                    )
+                )
             out.append((index, threshold, op_id, rates))
     return out
 
@@ -59,5 +62,11 @@ def add_operating_points_with_workers(
             continue  # psds_eval skips a table identical to an earlier one
         added.add(op_id)
         for evaluator, (counts, tpr, fpr, ctr) in zip(evaluators, rates):
-            evaluator._add_op(opid=op_id, counts=counts, tpr=tpr, fpr=fpr, ctr=ctr,
-                              info={"name": f"Op {index + 1:02d}", "threshold": threshold})
+            evaluator._add_op(
+                opid=op_id,
+                counts=counts,
+                tpr=tpr,
+                fpr=fpr,
+                ctr=ctr,
+                info={"name": f"Op {index + 1:02d}", "threshold": threshold},
+            )

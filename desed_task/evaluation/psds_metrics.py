@@ -1,4 +1,5 @@
 """PSDS in the two DCASE scenarios (``psds.SCENARIOS``) as metric units, one per implementation (``psds``)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -21,13 +22,20 @@ class SedScoresEvalPSDS(Metric):
     description = "threshold-free PSDS with sed_scores_eval (clips without events are left out)"
 
     def compute(
-        self, data: Mapping[str, pd.DataFrame], truth: pd.DataFrame, durations: pd.DataFrame,
+        self,
+        data: Mapping[str, pd.DataFrame],
+        truth: pd.DataFrame,
+        durations: pd.DataFrame,
         plot_dir: Path | None = None,
     ) -> dict[str, float]:
         return suffixed(psds_sed_scores_eval(dict(data), truth, durations, SCENARIOS, plot_dir), "sed_scores_eval")
 
     def submit(
-        self, pool: ScoringPool, data: Mapping[str, pd.DataFrame], truth: pd.DataFrame, durations: pd.DataFrame,
+        self,
+        pool: ScoringPool,
+        data: Mapping[str, pd.DataFrame],
+        truth: pd.DataFrame,
+        durations: pd.DataFrame,
         plot_dir: Path | None = None,
     ) -> Pending:
         """Each scenario's per-clip work in shards of clips, one job each (``psds_shards``)."""
@@ -44,8 +52,12 @@ class PsdsEvalPSDS(Metric):
     description = "PSDS with psds_eval, from the detections at each decision threshold"
 
     def compute(
-        self, data: Mapping[float, pd.DataFrame], truth: pd.DataFrame, durations: pd.DataFrame,
-        plot_dir: Path | None = None, pool: ScoringPool | None = None,
+        self,
+        data: Mapping[float, pd.DataFrame],
+        truth: pd.DataFrame,
+        durations: pd.DataFrame,
+        plot_dir: Path | None = None,
+        pool: ScoringPool | None = None,
     ) -> dict[str, float]:
         plots = None
         if plot_dir is not None:
@@ -53,7 +65,11 @@ class PsdsEvalPSDS(Metric):
         return suffixed(psds_eval_scenarios(dict(data), truth, durations, SCENARIOS, plots, pool), "psds_eval")
 
     def submit(
-        self, pool: ScoringPool, data: Mapping[float, pd.DataFrame], truth: pd.DataFrame, durations: pd.DataFrame,
+        self,
+        pool: ScoringPool,
+        data: Mapping[float, pd.DataFrame],
+        truth: pd.DataFrame,
+        durations: pd.DataFrame,
         plot_dir: Path | None = None,
     ) -> Pending:
         """Computed here and now, the operating points' rates by the pool's workers (``psds_eval_points``): it

@@ -8,6 +8,7 @@ to pickle than to compute). ``psds(deltas=...)`` is then given each shard's conc
 clip and empty deltas under its other clips: the concatenation over all clips that it makes is the one it makes
 from the scores, so every statistic, curve and value is the same as ``psds.scenario_psds``'s.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -41,9 +42,7 @@ def clip_shards(clip_ids: Sequence[str], n_shards: int) -> list[list[str]]:
     return [list(clip_ids[a:b]) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-def event_covering_shards(
-    clip_ids: Sequence[str], ground_truth: Mapping[str, list], n_shards: int
-) -> list[list[str]]:
+def event_covering_shards(clip_ids: Sequence[str], ground_truth: Mapping[str, list], n_shards: int) -> list[list[str]]:
     """``clip_ids`` in at most ``n_shards`` contiguous runs of about equal length, each holding a ground-truth event
     of every class the clips have events of: sed_scores_eval refuses clips among which a class has no event."""
     classes = {event[2] for clip in clip_ids for event in ground_truth[clip]}
@@ -93,8 +92,10 @@ def _as_clip_deltas(shards: Sequence[tuple[list[str], ClassDeltas]]) -> dict[str
     """Each shard's deltas under its first clip, empty deltas (of the same dtypes) under its other clips."""
     out: dict[str, ClassDeltas] = {}
     for clip_ids, concatenated in shards:
-        empty = {name: (cps[:0], {key: value[:0] for key, value in stats.items()})
-                 for name, (cps, stats) in concatenated.items()}
+        empty = {
+            name: (cps[:0], {key: value[:0] for key, value in stats.items()})
+            for name, (cps, stats) in concatenated.items()
+        }
         out[clip_ids[0]] = concatenated
         out.update(dict.fromkeys(clip_ids[1:], empty))
     return out
@@ -103,8 +104,14 @@ def _as_clip_deltas(shards: Sequence[tuple[list[str], ClassDeltas]]) -> dict[str
 class ShardedScenarioPSDS:
     """The result of ``scenario_psds`` for one scenario, its deltas computed by a pool's workers."""
 
-    def __init__(self, pool: ScoringPool, scores: PackedScores | Mapping[str, pd.DataFrame],
-                 ground_truth: Mapping[str, list], durations: Mapping[str, float], scenario: PSDSScenario) -> None:
+    def __init__(
+        self,
+        pool: ScoringPool,
+        scores: PackedScores | Mapping[str, pd.DataFrame],
+        ground_truth: Mapping[str, list],
+        durations: Mapping[str, float],
+        scenario: PSDSScenario,
+    ) -> None:
         clip_ids = sorted(scores.clip_ids if isinstance(scores, PackedScores) else scores)
         self._classes = [c for c in _columns(scores) if c not in ("onset", "offset")]
         self._scenario = without_cross_triggers(scenario) if len(self._classes) == 1 else scenario
@@ -120,9 +127,16 @@ class ShardedScenarioPSDS:
         deltas = _as_clip_deltas([(shard, job.result()) for shard, job in self._jobs])
         s = self._scenario
         value, per_class, (etpr, efpr), _ = sed_scores_eval().intersection_based.psds(
-            scores=None, ground_truth=self._truth, audio_durations=self._durations, deltas=deltas,
-            dtc_threshold=s.dtc_threshold, gtc_threshold=s.gtc_threshold, cttc_threshold=s.cttc_threshold,
-            alpha_ct=s.alpha_ct, alpha_st=s.alpha_st, max_efpr=s.max_efpr,
+            scores=None,
+            ground_truth=self._truth,
+            audio_durations=self._durations,
+            deltas=deltas,
+            dtc_threshold=s.dtc_threshold,
+            gtc_threshold=s.gtc_threshold,
+            cttc_threshold=s.cttc_threshold,
+            alpha_ct=s.alpha_ct,
+            alpha_st=s.alpha_st,
+            max_efpr=s.max_efpr,
         )
         return float(value), {c: float(per_class[c]) for c in self._classes}, (etpr, efpr)
 
@@ -161,9 +175,16 @@ class PendingPSDS:
     """``psds.psds_sed_scores_eval``'s result (same arguments), its scenarios computed by a pool's workers while
     the caller goes on; ``result()`` waits for them and saves the plots."""
 
-    def __init__(self, pool: ScoringPool, scores: Mapping[str, pd.DataFrame], ground_truth: TableSource,
-                 durations: TableSource, scenarios: Mapping[str, PSDSScenario] = SCENARIOS,
-                 plot_dir: str | Path | None = None, plot_suffix: str = "sed_scores_eval") -> None:
+    def __init__(
+        self,
+        pool: ScoringPool,
+        scores: Mapping[str, pd.DataFrame],
+        ground_truth: TableSource,
+        durations: TableSource,
+        scenarios: Mapping[str, PSDSScenario] = SCENARIOS,
+        plot_dir: str | Path | None = None,
+        plot_suffix: str = "sed_scores_eval",
+    ) -> None:
         self._scenarios = dict(scenarios)
         self._plot_dir, self._plot_suffix = plot_dir, plot_suffix
         inputs = sed_scores_eval_inputs(scores, ground_truth, durations)
@@ -183,12 +204,17 @@ class PendingPSDS:
 
 
 def submit_psds_sed_scores_eval(
-    pool: ScoringPool, scores: Mapping[str, pd.DataFrame], ground_truth: TableSource, durations: TableSource,
-    scenarios: Mapping[str, PSDSScenario] = SCENARIOS, plot_dir: str | Path | None = None,
+    pool: ScoringPool,
+    scores: Mapping[str, pd.DataFrame],
+    ground_truth: TableSource,
+    durations: TableSource,
+    scenarios: Mapping[str, PSDSScenario] = SCENARIOS,
+    plot_dir: str | Path | None = None,
     plot_suffix: str = "sed_scores_eval",
 ) -> Job[dict[str, float]] | PendingPSDS:
     """``psds_sed_scores_eval`` with a pool's workers (``PendingPSDS``); without workers it runs here and now."""
     if not pool.parallel:
-        return Job(value=psds_sed_scores_eval(dict(scores), ground_truth, durations, dict(scenarios), plot_dir,
-                                              plot_suffix))
+        return Job(
+            value=psds_sed_scores_eval(dict(scores), ground_truth, durations, dict(scenarios), plot_dir, plot_suffix)
+        )
     return PendingPSDS(pool, scores, ground_truth, durations, scenarios, plot_dir, plot_suffix)

@@ -9,6 +9,7 @@ Layout of ``out_dir`` after :func:`write_test_outputs`::
     plots/psd_roc_<psds1|psds2>_<sed_scores_eval|psds_eval>.png
     metrics.json, metrics.txt             the returned metrics
 """
+
 from __future__ import annotations
 
 import json
@@ -118,8 +119,7 @@ def write_test_outputs(
     tables = decode_operating_points(scores_postprocessed, thresholds + [F1_THRESHOLD], progress=progress)
     operating_points = dict(zip(thresholds, tables[:-1]))
     detections = tables[-1]  # decoded events of a class never overlap: the table is its own disjoint version
-    inputs = replace(inputs, operating_points=operating_points, predictions=detections,
-                     disjoint_predictions=detections)
+    inputs = replace(inputs, operating_points=operating_points, predictions=detections, disjoint_predictions=detections)
     pending.update(submit_metrics(pool, "detections", inputs, plots))
     write_operating_points(out_dir / "predictions_operating_points", operating_points)
     # Last: psds_eval works here while the pool computes its operating points, queued behind the jobs above.

@@ -4,6 +4,7 @@ A dict of sed_scores_eval score tables (one ``DataFrame`` per clip) pickles slow
 scored set usually share their columns and frame count, and are all float64 (``score_dataframes``): then they are
 one (N, T, K) array with the clip ids and the column names, and each table is rebuilt from its rows exactly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

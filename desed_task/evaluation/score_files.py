@@ -9,6 +9,7 @@ once, and the lines are joined directly: raw and median-filtered tables share mo
 window's values) and all tables share their timestamps. Tables that do not pack (mixed columns, lengths or
 dtypes) and column names the csv writer would quote go through ``write_sed_scores`` itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ _PLAIN_NAME = re.compile(r'^[^\t"\r\n]+$')  # a header field that pandas' csv wr
 def value_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each distinct float64 of ``values`` (by bit pattern, so -0.0 and 0.0 stay apart) as pandas writes it,
     and the index of each value's string: ``strings[inverse]`` is the formatted ``values.ravel()``."""
-    bits, inverse = np.unique(np.ascontiguousarray(values, dtype=np.float64).view(np.uint64).ravel(),
-                              return_inverse=True)
+    bits, inverse = np.unique(
+        np.ascontiguousarray(values, dtype=np.float64).view(np.uint64).ravel(), return_inverse=True
+    )
     distinct = bits.view(np.float64).tolist()
     strings = np.array(["" if v != v else repr(v) for v in distinct], dtype=object)  # v != v: NaN
     return strings, inverse.ravel()
@@ -50,7 +52,7 @@ def write_packed_folders(folders: Sequence[tuple[Path, PackedScores]]) -> None:
     for folder, packed in folders:
         folder.mkdir(parents=True, exist_ok=True)
         n_clips, n_frames, n_columns = packed.values.shape
-        cells = strings[inverse[offset:offset + packed.values.size]].reshape(n_clips, n_frames, n_columns)
+        cells = strings[inverse[offset : offset + packed.values.size]].reshape(n_clips, n_frames, n_columns)
         offset += packed.values.size
         header = "\t".join(packed.columns) + os.linesep
         for i, clip_id in enumerate(packed.clip_ids):

@@ -3,6 +3,7 @@
 ``build_experiment`` builds the label encoder, the networks (fresh, or from a checkpoint), the datasets and the
 training task once and returns them together; ``pipeline.run_experiment`` then only runs them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -19,14 +20,22 @@ from desed_task.nnet.sed_model_builder import build_label_encoder, build_sed_fro
 from desed_task.training.options import EvaluationReference, TaskOptions
 
 __all__ = [  # build_network, build_label_encoder and build_sed_frontend are also here for the entry points' use
-    "ExperimentParts", "Mode", "build_experiment", "build_label_encoder", "build_network", "build_sed_frontend",
-    "build_task", "load_postprocess", "scoring_options",
+    "ExperimentParts",
+    "Mode",
+    "build_experiment",
+    "build_label_encoder",
+    "build_network",
+    "build_sed_frontend",
+    "build_task",
+    "load_postprocess",
+    "scoring_options",
 ]
 
 if TYPE_CHECKING:
     from desed_task.experiment.datamodule import SEDDataModule
     from desed_task.postprocess import Params
     from desed_task.training.module import SEDTask
+
 
 def load_postprocess(config: dict) -> "Params | None":
     """The tuned post-processing of ``training.postprocess`` (a parameter file of ``desed_task.postprocess``),
@@ -39,8 +48,12 @@ def load_postprocess(config: dict) -> "Params | None":
     label_encoder = build_label_encoder(config)
     try:
         params = read_params(path)
-        params.check_fits(list(label_encoder.labels), label_encoder.frame_to_time(1), "data.classes",
-                          "this configuration's output frames")
+        params.check_fits(
+            list(label_encoder.labels),
+            label_encoder.frame_to_time(1),
+            "data.classes",
+            "this configuration's output frames",
+        )
     except PostprocessError as err:
         raise ConfigError(f"training.postprocess: {err}") from err
     return params
@@ -92,15 +105,17 @@ def _networks(config: dict, mode: Mode, checkpoint: str | None) -> tuple[CRNN, C
     if config["training"]["stage"] == 2:
         init = config["training"]["init_checkpoint"]
         if not init:
-            raise ConfigError("stage 2 starts from the best stage-1 checkpoint: set training.init_checkpoint to its "
-                              "path")
+            raise ConfigError(
+                "stage 2 starts from the best stage-1 checkpoint: set training.init_checkpoint to its path"
+            )
         nets = networks_from_checkpoint(init, config).networks
         return nets["student"], nets["teacher"]
     return build_network(config), None
 
 
-def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
-                     checkpoint: str | None = None) -> ExperimentParts:
+def build_experiment(
+    config: dict, output_dir: str | Path, mode: Mode = "train", checkpoint: str | None = None
+) -> ExperimentParts:
     """Networks, datasets and task of a run: ``train`` (stage 1 from the pretrained encoder, stage 2 from
     ``training.init_checkpoint``), ``test`` a checkpoint on ``data.test_*``, ``eval``: score ``data.eval_folder``, or
     ``validate``: score the validation sets with a checkpoint (their score folders are written for tuning)."""
@@ -114,8 +129,10 @@ def build_experiment(config: dict, output_dir: str | Path, mode: Mode = "train",
     except ValueError as err:
         raise ConfigError(f"opt.encoder_trainable_layers: {err}") from err
     datamodule = SEDDataModule(
-        batch_sizes=training["batch_size"], batch_size_val=training["batch_size_val"],
-        num_workers=training["num_workers"], seed=training["seed"],
+        batch_sizes=training["batch_size"],
+        batch_size_val=training["batch_size_val"],
+        num_workers=training["num_workers"],
+        seed=training["seed"],
     )
     references: dict[str, EvaluationReference] = {}
     if mode == "eval":

@@ -5,6 +5,7 @@ at the end of every training epoch whatever ``training.validation_interval`` is,
 validations, or one that never validates, can be resumed; ``training.checkpoint_every_n_steps`` also refreshes it
 every N optimiser steps inside long epochs.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

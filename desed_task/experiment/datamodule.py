@@ -1,4 +1,5 @@
 """Data loaders for the trainer, made once the process's rank is known (distributed sharding)."""
+
 from __future__ import annotations
 
 import lightning.pytorch as pl
@@ -55,26 +56,36 @@ class SEDDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         rank, world_size = self._rank()
         sampler = ConcatBatchSampler(
-            [len(s) for s in self.train_sets], self.batch_sizes, shuffle=True, seed=self.seed,
-            rank=rank, world_size=world_size,
+            [len(s) for s in self.train_sets],
+            self.batch_sizes,
+            shuffle=True,
+            seed=self.seed,
+            rank=rank,
+            world_size=world_size,
         )
         # A resumed run builds its loader (and its workers prefetch) before any epoch hook: start at its epoch.
         sampler.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
         return DataLoader(
-            ConcatDataset(self.train_sets), batch_sampler=sampler, num_workers=self.num_workers,
-            collate_fn=collate_clips, persistent_workers=self.num_workers > 0,
+            ConcatDataset(self.train_sets),
+            batch_sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=collate_clips,
+            persistent_workers=self.num_workers > 0,
             generator=torch.Generator().manual_seed(self.seed),
         )
 
     def _eval_loader(self, dataset: Dataset) -> DataLoader:
         rank, world_size = self._rank()
         sampler = (
-            DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False)
-            if world_size > 1 else None
+            DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False) if world_size > 1 else None
         )
         return DataLoader(
-            dataset, batch_size=self.batch_size_val, sampler=sampler, shuffle=False,
-            num_workers=self.num_workers, collate_fn=collate_clips,
+            dataset,
+            batch_size=self.batch_size_val,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=self.num_workers,
+            collate_fn=collate_clips,
         )
 
     def val_dataloader(self) -> DataLoader:

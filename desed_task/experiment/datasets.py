@@ -1,4 +1,5 @@
 """The datasets of an experiment from the configuration's ``data`` section (docs/data.md)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,13 @@ def _strong_set(config, label_encoder, folder_key, tsv_key, subset, scored):
     at random and checked for NaN samples as it is read (``StrongSet``'s ``check_samples``)."""
     data = config["data"]
     return StrongSet(
-        _required(data, folder_key), _required(data, tsv_key), label_encoder, subset,
-        random_crop=not scored, check_samples=scored, **_dataset_kwargs(config),
+        _required(data, folder_key),
+        _required(data, tsv_key),
+        label_encoder,
+        subset,
+        random_crop=not scored,
+        check_samples=scored,
+        **_dataset_kwargs(config),
     )
 
 
@@ -100,8 +106,15 @@ def build_val_sets(
         weak_val_df = weak_split(weak_df, training["weak_split"], training["seed"])[1]
     synth_val = _strong_set(config, label_encoder, "synth_val_folder", "synth_val_tsv", "synth_val", True)
     strong_val = _strong_set(config, label_encoder, "strong_val_folder", "strong_val_tsv", "strong_val", True)
-    weak_val = WeakSet(data["weak_folder"], weak_val_df, label_encoder, "weak_val", random_crop=False,
-                       check_samples=True, **_dataset_kwargs(config))
+    weak_val = WeakSet(
+        data["weak_folder"],
+        weak_val_df,
+        label_encoder,
+        "weak_val",
+        random_crop=False,
+        check_samples=True,
+        **_dataset_kwargs(config),
+    )
     references = {
         "synth_val": _reference(synth_val, data, "synth_val"),
         "strong_val": _reference(strong_val, data, "strong_val"),
@@ -118,6 +131,10 @@ def build_test_set(config: dict, label_encoder: LabelEncoder) -> tuple[Dataset, 
 def build_eval_set(config: dict, label_encoder: LabelEncoder) -> Dataset:
     """Evaluation mode: every clip of ``data.eval_folder``, scored without ground truth."""
     return UnlabeledSet(
-        _required(config["data"], "eval_folder"), label_encoder, "eval", random_crop=False, check_samples=True,
+        _required(config["data"], "eval_folder"),
+        label_encoder,
+        "eval",
+        random_crop=False,
+        check_samples=True,
         **_dataset_kwargs(config),
     )

@@ -1,4 +1,5 @@
 """Energy use of a run, measured with codecarbon offline (no network); never fails the run."""
+
 from __future__ import annotations
 
 import logging

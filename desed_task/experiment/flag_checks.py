@@ -4,6 +4,7 @@ Lightning reads a checkpoint to resume from only once ``fit`` starts, after the 
 ``config.yaml`` were written, and then fails with a traceback; the folder of ``--log_dir`` is created on the way.
 These checks run first, so that a mistake stops the run with one line and nothing written.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,12 @@ from typing import Any
 from desed_task.config.files import ConfigError
 from desed_task.nnet.checkpoints import CheckpointError, read_checkpoint, stage_state_dict
 
-MODE_FLAGS = ("--resume_from_checkpoint", "--test_from_checkpoint", "--eval_from_checkpoint",
-              "--validate_from_checkpoint")
+MODE_FLAGS = (
+    "--resume_from_checkpoint",
+    "--test_from_checkpoint",
+    "--eval_from_checkpoint",
+    "--validate_from_checkpoint",
+)
 # What Lightning needs to continue a run, beside the weights.
 _TRAINING_STATE_KEYS = ("optimizer_states", "lr_schedulers", "loops", "epoch", "global_step")
 # The settings that define the networks (front-ends, shapes, dropout) and, with the stage, the optimiser's parameter
@@ -38,16 +43,20 @@ def check_log_dir(log_dir: str | Path) -> None:
     """``ConfigError`` unless ``log_dir`` is a folder, or can be created, that this process can write to."""
     log_dir = Path(log_dir)
     if log_dir.exists() and not log_dir.is_dir():
-        raise ConfigError(f"--log_dir {log_dir} is a file, not a folder: give a folder for the experiments "
-                          "(it is created when missing)")
+        raise ConfigError(
+            f"--log_dir {log_dir} is a file, not a folder: give a folder for the experiments "
+            "(it is created when missing)"
+        )
     existing = log_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         raise ConfigError(f"--log_dir {log_dir} cannot be created: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"--log_dir {log_dir}: {existing} is not writable (read-only file system or no "
-                          "permission): give a folder you can write to")
+        raise ConfigError(
+            f"--log_dir {log_dir}: {existing} is not writable (read-only file system or no "
+            "permission): give a folder you can write to"
+        )
 
 
 def _dotted(config: Mapping, dotted: str) -> Any:
@@ -77,8 +86,10 @@ def check_resume_checkpoint(path: str | Path, config: dict) -> None:
 
     flag = "--resume_from_checkpoint"
     checkpoint = read_checkpoint(path)
-    advice = ("resume from the last.ckpt (or an epoch=... checkpoint) that train/train_stage1.py or "
-              "train/train_stage2.py wrote under <log_dir>/version_K/checkpoints/")
+    advice = (
+        "resume from the last.ckpt (or an epoch=... checkpoint) that train/train_stage1.py or "
+        "train/train_stage2.py wrote under <log_dir>/version_K/checkpoints/"
+    )
     try:
         stage_state_dict(checkpoint, "student")
         stage_state_dict(checkpoint, "teacher")

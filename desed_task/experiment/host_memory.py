@@ -7,6 +7,7 @@ memory in anew. On hosts where page faults are expensive this cost the front-end
 demo training run about 20 % (docs/performance.md). Asking glibc to serve every allocation from its heap and
 never to trim it lets freed buffers be reused; the process keeps its peak memory instead of returning it.
 """
+
 from __future__ import annotations
 
 import ctypes

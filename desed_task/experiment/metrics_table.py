@@ -1,4 +1,5 @@
 """Plain-text tables of test metrics for the terminal."""
+
 from __future__ import annotations
 
 MODEL_ORDER = ("student", "teacher")

@@ -6,6 +6,7 @@ construction, a missing test table only after hours of training, and the experim
 reads the training, validation and test data; testing the test data; evaluation the evaluation folder;
 validation (``--validate_from_checkpoint``) the validation data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,16 +23,23 @@ def run_mode(test_from: str | None = None, eval_from: str | None = None, validat
     """What a run does with its checkpoint flags (at most one is set: ``flag_checks.check_mode_flags``)."""
     return "eval" if eval_from else "test" if test_from else "validate" if validate_from else "train"
 
+
 TEST_KEYS = ("test_folder", "test_tsv", "test_dur")
 VALIDATION_KEYS = (
-    "weak_folder", "weak_tsv", "synth_val_folder", "synth_val_tsv", "synth_val_dur", "strong_val_folder",
-    "strong_val_tsv", "strong_val_dur",
+    "weak_folder",
+    "weak_tsv",
+    "synth_val_folder",
+    "synth_val_tsv",
+    "synth_val_dur",
+    "strong_val_folder",
+    "strong_val_tsv",
+    "strong_val_dur",
 )
 TRAIN_KEYS = ("synth_folder", "synth_tsv", "strong_folder", "strong_tsv", "unlabeled_folder") + VALIDATION_KEYS
 EVAL_KEYS = ("eval_folder",)
 _HINTS = {
     "training.init_checkpoint": "stage 2 starts from stage 1's best checkpoint (or the published Stage_1.ckpt): "
-                                "set training.init_checkpoint to it",
+    "set training.init_checkpoint to it",
 }
 
 
@@ -52,8 +60,12 @@ def _kind(key: str) -> Kind:
 def needed_paths(config: dict, mode: Mode, run_test: bool = True) -> list[NeededPath]:
     """The data and checkpoint paths of the configuration that a run in ``mode`` reads, in reading order."""
     data, training = config["data"], config["training"]
-    keys = {"train": TRAIN_KEYS + (TEST_KEYS if run_test else ()), "test": TEST_KEYS, "eval": EVAL_KEYS,
-            "validate": VALIDATION_KEYS}[mode]
+    keys = {
+        "train": TRAIN_KEYS + (TEST_KEYS if run_test else ()),
+        "test": TEST_KEYS,
+        "eval": EVAL_KEYS,
+        "validate": VALIDATION_KEYS,
+    }[mode]
     needed = [NeededPath(f"data.{key}", data[key], _kind(key), under_root=True) for key in keys]
     if mode != "train":
         return needed
@@ -81,8 +93,9 @@ def _problem(needed: NeededPath) -> str | None:
     return None
 
 
-def check_paths(config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None,
-                run_test: bool = True) -> None:
+def check_paths(
+    config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None, run_test: bool = True
+) -> None:
     """Raise one ``ConfigError`` line naming the first missing input (its key and path) and how many more miss.
 
     ``checkpoints`` maps command-line flags (``--resume_from_checkpoint``) to the files they name (None = unused).
@@ -95,8 +108,10 @@ def check_paths(config: dict, mode: Mode, checkpoints: dict[str, str | None] | N
         return
     root = Path(config["data"]["root"])
     if not root.is_dir() and any(n.under_root and n.path and Path(n.path).is_relative_to(root) for n, _ in problems):
-        raise ConfigError(f"data.root: no such folder: {root}; every relative data path is taken under it: point "
-                          "data.root at your dataset (docs/data.md)")
+        raise ConfigError(
+            f"data.root: no such folder: {root}; every relative data path is taken under it: point "
+            "data.root at your dataset (docs/data.md)"
+        )
     (first, problem), more = problems[0], [n.key for n, _ in problems[1:]]
     tail = f" (and {len(more)} more: {', '.join(more)})" if more else ""
     raise ConfigError(f"{problem}; {_hint(first, config)}{tail}")
@@ -137,8 +152,9 @@ def config_files(path: str | Path) -> list[Path]:
     return chain
 
 
-def run_inputs(config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None,
-               run_test: bool = True) -> list[tuple[Path, str]]:
+def run_inputs(
+    config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None, run_test: bool = True
+) -> list[tuple[Path, str]]:
     """Every input path a run reads that is set (data tables and folders, checkpoints), named by its key or flag,
     for the check that no output overwrites one of them."""
     needed = [NeededPath(flag, path, "file") for flag, path in (checkpoints or {}).items() if path is not None]

@@ -1,4 +1,5 @@
 """One experiment: its parts are built once (``builders.build_experiment``), then trained, tested or evaluated."""
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,7 @@ def _trainer(config: dict, exp_dir: Path, devices, fast_dev_run: bool, callbacks
         check_val_every_n_epoch=training["validation_interval"],
         num_sanity_val_steps=0,
         callbacks=callbacks,
-        logger=TensorBoardLogger(save_dir=str(exp_dir.parent), name="", version=exp_dir.name,
-                                 default_hp_metric=False),
+        logger=TensorBoardLogger(save_dir=str(exp_dir.parent), name="", version=exp_dir.name, default_hp_metric=False),
         gradient_clip_val=training["gradient_clip"] or None,
         accumulate_grad_batches=training["accumulate_batches"],
         deterministic=training["deterministic"],
@@ -127,8 +127,12 @@ def run_experiment(
     training = config["training"]
     checkpoint_to_score = test_from or eval_from or validate_from
     mode = run_mode(test_from, eval_from, validate_from)
-    checkpoints = {"resume_from": resume_from, "test_from": test_from, "eval_from": eval_from,
-                   "validate_from": validate_from}
+    checkpoints = {
+        "resume_from": resume_from,
+        "test_from": test_from,
+        "eval_from": eval_from,
+        "validate_from": validate_from,
+    }
     check_paths(config, mode, checkpoints, run_test=run_test)
     if devices[0] == "cpu" and training["cpu_keep_freed_memory"]:
         keep_freed_memory()
@@ -149,29 +153,36 @@ def run_experiment(
         task.validation_scores_dir = exp_dir / "validation"
 
     checkpoint_cb = ModelCheckpoint(
-        dirpath=exp_dir / "checkpoints", filename="epoch={epoch}-obj={val/obj_metric:.4f}",
-        auto_insert_metric_name=False, monitor="val/obj_metric", mode=task.objective_mode,
+        dirpath=exp_dir / "checkpoints",
+        filename="epoch={epoch}-obj={val/obj_metric:.4f}",
+        auto_insert_metric_name=False,
+        monitor="val/obj_metric",
+        mode=task.objective_mode,
         save_top_k=training["save_top_k"],
     )
     last_cbs = last_checkpoint_callbacks(exp_dir / "checkpoints", training["checkpoint_every_n_steps"])
     last_cb = last_cbs[0]
-    early_stop = EarlyStopping(monitor="val/obj_metric", mode=task.objective_mode,
-                               patience=training["early_stop_patience"], check_on_train_epoch_end=False)
+    early_stop = EarlyStopping(
+        monitor="val/obj_metric",
+        mode=task.objective_mode,
+        patience=training["early_stop_patience"],
+        check_on_train_epoch_end=False,
+    )
     callbacks = [checkpoint_cb, *last_cbs, early_stop, ReshuffleEachEpoch(), *(extra_callbacks or [])]
     if not checkpoint_to_score:
         callbacks.append(LearningRateMonitor(logging_interval="step"))  # every named parameter group
     trainer = _trainer(config, exp_dir, devices, fast_dev_run, callbacks)
     if trainer.is_global_zero:
-        write_text(exp_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False),
-                   "the resolved configuration")
+        write_text(exp_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False), "the resolved configuration")
         if resume_from:
             remove_stale_partials(Path(resume_from).parent)  # of a writer killed while saving there
 
     meter = EnergyMeter()
     with meter.measure(), warnings.catch_warnings(), float32_matmul_precision(training["matmul_precision"]):
         # Lightning 2.6 asks torch 2.13's pytree a deprecated question at every fit/test: noise to our users.
-        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+        )
         best = last = None
         if not checkpoint_to_score:
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from)

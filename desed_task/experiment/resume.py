@@ -1,5 +1,6 @@
 """The checkpoint a run resumes from: ``--resume_from_checkpoint last`` resolved to the newest run's ``last.ckpt``
 under ``--log_dir``, and the hint an interrupted run prints (no Lightning import: the command line uses both)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ LAST_FILE = f"{LAST}.ckpt"
 
 
 def _version_number(folder: Path) -> int | None:
-    suffix = folder.name[len("version_"):]
+    suffix = folder.name[len("version_") :]
     return int(suffix) if folder.name.startswith("version_") and suffix.isdigit() else None
 
 
@@ -32,8 +33,10 @@ def resolve_resume(checkpoint: str | None, log_dir: str | Path) -> str | None:
         return checkpoint
     found = newest_last_checkpoint(log_dir)
     if found is None:
-        raise ConfigError(f"--resume_from_checkpoint last: no version_*/checkpoints/{LAST_FILE} under --log_dir "
-                          f"{log_dir}: pass the --log_dir of the run to resume, or the checkpoint's path")
+        raise ConfigError(
+            f"--resume_from_checkpoint last: no version_*/checkpoints/{LAST_FILE} under --log_dir "
+            f"{log_dir}: pass the --log_dir of the run to resume, or the checkpoint's path"
+        )
     return str(found)
 
 

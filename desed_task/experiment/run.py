@@ -7,6 +7,7 @@ traceback (exit status 1): only this project's own error classes are caught, nev
 SIGINT or SIGTERM stops the run with exit status 130 and one line naming the ``last.ckpt`` to resume from; an
 interrupted test stage leaves no half ``test/`` folder.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,12 +34,21 @@ from desed_task.output_files import EXIT_INTERRUPTED, Interrupted, OutputError, 
 log = logging.getLogger("desed_task")
 
 STAGE2_OVERRIDES = {
-    "lr": ("opt.encoder_lr", float, "maximum learning rate of the encoder's top group (opt.encoder_lr); lower "
-                                "groups decay by opt.encoder_lr_scale"),
-    "tfm_lr_scale": ("opt.encoder_lr_scale", float,
-                     "layer-wise learning-rate decay of the encoder (opt.encoder_lr_scale)"),
-    "loss_weight": ("training.consistency_weight_max", float,
-                    "maximum consistency-loss weight (training.consistency_weight_max)"),
+    "lr": (
+        "opt.encoder_lr",
+        float,
+        "maximum learning rate of the encoder's top group (opt.encoder_lr); lower groups decay by opt.encoder_lr_scale",
+    ),
+    "tfm_lr_scale": (
+        "opt.encoder_lr_scale",
+        float,
+        "layer-wise learning-rate decay of the encoder (opt.encoder_lr_scale)",
+    ),
+    "loss_weight": (
+        "training.consistency_weight_max",
+        float,
+        "maximum consistency-loss weight (training.consistency_weight_max)",
+    ),
     "warmup": ("training.n_epochs_warmup", int, "ramp-up length in epochs (training.n_epochs_warmup)"),
     "ema": ("training.ema_factor", float, "teacher EMA factor (training.ema_factor)"),
 }
@@ -46,8 +56,11 @@ STAGE2_OVERRIDES = {
 
 # This project's error classes for what the user can fix, each with the label of its one-line message.
 USER_ERRORS: tuple[tuple[type[Exception], str], ...] = (
-    (ConfigError, "configuration error"), (CheckpointError, "checkpoint error"),
-    (TableError, "data error"), (DataError, "data error"), (AudioError, "data error"),
+    (ConfigError, "configuration error"),
+    (CheckpointError, "checkpoint error"),
+    (TableError, "data error"),
+    (DataError, "data error"),
+    (AudioError, "data error"),
     (OutputError, "output error"),
 )
 EXIT_USER_ERROR = 2
@@ -62,8 +75,9 @@ def parse_setting(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     key = key.strip()
     if not sep or not key or not all(key.split(".")):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with a dotted key, e.g. training.n_epochs=10, got "
-                                         f"{text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=VALUE with a dotted key, e.g. training.n_epochs=10, got {text!r}"
+        )
     if _EXPONENT_NUMBER.fullmatch(value.strip()):
         return key, float(value)  # YAML 1.1 (PyYAML) reads 1e-3 as a string
     try:
@@ -77,47 +91,83 @@ def build_parser(stage: int, default_conf: str | Path | None = None) -> argparse
     ``confs/stageN.yaml`` beside them), and is required without one."""
     parser = CommandParser(
         description=f"ATST-SED stage {stage}: train the mean-teacher SED model, or test/evaluate a checkpoint. "
-                    "A configuration, data or checkpoint error stops it with one line and exit status 2. "
-                    "At most one of the *_from_checkpoint flags: each chooses what the run does.",
+        "A configuration, data or checkpoint error stops it with one line and exit status 2. "
+        "At most one of the *_from_checkpoint flags: each chooses what the run does.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     if default_conf is None:
         parser.add_argument("--conf_file", required=True, help="YAML configuration (see confs/)")
     else:
         parser.add_argument("--conf_file", default=str(default_conf), help="YAML configuration (see confs/)")
-    parser.add_argument("--log_dir", default=f"./exp/stage{stage}",
-                        help="experiment folder: TensorBoard logs, checkpoints, scores and metrics go below it")
-    parser.add_argument("--gpus", default="0,",
-                        help="'0,' = first GPU, '0,1' = two GPUs (DDP); empty or 'cpu' = run on the CPU")
-    parser.add_argument("--resume_from_checkpoint", default=None,
-                        help="continue an interrupted run from this Lightning checkpoint (weights of student and "
-                             "teacher, optimiser, scheduler and step), in a new version_N folder; 'last' = the "
-                             "last.ckpt of the newest version_N under --log_dir that has one (written at the end "
-                             "of every training epoch)")
-    parser.add_argument("--test_from_checkpoint", default=None,
-                        help="skip training: test this checkpoint (published or ours) on data.test_* of the config")
-    parser.add_argument("--eval_from_checkpoint", default=None,
-                        help="skip training: score every clip of data.eval_folder with this checkpoint (no metrics)")
-    parser.add_argument("--validate_from_checkpoint", default=None,
-                        help="skip training: score the validation sets with this checkpoint and write their raw score "
-                             "folders under <experiment>/validation/ (for python -m desed_task.postprocess tune)")
-    parser.add_argument("--postprocess", default=None, metavar="PARAMS.json",
-                        help="override training.postprocess: also test with these tuned post-processing parameters "
-                             "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's")
-    parser.add_argument("--fast_dev_run", action="store_true",
-                        help="one training, validation and test batch to check the set-up; writes no checkpoint "
-                             "and no TensorBoard log")
-    parser.add_argument("--num_nodes", type=int, default=None,
-                        help="override training.num_nodes: machines taking part in DDP training, each running "
-                             "one process per device of --gpus (launch with torchrun or SLURM: docs/training.md)")
-    parser.add_argument("--accm_grad", type=int, default=None,
-                        help="override training.accumulate_batches: one optimiser step per N batches (gradient "
-                             "accumulation for small GPUs; schedules count optimiser steps)")
-    parser.add_argument("--set", dest="settings", action="append", type=parse_setting, default=[],
-                        metavar="KEY=VALUE",
-                        help="set any configuration key, e.g. --set training.n_epochs=10 --set "
-                             "encoder.frontend.top_db=null (repeatable; the value is read as YAML and replaces the "
-                             "file's; a flag that names a key, such as --accm_grad, is applied after it)")
+    parser.add_argument(
+        "--log_dir",
+        default=f"./exp/stage{stage}",
+        help="experiment folder: TensorBoard logs, checkpoints, scores and metrics go below it",
+    )
+    parser.add_argument(
+        "--gpus", default="0,", help="'0,' = first GPU, '0,1' = two GPUs (DDP); empty or 'cpu' = run on the CPU"
+    )
+    parser.add_argument(
+        "--resume_from_checkpoint",
+        default=None,
+        help="continue an interrupted run from this Lightning checkpoint (weights of student and "
+        "teacher, optimiser, scheduler and step), in a new version_N folder; 'last' = the "
+        "last.ckpt of the newest version_N under --log_dir that has one (written at the end "
+        "of every training epoch)",
+    )
+    parser.add_argument(
+        "--test_from_checkpoint",
+        default=None,
+        help="skip training: test this checkpoint (published or ours) on data.test_* of the config",
+    )
+    parser.add_argument(
+        "--eval_from_checkpoint",
+        default=None,
+        help="skip training: score every clip of data.eval_folder with this checkpoint (no metrics)",
+    )
+    parser.add_argument(
+        "--validate_from_checkpoint",
+        default=None,
+        help="skip training: score the validation sets with this checkpoint and write their raw score "
+        "folders under <experiment>/validation/ (for python -m desed_task.postprocess tune)",
+    )
+    parser.add_argument(
+        "--postprocess",
+        default=None,
+        metavar="PARAMS.json",
+        help="override training.postprocess: also test with these tuned post-processing parameters "
+        "(python -m desed_task.postprocess tune) and report their metrics beside the recipe's",
+    )
+    parser.add_argument(
+        "--fast_dev_run",
+        action="store_true",
+        help="one training, validation and test batch to check the set-up; writes no checkpoint and no TensorBoard log",
+    )
+    parser.add_argument(
+        "--num_nodes",
+        type=int,
+        default=None,
+        help="override training.num_nodes: machines taking part in DDP training, each running "
+        "one process per device of --gpus (launch with torchrun or SLURM: docs/training.md)",
+    )
+    parser.add_argument(
+        "--accm_grad",
+        type=int,
+        default=None,
+        help="override training.accumulate_batches: one optimiser step per N batches (gradient "
+        "accumulation for small GPUs; schedules count optimiser steps)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        type=parse_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any configuration key, e.g. --set training.n_epochs=10 --set "
+        "encoder.frontend.top_db=null (repeatable; the value is read as YAML and replaces the "
+        "file's; a flag that names a key, such as --accm_grad, is applied after it)",
+    )
     if stage == 2:
         for flag, (_, kind, help_text) in STAGE2_OVERRIDES.items():
             parser.add_argument(f"--{flag}", type=kind, default=None, help=f"override {help_text}")
@@ -158,7 +208,7 @@ def user_message(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
         name = f"{type(err).__module__}.{type(err).__qualname__}: "
-        return lines[-1][len(name):] if lines[-1].startswith(name) else lines[-1]
+        return lines[-1][len(name) :] if lines[-1].startswith(name) else lines[-1]
     return " ".join(lines)
 
 
@@ -185,8 +235,10 @@ def check_stage(conf_file: str | Path, stage: int) -> None:
 def _overrides(args: argparse.Namespace, stage: int) -> dict:
     overrides = dict(args.settings)
     if overrides.get("training.stage", stage) != stage:
-        raise ConfigError(f"--set training.stage={overrides['training.stage']!r}: this is train_stage{stage}.py: "
-                          f"run the script of stage {overrides['training.stage']!r}")
+        raise ConfigError(
+            f"--set training.stage={overrides['training.stage']!r}: this is train_stage{stage}.py: "
+            f"run the script of stage {overrides['training.stage']!r}"
+        )
     overrides["training.stage"] = stage
     if args.accm_grad is not None:
         overrides["training.accumulate_batches"] = args.accm_grad

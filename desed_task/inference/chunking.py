@@ -7,6 +7,7 @@ DESED), so every chunk's frames fall exactly on one global frame grid: output fr
 global frame ``k · hop_frames + f``. Where chunks overlap, their frame scores are averaged before any
 thresholding (the original OR-ed hard decisions of chunks instead).
 """
+
 from __future__ import annotations
 
 import math

@@ -7,6 +7,7 @@ file, option or checkpoint) is one line on stderr and exit status 2; anything el
 traceback. Exit status 3: ``--keep_going`` skipped unusable files, the others' results were written. 130: an
 interrupt (SIGINT, SIGTERM); the temporary files are removed and nothing is written.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,45 +63,106 @@ def _positive_float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = CommandParser(prog="python -m desed_task.inference", description=DESCRIPTION,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("audio", nargs="+", type=Path, metavar="AUDIO",
-                        help="audio files (WAV, FLAC, OGG, ... anything libsndfile reads) or folders, searched "
-                             "recursively for audio files (taken in sorted order)")
-    parser.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT",
-                        help="stage checkpoint written by training (train/train_stage1.py or train_stage2.py)")
-    parser.add_argument("--config", type=Path, metavar="YAML",
-                        help="training configuration to build the network from (default: the one stored in the "
-                             "checkpoint); its classes, features, net and median windows are used")
-    parser.add_argument("--model", choices=("teacher", "student"), default="teacher",
-                        help="which network of the checkpoint to use (default: teacher)")
-    parser.add_argument("--tsv", type=Path, metavar="OUT.tsv",
-                        help="write the events of all files to this tab-separated file (default: print them)")
-    parser.add_argument("--plot", type=Path, metavar="OUT.png",
-                        help="write a PNG per file: log-mel spectrogram above the event roll; with several files "
-                             "each gets OUT_<file name>.png")
-    parser.add_argument("--threshold", type=_thresholds, default=[0.5], metavar="T",
-                        help="threshold: one value for all classes or one per class, comma-separated in class "
-                             "order (default: 0.5); on frame scores, or on box confidences with cSEBB parameters")
-    parser.add_argument("--postprocess", type=Path, metavar="PARAMS.json",
-                        help="decode with tuned parameters written by python -m desed_task.postprocess tune: "
-                             "median windows per class replace the checkpoint's, or cSEBB boxes are thresholded "
-                             "on their confidence (needs the optional package sebbs: "
-                             "pip install --no-deps 'sebbs==1.0.2')")
-    parser.add_argument("--hop", type=_positive_float, default=3.0, metavar="SECONDS",
-                        help="hop between the starts of consecutive 10 s chunks, at most 10; rounded to whole "
-                             "output frames of 0.064 s (default: 3)")
-    parser.add_argument("--batch_size", "--batch-size", type=_positive_int, default=8, metavar="N",
-                        help="chunks processed together; memory grows with it, not with the recording (default: 8)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None,
-                        help="where the network runs (default: cuda when available, else cpu)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="auto",
-                        help="the network's arithmetic: fp32, bf16 (autocast; features stay float32), or auto: "
-                             "bf16 where the device has native bf16 (CUDA GPUs with bf16, CPUs with AVX512-BF16 or "
-                             "AMX), else fp32 (default: auto; docs/inference.md)")
-    parser.add_argument("--keep_going", "--keep-going", action="store_true",
-                        help="skip unusable audio files instead of stopping: the others are processed and "
-                             "written, the skipped ones listed at the end, and the exit status is 3")
+    parser = CommandParser(
+        prog="python -m desed_task.inference",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "audio",
+        nargs="+",
+        type=Path,
+        metavar="AUDIO",
+        help="audio files (WAV, FLAC, OGG, ... anything libsndfile reads) or folders, searched "
+        "recursively for audio files (taken in sorted order)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        metavar="CKPT",
+        help="stage checkpoint written by training (train/train_stage1.py or train_stage2.py)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="YAML",
+        help="training configuration to build the network from (default: the one stored in the "
+        "checkpoint); its classes, features, net and median windows are used",
+    )
+    parser.add_argument(
+        "--model",
+        choices=("teacher", "student"),
+        default="teacher",
+        help="which network of the checkpoint to use (default: teacher)",
+    )
+    parser.add_argument(
+        "--tsv",
+        type=Path,
+        metavar="OUT.tsv",
+        help="write the events of all files to this tab-separated file (default: print them)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="OUT.png",
+        help="write a PNG per file: log-mel spectrogram above the event roll; with several files "
+        "each gets OUT_<file name>.png",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_thresholds,
+        default=[0.5],
+        metavar="T",
+        help="threshold: one value for all classes or one per class, comma-separated in class "
+        "order (default: 0.5); on frame scores, or on box confidences with cSEBB parameters",
+    )
+    parser.add_argument(
+        "--postprocess",
+        type=Path,
+        metavar="PARAMS.json",
+        help="decode with tuned parameters written by python -m desed_task.postprocess tune: "
+        "median windows per class replace the checkpoint's, or cSEBB boxes are thresholded "
+        "on their confidence (needs the optional package sebbs: "
+        "pip install --no-deps 'sebbs==1.0.2')",
+    )
+    parser.add_argument(
+        "--hop",
+        type=_positive_float,
+        default=3.0,
+        metavar="SECONDS",
+        help="hop between the starts of consecutive 10 s chunks, at most 10; rounded to whole "
+        "output frames of 0.064 s (default: 3)",
+    )
+    parser.add_argument(
+        "--batch_size",
+        "--batch-size",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="chunks processed together; memory grows with it, not with the recording (default: 8)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="where the network runs (default: cuda when available, else cpu)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        default="auto",
+        help="the network's arithmetic: fp32, bf16 (autocast; features stay float32), or auto: "
+        "bf16 where the device has native bf16 (CUDA GPUs with bf16, CPUs with AVX512-BF16 or "
+        "AMX), else fp32 (default: auto; docs/inference.md)",
+    )
+    parser.add_argument(
+        "--keep_going",
+        "--keep-going",
+        action="store_true",
+        help="skip unusable audio files instead of stopping: the others are processed and "
+        "written, the skipped ones listed at the end, and the exit status is 3",
+    )
     parser.add_argument("--quiet", action="store_true", help="only errors on stderr, no progress")
     return parser
 
@@ -130,8 +192,15 @@ def _inputs(args: argparse.Namespace, files: Sequence[Path]) -> list[tuple[Path,
     post-processing parameters."""
     inputs = [(path, "audio folder" if path.is_dir() else "audio file") for path in args.audio]
     inputs += [(path, "audio file") for path in files]
-    inputs += [(path, flag) for path, flag in ((args.checkpoint, "--checkpoint"), (args.config, "--config"),
-                                               (args.postprocess, "--postprocess")) if path is not None]
+    inputs += [
+        (path, flag)
+        for path, flag in (
+            (args.checkpoint, "--checkpoint"),
+            (args.config, "--config"),
+            (args.postprocess, "--postprocess"),
+        )
+        if path is not None
+    ]
     return inputs
 
 
@@ -144,8 +213,15 @@ def _detector(args: argparse.Namespace):
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InferenceError("--device cuda was asked for but no CUDA device is available; use --device cpu")
     detector = SoundEventDetector.from_checkpoint(
-        args.checkpoint, config=args.config, model=args.model, device=args.device, threshold=args.threshold,
-        hop=args.hop, batch_size=args.batch_size, precision=args.precision, postprocess=args.postprocess,
+        args.checkpoint,
+        config=args.config,
+        model=args.model,
+        device=args.device,
+        threshold=args.threshold,
+        hop=args.hop,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        postprocess=args.postprocess,
     )
     log.info("precision: %s (%s) on %s", detector.precision, detector.precision_reason, detector.device)
     log.info("decoding: %s", detector.decoder.description)
@@ -198,8 +274,9 @@ def run(args: argparse.Namespace) -> int:
                 written.write(plots[path], lambda temporary: save_png(figure, temporary))
         table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
         if args.tsv is not None:
-            written.write(args.tsv, lambda temporary: table.to_csv(temporary, sep="\t", index=False,
-                                                                    float_format="%.3f"))
+            written.write(
+                args.tsv, lambda temporary: table.to_csv(temporary, sep="\t", index=False, float_format="%.3f")
+            )
     if args.tsv is None:
         table.to_csv(sys.stdout, sep="\t", index=False, float_format="%.3f")
     done = len(tables)
@@ -207,8 +284,9 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         for problem in bad:
             log.error("skipped: %s", problem)
-        log.error("error: %d unusable input(s) skipped (--keep_going); the results of the other %d written",
-                  len(bad), done)
+        log.error(
+            "error: %d unusable input(s) skipped (--keep_going); the results of the other %d written", len(bad), done
+        )
         return EXIT_SKIPPED
     return 0
 
@@ -226,8 +304,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with handle_interrupts():
             return run(args)
-    except (AudioError, CheckpointError, ConfigError, InferenceError, OutputError, PostprocessError,
-            MissingExtraError) as error:
+    except (
+        AudioError,
+        CheckpointError,
+        ConfigError,
+        InferenceError,
+        OutputError,
+        PostprocessError,
+        MissingExtraError,
+    ) as error:
         log.error("error: %s; nothing written", error)
         return EXIT_USER_ERROR
     except Interrupted as stop:

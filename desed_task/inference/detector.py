@@ -7,6 +7,7 @@ encoder's features are made batch-independent (for ATST: the top_db floor per ch
 it per batch, as the original), so results do not depend on the batch size. The network may run in bf16
 (``precision``; the front-ends stay float32) and the events may come from tuned post-processing (``postprocess``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -159,8 +160,13 @@ class SoundEventDetector:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         return cls(
-            parts.model, parts.median_window,
-            threshold=threshold, hop=hop, batch_size=batch_size, device=device, precision=precision,
+            parts.model,
+            parts.median_window,
+            threshold=threshold,
+            hop=hop,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
             postprocess=postprocess,
         )
 
@@ -222,7 +228,7 @@ class SoundEventDetector:
             for chunk_scores in scores:
                 merged.add(chunk_scores)
             if mels is not None:
-                mel_parts.extend(m[:, :self.grid.hop_frames] for m in mels)
+                mel_parts.extend(m[:, : self.grid.hop_frames] for m in mels)
                 last_mel = mels[-1]
         n = stream.n_samples
         if n == 0:
@@ -236,7 +242,7 @@ class SoundEventDetector:
             table.insert(0, "filename", filename)
         spectrogram = None
         if keep_spectrogram:
-            last = last_mel[:, self.grid.hop_frames:]  # the rest of the last chunk
+            last = last_mel[:, self.grid.hop_frames :]  # the rest of the last chunk
             spectrogram = np.concatenate(mel_parts + [last], axis=1)[:, :n_frames]  # (F, T)
         return Detection(table, scores, smoothed, timestamps, self.classes, n / self.sample_rate, filename, spectrogram)
 

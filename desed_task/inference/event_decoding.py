@@ -11,6 +11,7 @@ Either way, an event shorter than one output frame (the recording's last frame, 
 Parameters tuned on scores with other classes, or median windows tuned at another frame hop, are refused with
 the library's ``PostprocessError`` naming the difference.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ A ``ValueError``, so code that caught the ``ValueError`` raised before this clas
 command line turns it (and the audio, checkpoint, configuration and post-processing errors) into one line and
 exit status 2; anything else is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 

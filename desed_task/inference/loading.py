@@ -4,6 +4,7 @@ The network comes from ``desed_task.config.checkpoint.networks_from_checkpoint``
 CRNN's front-end and label encoder of the same configuration (the checkpoint's own unless one is given) into a
 ``SEDModel``; the median windows come from that configuration too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

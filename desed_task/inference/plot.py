@@ -1,4 +1,5 @@
 """A picture of a detection: the log-mel spectrogram above the event roll (scores and events per class)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,7 +59,11 @@ def detection_figure(detection: Detection, title: str | None = None) -> "Figure"
 
     spectrogram = _pooled(detection.spectrogram)  # (n_mels, ≤ MAX_COLUMNS), dB
     image = spec_ax.imshow(
-        spectrogram, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+        spectrogram,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        interpolation="nearest",
         extent=(0.0, end, 0, spectrogram.shape[0]),
     )
     fig.colorbar(image, ax=spec_ax, label="dB", pad=0.01)
@@ -67,7 +72,13 @@ def detection_figure(detection: Detection, title: str | None = None) -> "Figure"
 
     scores = _pooled(detection.smoothed)  # (C, ≤ MAX_COLUMNS)
     roll = roll_ax.imshow(
-        scores, origin="lower", aspect="auto", cmap="Greys", vmin=0.0, vmax=1.0, interpolation="nearest",
+        scores,
+        origin="lower",
+        aspect="auto",
+        cmap="Greys",
+        vmin=0.0,
+        vmax=1.0,
+        interpolation="nearest",
         extent=(0.0, end, -0.5, n_classes - 0.5),
     )
     fig.colorbar(roll, ax=roll_ax, label="score", pad=0.01)

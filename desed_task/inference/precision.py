@@ -11,6 +11,7 @@ without AVX512-BF16, e.g. older Intel Xeons) keep float32, where bf16 measured t
 (docs/inference.md, "Precision"). The front-ends disable autocast inside, so features stay float32 whatever the
 precision, and scores come back as float32.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 Checking reads each file once before any scoring (libsndfile decodes far faster than the network scores), so a
 damaged file is reported before minutes of work on the files before it, not after.
 """
+
 from __future__ import annotations
 
 import os

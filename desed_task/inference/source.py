@@ -4,6 +4,7 @@ so memory does not grow with the recording's length.
 Channels are averaged (as in training, docs/recipe.md §1) and other sample rates are converted with soxr "HQ" — the
 resampler of the recipe — streamed, which gives the same samples as resampling the whole signal at once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -99,7 +100,5 @@ def waveform_blocks(
         raise ValueError(f"sample_rate must be a positive integer (Hz) for a waveform, got {orig_sr!r}")
     array = as_channels_first(waveform)  # (channels, samples)
     step = max(1, int(block_seconds * orig_sr))
-    mono = (
-        _checked(array[:, i:i + step].mean(axis=0), "the waveform") for i in range(0, array.shape[1], step)
-    )
+    mono = (_checked(array[:, i : i + step].mean(axis=0), "the waveform") for i in range(0, array.shape[1], step))
     return _resampled(mono, int(orig_sr), sample_rate)

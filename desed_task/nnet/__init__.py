@@ -1,4 +1,5 @@
 """The ATST-SED network (an encoder unit + CRNN), its bundle with front-ends and labels, and checkpoint loaders."""
+
 from desed_task.nnet.checkpoints import (
     CheckpointError,
     load_pretrained_encoder,

@@ -3,6 +3,7 @@
 Key remapping is done by pure ``state_dict -> state_dict`` functions; loading is strict and reports missing,
 unexpected and mis-shaped keys by name.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -39,8 +40,10 @@ def _what_it_holds(path: Path) -> str:
     text = head.decode("utf-8", errors="ignore")  # a character cut at byte 64 is dropped, not a sign of binary
     if len(text.encode("utf-8")) >= len(head) - 3 and all(c.isprintable() or c in "\r\n\t" for c in text):
         shown = " ".join(text.split())[:40]
-        return (f"it is a text file (it begins with {shown!r}), not a torch checkpoint; a web page saved in place "
-                "of the download looks like this")
+        return (
+            f"it is a text file (it begins with {shown!r}), not a torch checkpoint; a web page saved in place "
+            "of the download looks like this"
+        )
     return "it is not a torch checkpoint (neither a zip archive nor a pickle)"
 
 
@@ -76,7 +79,12 @@ def read_checkpoint(path: str | Path) -> dict:
             "'hyper_parameters', 'sed_student', 'sed_teacher') if k in c}, new_path)"
         ) from err
     except (
-        zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, LookupError
+        zipfile.BadZipFile,
+        EOFError,
+        RuntimeError,
+        ValueError,
+        OSError,
+        LookupError,
     ) as err:  # LookupError: the safe unpickler raises IndexError/KeyError on some non-pickle bytes (text files)
         raise _unreadable(path, err) from err
     if not isinstance(payload, dict):
@@ -108,7 +116,8 @@ def load_state_dict_checked(module: nn.Module, state_dict: Mapping[str, torch.Te
         problems.append(f"{len(mismatched)} keys of another shape: {_names(mismatched)}")
     if problems:
         raise CheckpointError(
-            f"{source} does not fit the model; " + "; ".join(problems)
+            f"{source} does not fit the model; "
+            + "; ".join(problems)
             + ". Check that the configuration's `net` section (sizes, classes) matches the checkpoint."
         )
     module.load_state_dict(dict(state_dict), strict=True)
@@ -138,13 +147,11 @@ def _unwrap(key: str) -> str:
         changed = False
         for wrapper in _WRAPPERS:
             if key.startswith(wrapper):
-                key, changed = key[len(wrapper):], True
+                key, changed = key[len(wrapper) :], True
     return key
 
 
-def stage_state_dict(
-    checkpoint: Mapping, model: Literal["teacher", "student"] = "teacher"
-) -> dict[str, torch.Tensor]:
+def stage_state_dict(checkpoint: Mapping, model: Literal["teacher", "student"] = "teacher") -> dict[str, torch.Tensor]:
     """The CRNN weights of a stage checkpoint: ``state_dict`` entries under ``sed_<model>.`` (compile/DDP wrapper
     prefixes tolerated), else the top-level ``sed_<model>`` dict."""
     if model not in ("teacher", "student"):
@@ -154,7 +161,7 @@ def stage_state_dict(
     for key, value in checkpoint.get("state_dict", {}).items():
         key = _unwrap(key)
         if key.startswith(prefix):
-            weights[_unwrap(key[len(prefix):])] = value
+            weights[_unwrap(key[len(prefix) :])] = value
     if weights:
         return weights
     top_level = checkpoint.get(f"sed_{model}")

@@ -1,5 +1,6 @@
 """The CRNN's convolutional front (docs/recipe.md §4): 7 blocks of conv → BatchNorm → context gating → dropout →
 pool."""
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -1,5 +1,6 @@
 """The ATST-SED network: a CNN on the SED features and a pretrained encoder on its own features, fused before a
 BiGRU (docs/recipe.md §4)."""
+
 from __future__ import annotations
 
 import math
@@ -31,12 +32,16 @@ class CRNNSettings(Settings):
     """The CRNN's keys in ``net`` (the recipe's network; the CNN's pooling sets the output frame rate)."""
 
     n_in_channel: int = setting(1, POSITIVE_INT)
-    nb_filters: tuple[int, ...] = setting((16, 32, 64, 128, 128, 128, 128),
-                                          (_positive_ints, "a list of positive integers"))
+    nb_filters: tuple[int, ...] = setting(
+        (16, 32, 64, 128, 128, 128, 128), (_positive_ints, "a list of positive integers")
+    )
     pooling: tuple[tuple[int, int], ...] = setting(
         ((2, 2), (2, 2), (1, 2), (1, 2), (1, 2), (1, 2), (1, 2)),
-        (lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_positive_ints(p) and len(p) == 2 for p in v),
-         "a list of [time, freq] pairs of positive integers"))
+        (
+            lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_positive_ints(p) and len(p) == 2 for p in v),
+            "a list of [time, freq] pairs of positive integers",
+        ),
+    )
     kernel_size: int = setting(3, POSITIVE_INT)
     padding: int = setting(1, NON_NEGATIVE_INT)
     cnn_dropout: float = setting(0.5, RATE)

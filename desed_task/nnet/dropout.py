@@ -7,6 +7,7 @@ and splits each into four 16-bit uniforms: the mask is about ten times faster to
 about three times faster, with the keep probability rounded to a multiple of 1/65536. The surviving activations
 are scaled by 1/(1 - p), as ``nn.Dropout`` does. Other devices use ``F.dropout``, which is already fast there.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@ and that unit's front-end), and the label encoder that holds the classes, the sa
 Training, validation, test and inference reach the network through ``SEDModel``: waveform → ``features`` →
 ``forward``, so that the path from audio to frame scores is written once.
 """
+
 from __future__ import annotations
 
 import torch

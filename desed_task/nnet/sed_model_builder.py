@@ -5,6 +5,7 @@ reach the front-ends and the label encoder, so that the parts of a model agree b
 is built with random weights: the caller loads a pretrained encoder or a stage checkpoint. A constructor's refusal
 of a value is a ``ValueError`` that names the configuration section.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

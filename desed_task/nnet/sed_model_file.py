@@ -4,6 +4,7 @@ Such a file rebuilds its model without a training configuration and without the 
 sections go through ``sed_model_builder`` and the weights load strictly. Paths the sections hold (an encoder's
 ``init``) are stored as given and never read on loading.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

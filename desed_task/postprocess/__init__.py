@@ -8,6 +8,7 @@ tuned for PSDS on a validation set and stored in a JSON parameter file (``params
 Importing this package is light (numpy, pandas, scipy). The cSEBB method needs the optional, AGPL-3.0 package
 ``sebbs`` (``pip install --no-deps 'sebbs==1.0.2'``), imported only when cSEBBs are computed.
 """
+
 from desed_task.postprocess.apply import postprocess_scores
 from desed_task.postprocess.csebb import (
     Box,

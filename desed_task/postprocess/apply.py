@@ -1,4 +1,5 @@
 """Post-process score tables with a parameter file: the one entry point for the test stage and inference."""
+
 from __future__ import annotations
 
 from pathlib import Path

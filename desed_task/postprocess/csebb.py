@@ -20,6 +20,7 @@ imported only inside these functions. Facts about sebbs 1.0.2 relied upon:
 - ``sebbs.csebbs.tune`` crashes (``len(None)``) because its grid predictors are built without
   ``sound_classes``; the grid search in ``desed_task.postprocess.tuning`` builds its own predictors instead.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,19 +115,35 @@ class CSEBBParams(Params):
 
     @classmethod
     def add_tune_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--step_filter_lengths", type=_floats, default=list(DEFAULT_STEP_FILTER_LENGTHS),
-                            metavar="S,S,...", help="csebb: step-filter lengths in seconds (default 0.32,0.48,0.64)")
-        parser.add_argument("--merge_thresholds_abs", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_ABS),
-                            metavar="T,T,...", help="csebb: absolute merge thresholds, each tried without a relative "
-                            "one (default 0.15,0.2,0.3)")
-        parser.add_argument("--merge_thresholds_rel", type=_floats, default=list(DEFAULT_MERGE_THRESHOLDS_REL),
-                            metavar="T,T,...", help="csebb: relative merge thresholds, each tried without an absolute "
-                            "one (default 1.5,2,3)")
+        parser.add_argument(
+            "--step_filter_lengths",
+            type=_floats,
+            default=list(DEFAULT_STEP_FILTER_LENGTHS),
+            metavar="S,S,...",
+            help="csebb: step-filter lengths in seconds (default 0.32,0.48,0.64)",
+        )
+        parser.add_argument(
+            "--merge_thresholds_abs",
+            type=_floats,
+            default=list(DEFAULT_MERGE_THRESHOLDS_ABS),
+            metavar="T,T,...",
+            help="csebb: absolute merge thresholds, each tried without a relative one (default 0.15,0.2,0.3)",
+        )
+        parser.add_argument(
+            "--merge_thresholds_rel",
+            type=_floats,
+            default=list(DEFAULT_MERGE_THRESHOLDS_REL),
+            metavar="T,T,...",
+            help="csebb: relative merge thresholds, each tried without an absolute one (default 1.5,2,3)",
+        )
 
     @classmethod
     def grid_options(cls, args: argparse.Namespace) -> dict[str, Any]:
-        return {"step_filter_lengths": args.step_filter_lengths, "merge_thresholds_abs": args.merge_thresholds_abs,
-                "merge_thresholds_rel": args.merge_thresholds_rel}
+        return {
+            "step_filter_lengths": args.step_filter_lengths,
+            "merge_thresholds_abs": args.merge_thresholds_abs,
+            "merge_thresholds_rel": args.merge_thresholds_rel,
+        }
 
 
 def _floats(text: str) -> list[float]:
@@ -234,9 +251,11 @@ def boxes_to_tables(
     out = {}
     for clip_id, clip_boxes in boxes.items():
         start, end = spans[clip_id]
-        bounds = np.unique(np.round(np.clip(
-            [start, end, *(t for b in clip_boxes for t in (b.onset, b.offset))], start, end
-        ), TIME_DECIMALS))  # (R + 1,)
+        bounds = np.unique(
+            np.round(
+                np.clip([start, end, *(t for b in clip_boxes for t in (b.onset, b.offset))], start, end), TIME_DECIMALS
+            )
+        )  # (R + 1,)
         values = np.full((len(bounds) - 1, len(classes)), NO_BOX)  # (R, C)
         for box in clip_boxes:
             first, last = np.searchsorted(bounds, np.round(np.clip([box.onset, box.offset], start, end), TIME_DECIMALS))
@@ -337,7 +356,8 @@ def tune_csebb(
 
 def _describe_csebb(option: CSEBBClassParams) -> str:
     merge = (
-        f"abs {option.merge_threshold_abs}" if option.merge_threshold_abs is not None
+        f"abs {option.merge_threshold_abs}"
+        if option.merge_threshold_abs is not None
         else f"rel {option.merge_threshold_rel}"
     )
     return f"step {option.step_filter_length} s, merge {merge}"

@@ -5,6 +5,7 @@ The filter is ``desed_task.evaluation.median_filter_scores``: scipy's ``median_f
 default ``reflect`` mode, as the recipe applies it. Windows count frames, so the tables must have one fixed hop,
 and the parameter file stores the hop they were tuned at (``frame_hop``, seconds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,16 @@ from desed_task.postprocess.tuning import grid_search
 DEFAULT_MEDIAN_WINDOWS = tuple(range(1, 42))
 RECIPE_STAGE1_WINDOW = 7
 RECIPE_STAGE2_WINDOWS = {  # confs/stage2.yaml training.median_window, DESED class order
-    "Alarm_bell_ringing": 6, "Blender": 20, "Cat": 7, "Dishes": 4, "Dog": 7,
-    "Electric_shaver_toothbrush": 6, "Frying": 6, "Running_water": 6, "Speech": 6, "Vacuum_cleaner": 6,
+    "Alarm_bell_ringing": 6,
+    "Blender": 20,
+    "Cat": 7,
+    "Dishes": 4,
+    "Dog": 7,
+    "Electric_shaver_toothbrush": 6,
+    "Frying": 6,
+    "Running_water": 6,
+    "Speech": 6,
+    "Vacuum_cleaner": 6,
 }
 
 
@@ -109,10 +118,14 @@ class MedianParams(Params):
 
     @classmethod
     def add_tune_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--windows", type=_windows, default=list(DEFAULT_MEDIAN_WINDOWS),
-                            metavar="FIRST-LAST|N,N,...",
-                            help="median: window lengths in frames (default 1-41); the recipe's windows (7; stage 2: "
-                            "4, 6, 7, 20) are always added")
+        parser.add_argument(
+            "--windows",
+            type=_windows,
+            default=list(DEFAULT_MEDIAN_WINDOWS),
+            metavar="FIRST-LAST|N,N,...",
+            help="median: window lengths in frames (default 1-41); the recipe's windows (7; stage 2: "
+            "4, 6, 7, 20) are always added",
+        )
 
     @classmethod
     def grid_options(cls, args: argparse.Namespace) -> dict[str, Any]:
@@ -191,8 +204,14 @@ def tune_median(
     classes = table_classes(next(iter(tuned_scores.values())))
     references = {"recipe_stage2": dict(RECIPE_STAGE2_WINDOWS)} if set(classes) == set(RECIPE_STAGE2_WINDOWS) else {}
     windows_by_class, tuning = grid_search(
-        tuned_scores, chosen, grid, lambda w: MedianParams(dict(w), hop), references,
-        lambda w: f"{w} frames", jobs, progress,
+        tuned_scores,
+        chosen,
+        grid,
+        lambda w: MedianParams(dict(w), hop),
+        references,
+        lambda w: f"{w} frames",
+        jobs,
+        progress,
     )
     tuning["grid"] = {"window_frames": grid}
     return MedianParams({c: windows_by_class[c] for c in classes}, hop, tuning)

@@ -5,6 +5,7 @@ A method is one module with a ``Params`` subclass and one entry in ``desed_task.
 the parameter file (``desed_task.postprocess.params``), ``postprocess_scores``, the command line, inference and
 the test stage reach it only through this interface.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,7 @@ class Params(ABC):
 
     @classmethod
     @abstractmethod
-    def from_file_fields(
-        cls, data: Mapping[str, Any], tuning: dict[str, Any] | None, source: str
-    ) -> "Params":
+    def from_file_fields(cls, data: Mapping[str, Any], tuning: dict[str, Any] | None, source: str) -> "Params":
         """Parameters from the file's object (top-level keys already checked; ``classes`` a non-empty object);
         a ``PostprocessError`` naming ``source`` and the key for a bad value."""
 

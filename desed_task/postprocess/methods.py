@@ -2,6 +2,7 @@
 
 A new method is a ``desed_task.postprocess.method.Params`` subclass in its own file and one entry here.
 """
+
 from __future__ import annotations
 
 from desed_task.postprocess.csebb import CSEBBParams

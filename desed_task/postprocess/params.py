@@ -12,6 +12,7 @@ top-level keys it lists in ``file_keys`` and the per-class objects of ``classes`
 informative only (how and on what the parameters were tuned); it never changes the output.
 Unknown or missing keys are errors naming the key: a misspelt key must not silently fall back to a default.
 """
+
 from __future__ import annotations
 
 import json

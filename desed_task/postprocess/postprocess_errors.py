@@ -1,4 +1,5 @@
 """The errors of post-processing: each message names the file or key at fault and what to do."""
+
 from __future__ import annotations
 
 

@@ -1,5 +1,6 @@
 """Facts about a folder's sed_scores_eval score tables that every post-processing method checks: their class
 columns (the same in every table) and their frame hop (one fixed length, for methods that count frames)."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -9,6 +9,7 @@ scores below the recipe on the data it was tuned on.
 
 Each method's ``tune`` builds its grid and calls ``grid_search``.
 """
+
 from __future__ import annotations
 
 import multiprocessing

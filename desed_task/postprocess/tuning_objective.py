@@ -5,6 +5,7 @@ are left out, classes without ground-truth events are left out, one class is sco
 A class's own PSD-ROC depends only on that class's scores (cross-triggers count its detections on other classes'
 events), so per-class values of one evaluation rank per-class parameters independently.
 """
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """Which items of a training batch belong to which part of the loss (docs/recipe.md §1: strong, weak, unlabeled)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

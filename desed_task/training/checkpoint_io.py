@@ -7,6 +7,7 @@ by the output layer's rule: ``.last.ckpt.partial-<pid>-<8 hex digits>``), flushe
 over the target with ``os.replace``, which is atomic within one filesystem. A writer killed before the rename
 leaves only its hidden temporary file, which no checkpoint search matches and the next writer in that folder removes.
 """
+
 from __future__ import annotations
 
 import os

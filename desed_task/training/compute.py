@@ -5,6 +5,7 @@ precision of a run and ``torch.compile`` of the student and the teacher.
 CPUs where oneDNN offers it) multiply float32 matrices with a 10-bit mantissa and accumulate in float32. The
 setting is process-wide in torch, so ``float32_matmul_precision`` sets it for one run and restores it after.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,5 @@
 """Collecting a Python object from every process, for metrics that must see all ranks' clips."""
+
 from __future__ import annotations
 
 from typing import TypeVar

@@ -6,6 +6,7 @@ stored values, e.g. the random plan under which the original code computed the g
 compare step for step. The generator's state is saved in checkpoints, so a resumed run draws what an
 uninterrupted one would.
 """
+
 from __future__ import annotations
 
 from typing import Literal

@@ -6,6 +6,7 @@ student of that step's forward pass, before the optimiser updates it (the traini
 the optimiser step). Stage 1 warms α up with the scheduler's step counter (``warmup_ema_alpha``: 0.5 on the
 first step) so that the early teacher is not stuck near the random initialisation; stage 2 uses a fixed α.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Clip-weighted means of per-batch values over an epoch, combined across processes before they are used."""
+
 from __future__ import annotations
 
 from desed_task.training.distributed import gather_from_all_ranks

@@ -6,6 +6,7 @@ A mixin of ``SEDTask``: it relies on the task's ``sed_student``, ``sed_teacher``
 ``validation_objective``. PSDS and the test outputs are computed with ``scoring_pool`` (``evaluation.pool``:
 worker processes, or this one), every validation PSDS submitted before any is waited for.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -171,8 +172,14 @@ class EvaluationSteps:
         recipe's; metric keys ``<model>/tuned_<method>/<metric>``."""
         tuned = postprocess_scores(raw, self.postprocess, f"the {model}'s test scores")
         metrics = write_test_outputs(
-            self.output_dir / model / self._tuned_name, raw, tuned, reference.ground_truth, reference.durations,
-            self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds, pool=self.scoring_pool,
+            self.output_dir / model / self._tuned_name,
+            raw,
+            tuned,
+            reference.ground_truth,
+            reference.durations,
+            self.label_encoder.labels,
+            n_thresholds=self.options.n_test_thresholds,
+            pool=self.scoring_pool,
         )
         return {f"{model}/{self._tuned_name}/{k}": v for k, v in metrics.items()}
 
@@ -194,8 +201,14 @@ class EvaluationSteps:
                     write_scores_only(folder / self._tuned_name, raw, postprocess_scores(raw, self.postprocess))
                 continue
             metrics = write_test_outputs(
-                folder, raw, smoothed, reference.ground_truth, reference.durations,
-                self.label_encoder.labels, n_thresholds=self.options.n_test_thresholds, pool=self.scoring_pool,
+                folder,
+                raw,
+                smoothed,
+                reference.ground_truth,
+                reference.durations,
+                self.label_encoder.labels,
+                n_thresholds=self.options.n_test_thresholds,
+                pool=self.scoring_pool,
             )
             results.update({f"{model}/{k}": v for k, v in metrics.items()})
             if self.postprocess is not None:

@@ -5,6 +5,7 @@ on its outputs must not. CUDA autocast refuses ``binary_cross_entropy`` (and ``n
 reduced-precision loss would round the small differences the consistency terms measure. CPU autocast accepts the
 call, so only a run on a GPU would notice.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

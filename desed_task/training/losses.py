@@ -12,6 +12,7 @@ Stage 2:  BCE(strong) + BCE(weak)/2 + consistency, where consistency is
 
 The logged terms are the weighted contributions, so ``total`` is exactly their sum.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

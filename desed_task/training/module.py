@@ -5,6 +5,7 @@ frequency warping, the checkpoint objective) and by one loss: ``SEDTask.training
 ``Stage2SEDTask`` overrides it with stage 2's interpolation consistency. Validation and test steps live in
 ``EvaluationSteps``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -199,8 +200,15 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
             strong_t, weak_t = self.sed_model("teacher")(features)
         b = audio.shape[0]
         return stage1_loss(
-            strong_s, weak_s, strong_t, weak_t, inputs.labels, inputs.weak_targets,
-            parts.mask("strong", b), parts.mask("weak", b), self.consistency_weight(),
+            strong_s,
+            weak_s,
+            strong_t,
+            weak_t,
+            inputs.labels,
+            inputs.weak_targets,
+            parts.mask("strong", b),
+            parts.mask("weak", b),
+            self.consistency_weight(),
         )
 
     def ema_alpha(self) -> float:
@@ -221,8 +229,12 @@ class SEDTask(EvaluationSteps, pl.LightningModule):
     def configure_optimizers(self):
         opt = self.options
         groups = param_groups(
-            self.sed_student, cnn_lr=opt.cnn_lr, rnn_lr=opt.rnn_lr, encoder_lr=opt.encoder_lr,
-            encoder_lr_scale=opt.encoder_lr_scale, encoder_trainable_layers=opt.encoder_trainable_layers,
+            self.sed_student,
+            cnn_lr=opt.cnn_lr,
+            rnn_lr=opt.rnn_lr,
+            encoder_lr=opt.encoder_lr,
+            encoder_lr_scale=opt.encoder_lr_scale,
+            encoder_trainable_layers=opt.encoder_trainable_layers,
         )
         optimizer = adam(groups, betas=tuple(opt.betas), impl=opt.adam_impl)
         scheduler = RampUpCosineLR(

@@ -8,6 +8,7 @@ A metric of a subset that the validation did not reach (a limited validation, e.
 also saves no checkpoint) is left out of the mean or counts as 0. A subset that was scored but holds no event
 stops the run in the validation step instead of giving PSDS 0.0.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

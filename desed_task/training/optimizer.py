@@ -5,6 +5,7 @@ multi-tensor kernel per operation over all of them (``foreach``), and one fused 
 CUDA and on CPUs). ``auto`` leaves the choice to torch (foreach when every parameter is on a CUDA device, the loop
 otherwise): the recipe's behaviour. They compute the same update up to the order of float32 operations.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -5,6 +5,7 @@ configuration glue and inference use them too).
 lives under ``training`` or ``opt``. Their defaults are the schema's (``desed_task.config.schema``: the recipe's
 stage 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields

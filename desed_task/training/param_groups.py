@@ -10,6 +10,7 @@ the trained groups, is an error, so a renamed layer cannot silently drop out of 
 ``params``, ``param_names`` (same order), ``lr`` and ``name``; parameters keep the network's order; frozen
 parameters are left out and empty groups dropped.
 """
+
 from __future__ import annotations
 
 from desed_task.nnet import CRNN
@@ -51,7 +52,7 @@ def param_groups(
     encoder = [_group(f"encoder.{label}", encoder_lr * encoder_lr_scale**rank) for rank, label in enumerate(labels)]
     for name, param in network.named_parameters():
         if name.startswith(encoder_prefix):
-            rank = network.encoder.layer_group_of(name[len(encoder_prefix):])
+            rank = network.encoder.layer_group_of(name[len(encoder_prefix) :])
             if rank >= encoder_trainable_layers:
                 if param.requires_grad:
                     raise ValueError(

@@ -8,6 +8,7 @@ The scheduler counts ``s`` from 1: the lr set at construction (before the first 
 ``max · f(1)``, and each ``step()`` advances ``s`` by one (golden: recipe_golden.json). As in the original, the
 cosine is not clamped at ``total_steps``: steps beyond it climb back up, so ``total_steps`` must cover the run.
 """
+
 from __future__ import annotations
 
 import math

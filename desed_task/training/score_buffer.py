@@ -1,4 +1,5 @@
 """Collects clip scores over an epoch and gathers them from every process before metrics are computed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,9 +61,7 @@ class ScoreBuffer:
         out = ScoreBuffer()
         for row in zip(self.clip_ids, self.subsets, self.strong, self.weak, self.weak_targets):
             if row[1] == subset:
-                for values, item in zip(
-                    (out.clip_ids, out.subsets, out.strong, out.weak, out.weak_targets), row
-                ):
+                for values, item in zip((out.clip_ids, out.subsets, out.strong, out.weak, out.weak_targets), row):
                     values.append(item)
         return out
 

@@ -2,6 +2,7 @@
 
 A new encoder is a ``FrameEncoder`` subclass in its own file and one entry here.
 """
+
 from desed_task.nnet.encoders.base import FrameEncoder
 from desed_task.nnet.encoders.frame_atst import ATSTFrontend, FrameATSTEncoder
 

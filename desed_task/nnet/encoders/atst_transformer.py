@@ -3,6 +3,7 @@
 Each token covers 4 frames (40 ms) of the 64-bin ATST features; the output keeps one embedding per token, so a
 10 s clip (1001 frames) gives 250 frame embeddings.
 """
+
 from __future__ import annotations
 
 import torch

@@ -14,6 +14,7 @@ An encoder unit is a module ``features (B, n_mels, T_in) → embeddings (B, out_
 A new encoder is one file with a subclass (and its settings dataclasses) and one entry in
 ``desed_task.nnet.encoders.ENCODERS``.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -91,8 +92,9 @@ class FrameEncoder(nn.Module, ABC):
         """Train the top ``k`` layer groups and freeze the others (``k = 0``: frozen, as in stage 1)."""
         n = len(self.layer_groups())
         if not 0 <= k <= n:
-            raise ValueError(f"the encoder has {n} layer groups: the number of trainable ones must lie in [0, {n}], "
-                             f"got {k}")
+            raise ValueError(
+                f"the encoder has {n} layer groups: the number of trainable ones must lie in [0, {n}], got {k}"
+            )
         for name, param in self.named_parameters():
             param.requires_grad_(self.layer_group_of(name) < k)
 

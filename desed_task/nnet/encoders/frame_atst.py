@@ -1,6 +1,7 @@
 """The FrameATST encoder unit: ATST-Frame (a ViT on 64-mel × 4-frame patches) with its front-end, layer groups
 and the published pretrained checkpoint layouts (docs/recipe.md §2, §4, §5).
 """
+
 from __future__ import annotations
 
 import copy
@@ -109,7 +110,7 @@ _EMBEDDINGS = ("atst.patch_embed.", "atst.pos_embed", "atst.mask_embed")
 
 def _strip(state_dict: Mapping[str, torch.Tensor], prefix: str, skip: str | None = None) -> dict:
     return {
-        key[len(prefix):]: value
+        key[len(prefix) :]: value
         for key, value in state_dict.items()
         if key.startswith(prefix) and not (skip and key.startswith(skip))
     }
@@ -147,12 +148,22 @@ class FrameATSTEncoder(FrameEncoder):
     ) -> None:
         frontend = ATSTFrontend() if frontend is None else frontend
         if frontend.n_mels != self.n_mels:
-            raise ValueError(f"FrameATST takes {self.n_mels} mel bins (its patches are 64 × 4), the front-end gives "
-                             f"{frontend.n_mels}")
+            raise ValueError(
+                f"FrameATST takes {self.n_mels} mel bins (its patches are 64 × 4), the front-end gives "
+                f"{frontend.n_mels}"
+            )
         super().__init__(frontend)
         # The published keys are atst_frame.atst.<FrameATST key>: the transformer sits under "atst".
-        self.atst = FrameATST(embed_dim, depth, num_heads, n_mels=self.n_mels, patch_frames=self.patch_frames,
-                              dropout=dropout, drop_path=dropout, activation_checkpointing=activation_checkpointing)
+        self.atst = FrameATST(
+            embed_dim,
+            depth,
+            num_heads,
+            n_mels=self.n_mels,
+            patch_frames=self.patch_frames,
+            dropout=dropout,
+            drop_path=dropout,
+            activation_checkpointing=activation_checkpointing,
+        )
 
     @property
     def out_dim(self) -> int:
@@ -203,7 +214,7 @@ class FrameATSTEncoder(FrameEncoder):
             weights = _strip(state_dict, "encoder.encoder.", skip="encoder.encoder.teacher_module.")
         if not weights:
             weights = {
-                ("norm_frame." + key[len("norm."):] if key.startswith("norm.") else key): value
+                ("norm_frame." + key[len("norm.") :] if key.startswith("norm.") else key): value
                 for key, value in _strip(state_dict, "model.teacher.encoder.").items()
                 if key != "cls_token"
             }
