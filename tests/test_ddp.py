@@ -86,7 +86,7 @@ def check_ranks_against_one_process(tiny_dataset: Path, tmp_path: Path) -> None:
 
     from desed_task.experiment.builders import build_label_encoder, build_task
     from desed_task.experiment.datamodule import SEDDataModule
-    from desed_task.experiment.datasets import build_train_sets
+    from desed_task.experiment.dataset_builders import build_train_sets
     from desed_task.config.checkpoint import networks_from_checkpoint
 
     config = tiny_config(tiny_dataset, 1)

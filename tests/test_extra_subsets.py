@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_config
 from desed_task.data import DataError
 from desed_task.experiment.builders import build_label_encoder
-from desed_task.experiment.datasets import build_train_sets
+from desed_task.experiment.dataset_builders import build_train_sets
 from desed_task.config.files import ConfigError
 from desed_task.experiment.datamodule import SEDDataModule
 from desed_task.training.batch import BatchParts

@@ -197,7 +197,7 @@ def test_resume_gives_the_same_weights(tiny_dataset, trained_checkpoint, tmp_pat
 def test_stage2_every_trainable_parameter_gets_a_gradient(tiny_dataset, tmp_path):
     from desed_task.data import collate_clips
     from desed_task.experiment.builders import build_label_encoder
-    from desed_task.experiment.datasets import build_train_sets
+    from desed_task.experiment.dataset_builders import build_train_sets
 
     config = tiny_config(tiny_dataset, 2, **{"training.mixup_prob": 1.0, "training.freq_warp_prob": 1.0})
     student = build_network(config)

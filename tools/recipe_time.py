@@ -161,7 +161,7 @@ def loader_timing(stage: int, config: dict, setup: Setup, root: Path) -> dict[st
     from desed_task.experiment.builders import build_label_encoder
     from desed_task.config.files import load_config
     from desed_task.experiment.datamodule import SEDDataModule
-    from desed_task.experiment.datasets import build_train_sets
+    from desed_task.experiment.dataset_builders import build_train_sets
 
     data_config = load_config(RECIPES[stage], {"data.root": str(root)})
     sets = build_train_sets(data_config, build_label_encoder(data_config))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from desed_task.evaluation.pool import default_scoring_workers
 from desed_task.config.files import ConfigError
-from desed_task.experiment.datasets import build_eval_set, build_test_set, build_train_sets, build_val_sets
+from desed_task.experiment.dataset_builders import build_eval_set, build_test_set, build_train_sets, build_val_sets
 from desed_task.config.checkpoint import build_network, networks_from_checkpoint
 from desed_task.experiment.paths import Mode
 from desed_task.nnet import CRNN
