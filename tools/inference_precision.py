@@ -1,4 +1,4 @@
-"""bf16 against float32 inference, measured where users run it (issue 14): end-to-end speed of
+"""bf16 against float32 inference, measured where users run it: end-to-end speed of
 ``SoundEventDetector`` at batch 1 and 8, and what bf16 does to a trained model's scores and PSDS.
 
 Speed is measured on a full-size network with random weights (the arithmetic does not depend on the weights):
