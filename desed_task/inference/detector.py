@@ -26,10 +26,12 @@ from desed_task.features import MelFrontend, SEDFrontend
 from desed_task.inference.chunking import ChunkGrid, ChunkStream, OverlapAverage
 from desed_task.inference.event_decoding import make_decoder, without_partial_frame_events
 from desed_task.inference.inference_error import InferenceError
+from desed_task.inference.loading import detector_parts
 from desed_task.inference.precision import Precision, autocast, resolve_precision
 from desed_task.inference.source import file_blocks, waveform_blocks
 from desed_task.nnet import CRNN
 from desed_task.nnet.sed_model import SEDModel
+from desed_task.nnet.sed_model_file import load_sed_model
 from desed_task.postprocess.params import Params
 
 log = logging.getLogger(__name__)
@@ -154,8 +156,6 @@ class SoundEventDetector:
         encoder path stored in it is never read). ``device`` defaults to CUDA when available; ``precision`` and
         ``postprocess`` are the constructor's.
         """
-        from desed_task.inference.loading import detector_parts
-
         parts = detector_parts(path, config, model)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -183,8 +183,6 @@ class SoundEventDetector:
         The model is rebuilt from the file alone, without a training configuration or the training code;
         ``options`` are the constructor's (threshold, hop, batch_size, precision, postprocess).
         """
-        from desed_task.nnet.sed_model_file import load_sed_model
-
         model, _ = load_sed_model(path)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
