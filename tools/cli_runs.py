@@ -42,13 +42,18 @@ class CliPlan:
 
 
 def write_conf(
-    path: Path, stage: int, data_root: Path, precision: str, overrides: dict[str, Any], model_init: str | None = None
+    path: Path,
+    stage: int,
+    data_root: Path,
+    precision: str,
+    overrides: dict[str, Any],
+    init_checkpoint: str | None = None,
 ) -> Path:
     """A configuration on ``confs/demo_stage{stage}.yaml`` with the data folder, precision and overrides set."""
     user: dict[str, Any] = {"base": str(REPO_ROOT / "confs" / f"demo_stage{stage}.yaml")}
     values = {"data.root": str(data_root), "training.precision": precision, **overrides}
-    if model_init is not None:
-        values["ultra.model_init"] = model_init
+    if init_checkpoint is not None:
+        values["training.init_checkpoint"] = init_checkpoint
     for dotted, value in values.items():
         set_dotted(user, dotted, value)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -153,7 +158,7 @@ def precision_run(plan: CliPlan, precision: str, data: Path, work: Path, clock: 
         data,
         precision,
         plan.stage2,
-        model_init=stage1["best_checkpoint"] or stage1["last_checkpoint"],
+        init_checkpoint=stage1["best_checkpoint"] or stage1["last_checkpoint"],
     )
     command = [
         python,
