@@ -90,7 +90,7 @@ def test_command_line_configuration_builds_on_the_demo_one(tmp_path):
         tmp_path / "data",
         "bf16-mixed",
         {"training.n_epochs": 1},
-        model_init="/ckpt/best.ckpt",
+        init_checkpoint="/ckpt/best.ckpt",
     )
     config = load_config(conf)
     assert config["training"]["stage"] == 2 and config["training"]["precision"] == "bf16-mixed"
