@@ -19,7 +19,6 @@ Python, torch and Lightning (``rss_before_mb`` gives their share), hence measure
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
@@ -32,6 +31,7 @@ from typing import Any, Literal
 import torch
 
 from desed_task.command_parser import CommandParser
+from desed_task.experiment.run import parse_setting
 from desed_task.output_files import write_text
 from tools import REPO_ROOT
 from tools.timing import describe_device, synchronize
@@ -228,15 +228,6 @@ def _same(batch: dict) -> dict:
     return batch
 
 
-def _dotted_value(text: str) -> tuple[str, Any]:
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. encoder.depth=2), got {text!r}")
-    return key, yaml.safe_load(value)
-
-
 def build_parser() -> CommandParser:
     """The command line's parser (snake_case flags; the hyphenated spelling of each is an alias)."""
     parser = CommandParser(
@@ -283,7 +274,7 @@ def build_parser() -> CommandParser:
         dest="overrides",
         action="append",
         default=[],
-        type=_dotted_value,
+        type=parse_setting,
         metavar="KEY=VALUE",
         help="configuration override, e.g. encoder.depth=2 (repeatable)",
     )
