@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from desed_task.data.folder import DataError
 from desed_task.data.tables import events_by_clip
@@ -27,8 +26,8 @@ from desed_task.evaluation.pool import Job, ScoringPool, default_scoring_workers
 from desed_task.evaluation.psds_shards import PendingPSDS, submit_psds_sed_scores_eval
 from desed_task.postprocess import postprocess_scores
 from desed_task.training.batch import BatchParts
+from desed_task.training.losses import bce
 from desed_task.training.epoch_means import EpochMeans
-from desed_task.training.float32 import in_float32
 from desed_task.training.options import EvaluationReference
 from desed_task.training.score_buffer import ScoreBuffer
 
@@ -39,12 +38,6 @@ SCORED_SUBSETS = ("synth_val", "strong_val")
 def weak_targets_of(labels: torch.Tensor) -> torch.Tensor:
     """Clip labels (B, C): a class is present when any frame is active (weak clips use frame 0)."""
     return (labels > 0).any(dim=-1).to(labels.dtype)
-
-
-def bce_value(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Mean BCE of a validation batch, in float32 with autocast off (CUDA autocast refuses BCE)."""
-    with in_float32(pred, target) as (pred, target):
-        return F.binary_cross_entropy(pred, target).item()
 
 
 def check_scorable(subset: str, clip_ids: list[str], reference: EvaluationReference) -> None:
@@ -91,12 +84,12 @@ class EvaluationSteps:
         for model, (strong, weak) in self._predict_batch(batch).items():
             strong, weak = strong.float(), weak.float()
             if parts.weak.numel():
-                loss = bce_value(weak[parts.weak], weak_targets[parts.weak])
+                loss = bce(weak[parts.weak], weak_targets[parts.weak]).item()
                 self._val_losses.add(f"{model}/weak_loss", loss, parts.weak.numel())
             for subset in SCORED_SUBSETS:
                 index = torch.tensor([i for i, s in enumerate(subsets) if s == subset], device=self.device)
                 if index.numel():
-                    loss = bce_value(strong[index], labels[index])
+                    loss = bce(strong[index], labels[index]).item()
                     self._val_losses.add(f"{model}/{subset}_strong_loss", loss, index.numel())
             self._val[model].add(batch["clip_ids"], subsets, strong, weak, weak_targets)
 

@@ -80,7 +80,7 @@ class LossTerms:
         )
 
 
-def _bce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def bce(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean BCE in float32; 0 for an empty selection (a batch without items of that part)."""
     if pred.numel() == 0:
         return pred.new_zeros((), dtype=torch.float32)
@@ -111,8 +111,8 @@ def _supervised(
     batch = strong_s.shape[0]
     _check_mask(strong_mask, batch, "strong_mask")
     _check_mask(weak_mask, batch, "weak_mask")
-    strong = _bce(strong_s[strong_mask], strong_targets[strong_mask])  # (n_strong, C, T)
-    weak = _bce(weak_s[weak_mask], weak_targets[weak_mask]) * weak_weight  # (n_weak, C)
+    strong = bce(strong_s[strong_mask], strong_targets[strong_mask])  # (n_strong, C, T)
+    weak = bce(weak_s[weak_mask], weak_targets[weak_mask]) * weak_weight  # (n_weak, C)
     zero = strong.new_zeros(())
     return LossTerms(strong + weak, strong.detach(), weak.detach(), zero, zero)
 
