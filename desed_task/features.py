@@ -27,6 +27,7 @@ from desed_task.settings import POSITIVE_INT, Settings, SettingsError, setting
 
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
+    "FREQUENCY",
     "MelFrontend",
     "MelSettings",
     "SEDFrontend",
@@ -38,7 +39,7 @@ __all__ = [
 
 #: the sample rate of every stream unless ``data.fs`` says otherwise (DESED's 16 kHz)
 DEFAULT_SAMPLE_RATE = 16000
-_FREQUENCY = (lambda v: v >= 0, "a non-negative frequency in Hz")
+FREQUENCY = (lambda v: v >= 0, "a non-negative frequency in Hz")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class MelSettings(Settings):
     n_fft: int = setting(1024, POSITIVE_INT)
     win_length: int = setting(1024, POSITIVE_INT)
     hop_length: int = setting(256, POSITIVE_INT)
-    f_min: float = setting(0.0, _FREQUENCY)
-    f_max: float = setting(8000.0, _FREQUENCY)
+    f_min: float = setting(0.0, FREQUENCY)
+    f_max: float = setting(8000.0, FREQUENCY)
 
     @classmethod
     def check_together(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
@@ -69,13 +70,10 @@ class MelSettings(Settings):
 
 @dataclass(frozen=True)
 class SEDFrontendSettings(MelSettings):
-    """``net.frontend``: the CRNN stream's front-end."""
+    """``net.frontend``: the CRNN stream's front-end (hop and mel band: ``MelSettings``')."""
 
     n_fft: int = setting(2048, POSITIVE_INT)
     win_length: int = setting(2048, POSITIVE_INT)
-    hop_length: int = setting(256, POSITIVE_INT)
-    f_min: float = setting(0.0, _FREQUENCY)
-    f_max: float = setting(8000.0, _FREQUENCY)
     n_mels: int = setting(128, POSITIVE_INT)
 
 

@@ -20,7 +20,7 @@ import math
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 __all__ = [
@@ -155,10 +155,6 @@ class Settings:
             out[f.name] = value.as_config() if isinstance(value, Settings) else _yaml_value(value)
         return out
 
-    def as_kwargs(self) -> dict[str, Any]:
-        """The values of the fields that are not nested sections: the owning class's keyword arguments."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("nested")}
-
     @classmethod
     def check(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any] | None = None) -> None:
         """``SettingsError`` naming the first key of ``section`` (a complete one: the defaults merged with the
@@ -181,10 +177,3 @@ class Settings:
     @classmethod
     def check_together(cls, section: Mapping[str, Any], where: str, context: Mapping[str, Any]) -> None:
         """Checks of keys that must agree with each other or with the rest of the configuration (none here)."""
-
-    @classmethod
-    def default_of(cls, name: str) -> Any:
-        for f in fields(cls):
-            if f.name == name:
-                return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        raise KeyError(name)

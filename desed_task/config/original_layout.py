@@ -28,13 +28,13 @@ A key the original stores nothing for takes this project's default; every value'
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from desed_task.data import DESED_CLASSES
 from desed_task.config.files import ConfigError
+from desed_task.nnet.crnn import time_pooling
 
 # Keys that only the original layout has: one of them marks a configuration as the original's.
 _MARKS = (
@@ -188,10 +188,9 @@ def from_original_layout(hparams: Mapping[str, Any], source: str = "<hyper_param
     _encoder(net, out, source)
     subsample = _section(hparams, "data").get("net_subsample")
     pooling = out.config.get("net", {}).get("pooling")
-    if subsample is not None and pooling is not None and math.prod(int(p[0]) for p in pooling) != subsample:
+    if subsample is not None and pooling is not None and time_pooling(pooling) != subsample:
         raise ConfigError(
-            f"{source}: data.net_subsample is {subsample} but net.pooling's time factors give "
-            f"{math.prod(int(p[0]) for p in pooling)}"
+            f"{source}: data.net_subsample is {subsample} but net.pooling's time factors give {time_pooling(pooling)}"
         )
     if "median_window" not in _section(hparams, "training"):
         out.notes.append("training.median_window: this project's default (the original stores none)")

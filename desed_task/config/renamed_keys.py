@@ -89,14 +89,6 @@ def current_name(dotted: str) -> str:
     return dotted
 
 
-def earlier_name(dotted: str) -> str:
-    """The earlier name of a current dotted key under a moved section (``dotted`` itself otherwise)."""
-    for old, new in RENAMED_SECTIONS.items():
-        if dotted.startswith(new + "."):
-            return old + dotted[len(new) :]
-    return dotted
-
-
 def current_key(dotted: str, source: str) -> str:
     """The current name of a dotted key (warning once when ``dotted`` is an earlier name)."""
     new = current_name(dotted)

@@ -8,11 +8,11 @@ and the wording of its range (``desed_task.settings``).
 
 The library's constructors take their defaults from the same dataclasses (``CRNN``'s from ``CRNNSettings``), so a
 default is written once. Derived values are not keys: the sample rate of every stream is ``data.fs``, the time
-pooling is the product of ``net.pooling``'s time factors (``time_pooling``), an output frame is ``frame_hop``
-samples, an encoder front-end's mel bins are the encoder's, and ``opt.encoder_trainable_layers: all`` is the
-encoder's layer-group count (``encoder_layer_groups``). Keys that copied a derived value (``RETIRED_DERIVED_KEYS``:
-``data.net_subsample``, the front-ends' ``sample_rate``, the encoder front-end's ``n_mels``) are still read where
-the copy agrees (``check_derived_copy``), and dropped.
+pooling is the product of ``net.pooling``'s time factors (``time_pooling``; an output frame is the CRNN
+front-end's hop times it: ``SEDModel.frame_samples``), an encoder front-end's mel bins are the encoder's, and
+``opt.encoder_trainable_layers: all`` is the encoder's layer-group count (``encoder_layer_groups``). Keys that
+copied a derived value (``RETIRED_DERIVED_KEYS``: ``data.net_subsample``, the front-ends' ``sample_rate``, the
+encoder front-end's ``n_mels``) are still read where the copy agrees (``check_derived_copy``), and dropped.
 """
 
 from __future__ import annotations
@@ -56,30 +56,10 @@ __all__ = [
     "encoder_defaults",
     "encoder_kwargs",
     "encoder_layer_groups",
-    "frame_hop",
     "resolve_trainable_layers",
     "time_pooling",
 ]
 DEFAULT_ENCODER = "frame_atst"
-DATA_PATH_KEYS = (
-    "synth_folder",
-    "synth_tsv",
-    "strong_folder",
-    "strong_tsv",
-    "weak_folder",
-    "weak_tsv",
-    "unlabeled_folder",
-    "synth_val_folder",
-    "synth_val_tsv",
-    "synth_val_dur",
-    "strong_val_folder",
-    "strong_val_tsv",
-    "strong_val_dur",
-    "test_folder",
-    "test_tsv",
-    "test_dur",
-    "eval_folder",
-)
 _PROBABILITY = (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
 _LEARNING_RATE = (lambda v: v >= 0, "a non-negative learning rate")
 
@@ -123,6 +103,10 @@ class DataSettings(Settings):
     fs: int = setting(DEFAULT_SAMPLE_RATE, (lambda v: v > 0, "a positive sample rate in Hz"))
     on_missing: str = setting("skip", one_of("skip", "error"))
     on_sample_rate: str = setting("resample", one_of("resample", "error"))
+
+
+#: the keys of ``data`` that name a folder or table (resolved under ``data.root``)
+DATA_PATH_KEYS = tuple(key for key in DataSettings.keys() if key.endswith(("_folder", "_tsv", "_dur")))
 
 
 def _median_window(v: Any) -> bool:
@@ -276,11 +260,6 @@ def check_config(config: Mapping[str, Any]) -> None:
 def encoder_layer_groups(config: Mapping) -> int:
     """The encoder's layer-group count: what ``opt.encoder_trainable_layers: all`` stands for."""
     return unit_class(config).layer_group_count(**encoder_kwargs(config))
-
-
-def frame_hop(config: Mapping) -> int:
-    """Samples per output frame: the CRNN front-end's hop times the time pooling."""
-    return config["net"]["frontend"]["hop_length"] * time_pooling(config)
 
 
 def resolve_trainable_layers(config: dict) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import torch
 
-from desed_task.features import DEFAULT_SAMPLE_RATE, MelFrontend, MelSettings
+from desed_task.features import DEFAULT_SAMPLE_RATE, FREQUENCY, MelFrontend, MelSettings
 from desed_task.nnet.encoders.atst_transformer import FrameATST
 from desed_task.nnet.encoders.base import FrameEncoder
 from desed_task.settings import POSITIVE_INT, RATE, Settings, one_of, setting
@@ -22,13 +22,12 @@ __all__ = ["ATSTFrontend", "ATSTFrontendSettings", "FrameATSTEncoder", "FrameATS
 
 @dataclass(frozen=True)
 class ATSTFrontendSettings(MelSettings):
-    """``encoder.frontend`` of FrameATST (its mel bins are the encoder's, not a key)."""
+    """``encoder.frontend`` of FrameATST (its mel bins are the encoder's, not a key; n_fft and win_length:
+    ``MelSettings``')."""
 
-    n_fft: int = setting(1024, POSITIVE_INT)
-    win_length: int = setting(1024, POSITIVE_INT)
     hop_length: int = setting(160, POSITIVE_INT)
-    f_min: float = setting(60.0, (lambda v: v >= 0, "a non-negative frequency in Hz"))
-    f_max: float = setting(7800.0, (lambda v: v >= 0, "a non-negative frequency in Hz"))
+    f_min: float = setting(60.0, FREQUENCY)
+    f_max: float = setting(7800.0, FREQUENCY)
     top_db: float | None = setting(80.0, (lambda v: v >= 0, "a non-negative number of dB, or null (no floor)"))
     top_db_scope: Literal["batch", "clip"] = setting("batch", one_of("batch", "clip"))
 
