@@ -1,6 +1,6 @@
 """``python -m desed_task.evaluation``: score a system's outputs against DESED-format ground truth.
 
-Thin wrapper over the library: every input is read and checked first (``evaluation.inputs``), then each input
+Thin wrapper over the library: every input is read and checked first (``evaluation.evaluation_inputs``), then each input
 selects a group of metrics, printed as a table and optionally written as JSON. An input or usage error ends the
 command with exit status 2 and one line on stderr that names the file, the line or clip, and what to do; a
 program error keeps its traceback.

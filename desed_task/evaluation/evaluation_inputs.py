@@ -39,8 +39,7 @@ class EvaluationInputs:
 
     ``truth`` holds the clips that have a duration only. ``predictions`` are scored as given by event- and
     segment-based F1 (duplicates dropped with ``dedupe``); ``disjoint_predictions`` and ``operating_points`` have
-    each clip's overlapping detections of a class merged, for psds_eval. ``classes`` are those that detections
-    may use (:func:`class_list`).
+    each clip's overlapping detections of a class merged, for psds_eval.
     """
 
     truth: pd.DataFrame
@@ -49,7 +48,6 @@ class EvaluationInputs:
     scores: dict[str, pd.DataFrame] | None = None
     predictions: pd.DataFrame | None = None
     disjoint_predictions: pd.DataFrame | None = None
-    classes: tuple[str, ...] = ()
 
 
 def check_path(path: Path, kind: str, folder: bool = False) -> None:
@@ -134,7 +132,7 @@ def read_inputs(
                 "of a class not to overlap), event- and segment-based F1 score the rows as they are",
                 stacklevel=2,
             )
-    return EvaluationInputs(truth, lengths, tables, score_tables, detected, disjoint, tuple(classes))
+    return EvaluationInputs(truth, lengths, tables, score_tables, detected, disjoint)
 
 
 def _with_durations(

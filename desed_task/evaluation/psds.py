@@ -11,7 +11,7 @@ import logging
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,21 +64,27 @@ def without_cross_triggers(scenario: PSDSScenario) -> PSDSScenario:
 
 
 def scenario_psds(
-    scores: Mapping[str, pd.DataFrame],
+    scores: Mapping[str, pd.DataFrame] | None,
     ground_truth: Mapping[str, list[tuple[float, float, str]]],
     durations: Mapping[str, float],
     scenario: PSDSScenario,
+    deltas: Mapping | None = None,
+    classes: Sequence[str] | None = None,
 ) -> tuple[float, dict[str, float], tuple[np.ndarray, np.ndarray]]:
     """sed_scores_eval's intersection-based PSDS of one scenario: the value, each class's PSDS alone (the area
     under its PSD-ROC) and the effective PSD-ROC (eTPR, eFPR). Scores, ground truth and durations are keyed by
-    clip id and cover the same clips; a single class is scored without cross-triggers."""
-    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+    clip id and cover the same clips; a single class is scored without cross-triggers. With ``deltas`` (the
+    intermediate statistics of every clip, e.g. combined from shards) ``scores`` is None and ``classes`` names
+    the score columns."""
+    if classes is None:
+        classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
     if len(classes) == 1:
         scenario = without_cross_triggers(scenario)
     value, per_class, (etpr, efpr), _ = sed_scores_eval().intersection_based.psds(
-        scores=dict(scores),
+        scores=None if scores is None else dict(scores),
         ground_truth=dict(ground_truth),
         audio_durations=dict(durations),
+        deltas=deltas,
         dtc_threshold=scenario.dtc_threshold,
         gtc_threshold=scenario.gtc_threshold,
         cttc_threshold=scenario.cttc_threshold,

@@ -125,28 +125,7 @@ class ShardedScenarioPSDS:
 
     def result(self) -> ScenarioResult:
         deltas = _as_clip_deltas([(shard, job.result()) for shard, job in self._jobs])
-        s = self._scenario
-        value, per_class, (etpr, efpr), _ = sed_scores_eval().intersection_based.psds(
-            scores=None,
-            ground_truth=self._truth,
-            audio_durations=self._durations,
-            deltas=deltas,
-            dtc_threshold=s.dtc_threshold,
-            gtc_threshold=s.gtc_threshold,
-            cttc_threshold=s.cttc_threshold,
-            alpha_ct=s.alpha_ct,
-            alpha_st=s.alpha_st,
-            max_efpr=s.max_efpr,
-        )
-        return float(value), {c: float(per_class[c]) for c in self._classes}, (etpr, efpr)
-
-
-class _Done:
-    def __init__(self, value: ScenarioResult) -> None:
-        self._value = value
-
-    def result(self) -> ScenarioResult:
-        return self._value
+        return scenario_psds(None, self._truth, self._durations, self._scenario, deltas, self._classes)
 
 
 def _columns(scores: PackedScores | Mapping[str, pd.DataFrame]) -> list[str]:
@@ -161,11 +140,11 @@ def submit_scenario_psds(
     ground_truth: Mapping[str, list],
     durations: Mapping[str, float],
     scenarios: Mapping[str, PSDSScenario],
-) -> dict[str, ShardedScenarioPSDS | _Done]:
+) -> dict[str, ShardedScenarioPSDS | Job[ScenarioResult]]:
     """``scenario_psds`` of each scenario (same arguments), as jobs of ``pool``; without workers computed here and
     now by ``scenario_psds`` itself. The tables are packed once for all the scenarios' shards."""
     if not pool.parallel:
-        return {key: _Done(scenario_psds(scores, ground_truth, durations, s)) for key, s in scenarios.items()}
+        return {key: Job(value=scenario_psds(scores, ground_truth, durations, s)) for key, s in scenarios.items()}
     packed = pack_scores(scores)
     payload = packed if packed is not None else scores
     return {key: ShardedScenarioPSDS(pool, payload, ground_truth, durations, s) for key, s in scenarios.items()}

@@ -112,7 +112,7 @@ def write_test_outputs(
     score_files = submit_score_files(pool, out_dir, scores_raw, scores_postprocessed, progress)
     truth, lengths = _restrict_to_scored(ground_truth, durations, set(scores_postprocessed))
     plots = out_dir / "plots"
-    inputs = EvaluationInputs(truth, lengths, scores=scores_postprocessed, classes=tuple(class_labels))
+    inputs = EvaluationInputs(truth, lengths, scores=scores_postprocessed)
 
     pending = submit_metrics(pool, "scores", inputs, plots)  # its workers start while the scores are decoded
     thresholds = [float(t) for t in operating_point_thresholds(n_thresholds)]

@@ -23,11 +23,11 @@ class PackedScores:
     columns: tuple[str, ...]
     values: np.ndarray  # (N, T, K) float64
 
-    def tables(self, clip_ids: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
-        """The score tables (of ``clip_ids`` only, when given), keyed by clip id."""
-        index = {clip: i for i, clip in enumerate(self.clip_ids)}
-        wanted = self.clip_ids if clip_ids is None else clip_ids
-        return {clip: pd.DataFrame(self.values[index[clip]], columns=list(self.columns)) for clip in wanted}
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The score tables, keyed by clip id."""
+        return {
+            clip: pd.DataFrame(values, columns=list(self.columns)) for clip, values in zip(self.clip_ids, self.values)
+        }
 
     def subset(self, clip_ids: Sequence[str]) -> "PackedScores":
         """The tables of ``clip_ids``, still packed."""
