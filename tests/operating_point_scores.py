@@ -15,21 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from desed_task.data.label_encoder import DESED_CLASSES
 from desed_task.evaluation import clip_id_of, read_operating_points
 from desed_task.evaluation.lazy import sed_scores_eval
 
-DESED_CLASSES = (
-    "Alarm_bell_ringing",
-    "Blender",
-    "Cat",
-    "Dishes",
-    "Dog",
-    "Electric_shaver_toothbrush",
-    "Frying",
-    "Running_water",
-    "Speech",
-    "Vacuum_cleaner",
-)
 HOP = 0.064
 N_FRAMES = 156
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from desed_task.data.label_encoder import DESED_CLASSES
 from desed_task.evaluation import (
     clip_id_of,
     decode_batch,
@@ -15,18 +16,7 @@ from desed_task.evaluation import (
     score_dataframes,
 )
 
-CLASSES = [
-    "Alarm_bell_ringing",
-    "Blender",
-    "Cat",
-    "Dishes",
-    "Dog",
-    "Electric_shaver_toothbrush",
-    "Frying",
-    "Running_water",
-    "Speech",
-    "Vacuum_cleaner",
-]
+CLASSES = list(DESED_CLASSES)
 CLIPS = ["clip_one", "clip_two"]
 
 

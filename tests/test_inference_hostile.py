@@ -20,23 +20,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from desed_task.data.label_encoder import DESED_CLASSES as DESED_CLASS_NAMES
 from desed_task.inference import SoundEventDetector
 from desed_task import output_files as outputs_module
 from desed_task.inference.detect_command import main
 
 SR = 16000
-DESED_CLASSES = [
-    "Alarm_bell_ringing",
-    "Blender",
-    "Cat",
-    "Dishes",
-    "Dog",
-    "Electric_shaver_toothbrush",
-    "Frying",
-    "Running_water",
-    "Speech",
-    "Vacuum_cleaner",
-]
+DESED_CLASSES = list(DESED_CLASS_NAMES)
 
 
 def _wav(path: Path, seconds: float = 2.0, value: float | None = None, subtype: str = "PCM_16") -> Path:
