@@ -427,7 +427,7 @@ def test_a_configuration_without_training_stage_takes_the_scripts(stage, tiny_da
     conf = tmp_path / "no_stage.yaml"
     conf.write_text(yaml.safe_dump(flat))
     args = build_parser(stage).parse_args(["--conf_file", str(conf), "--gpus", "cpu"])
-    config, _ = _check_inputs(args, stage)
+    config, _, _ = _check_inputs(args, stage)
     assert config["training"]["stage"] == stage
 
 

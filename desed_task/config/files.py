@@ -45,6 +45,7 @@ __all__ = [
     "defaults",
     "load_config",
     "read_yaml",
+    "resolve_yaml",
     "resolve_config",
     "set_dotted",
     "yaml_problem",
@@ -203,9 +204,10 @@ def yaml_problem(err: yaml.YAMLError) -> str:
     return " ".join(f"{problem}{where}".split())
 
 
-def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+def read_yaml(path: Path, _seen: tuple[Path, ...] = (), files: list[Path] | None = None) -> dict:
     """A YAML file's mapping; a top-level ``base: other.yaml`` (relative to the file) is read first and the
-    file's own keys override it, so small configs can state only what differs from a recipe."""
+    file's own keys override it, so small configs can state only what differs from a recipe. ``files``, when
+    given, receives the path of every file read (the file, then its ``base:`` chain)."""
     path = path.resolve()
     if not path.is_file():
         raise ConfigError(f"configuration file not found: {path}")
@@ -217,12 +219,14 @@ def read_yaml(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {yaml_problem(err)}") from err
     if not isinstance(user, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping of sections")
+    if files is not None:
+        files.append(path)
     user = normalise_sections(user, str(path), ConfigError)
     base = user.pop("base", None)
     user = rename_keys(user, str(path), ConfigError, keep=RETIRED_DERIVED_KEYS)
     if base is None:
         return user
-    return _deep_update(read_yaml(_base_file(path, base), _seen + (path,)), user)
+    return _deep_update(read_yaml(_base_file(path, base), _seen + (path,), files), user)
 
 
 def _base_file(path: Path, base: Any) -> Path:
@@ -268,8 +272,15 @@ def load_config(path: str | Path, overrides: dict | None = None, overrides_from:
     an unknown one is named as coming from there; without it, the keys are checked with the file's (so that the
     copies of derived values are checked and dropped).
     """
+    return resolve_yaml(read_yaml(Path(path)), path, overrides, overrides_from)
+
+
+def resolve_yaml(
+    user: dict, path: str | Path, overrides: dict | None = None, overrides_from: str | None = None
+) -> dict:
+    """``load_config`` of the mapping ``read_yaml`` gave for the file ``path`` (for a caller that also looks at
+    the file's own keys, or at the files it read)."""
     path = Path(path)
-    user = read_yaml(path)
     overrides = overrides or {}
     encoder = user.get("encoder") if isinstance(user.get("encoder"), dict) else {}
     try:

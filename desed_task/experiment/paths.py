@@ -132,26 +132,6 @@ def _data_hint(needed: NeededPath) -> str:
     return "check the path"
 
 
-def config_files(path: str | Path) -> list[Path]:
-    """The configuration file and the ``base:`` files it builds on, in reading order (stops at a loop or at a
-    file that cannot be read; ``load_config`` reports those)."""
-    import yaml
-
-    chain: list[Path] = []
-    current = Path(path).resolve()
-    while current.is_file() and current not in chain:
-        chain.append(current)
-        try:
-            text = yaml.safe_load(current.read_text())
-        except (OSError, yaml.YAMLError):
-            break
-        base = text.get("base") if isinstance(text, dict) else None
-        if not isinstance(base, str):
-            break
-        current = (current.parent / base).resolve()
-    return chain
-
-
 def run_inputs(
     config: dict, mode: Mode, checkpoints: dict[str, str | None] | None = None, run_test: bool = True
 ) -> list[tuple[Path, str]]:

@@ -23,9 +23,9 @@ from desed_task.command_parser import CommandParser
 from desed_task.data.audio import AudioError
 from desed_task.data.folder import DataError
 from desed_task.data.tables import TableError
-from desed_task.config.files import ConfigError, load_config, read_yaml, yaml_problem
+from desed_task.config.files import ConfigError, read_yaml, resolve_yaml, yaml_problem
 from desed_task.experiment.flag_checks import check_log_dir, check_mode_flags, check_resume_checkpoint
-from desed_task.experiment.paths import check_paths, config_files, run_mode
+from desed_task.experiment.paths import check_paths, run_mode
 from desed_task.experiment.metrics_table import format_metrics_table
 from desed_task.experiment.resume import resolve_resume, resume_hint
 from desed_task.nnet.checkpoints import CheckpointError
@@ -220,11 +220,12 @@ def _stop(err: Exception) -> NoReturn:
     raise SystemExit(EXIT_USER_ERROR)
 
 
-def check_stage(conf_file: str | Path, stage: int) -> None:
-    """The stage comes from the script: a configuration (its ``base:`` files included) whose ``training.stage``
-    names the other stage is refused rather than silently overridden; one without the key takes the script's."""
-    training = read_yaml(Path(conf_file)).get("training")
-    written = training.get("stage") if isinstance(training, dict) else None  # a malformed section: load_config's
+def check_stage(user: dict, conf_file: str | Path, stage: int) -> None:
+    """The stage comes from the script: a configuration (``user``: the file ``conf_file`` as ``read_yaml`` gives
+    it, its ``base:`` files included) whose ``training.stage`` names the other stage is refused rather than
+    silently overridden; one without the key takes the script's."""
+    training = user.get("training")
+    written = training.get("stage") if isinstance(training, dict) else None  # a malformed section: resolve_yaml's
     if written is not None and written != stage:
         raise ConfigError(
             f"{conf_file}: training.stage is {written!r} but this is train_stage{stage}.py: run the script of the "
@@ -263,13 +264,16 @@ def _checkpoint_flags(args: argparse.Namespace) -> dict[str, str | None]:
     }
 
 
-def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int]]:
-    """The configuration and devices, after every input of the run was checked (nothing written yet);
-    ``--resume_from_checkpoint last`` is replaced by the path it names."""
-    check_stage(args.conf_file, stage)
+def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str, list[int] | int], list[Path]]:
+    """The configuration, devices and configuration files read (the YAML and its ``base:`` files), after every
+    input of the run was checked (nothing written yet); ``--resume_from_checkpoint last`` is replaced by the path
+    it names."""
+    files: list[Path] = []
+    user = read_yaml(Path(args.conf_file), files=files)
+    check_stage(user, args.conf_file, stage)
     check_mode_flags(_checkpoint_flags(args))
     check_log_dir(args.log_dir)
-    config = load_config(args.conf_file, _overrides(args, stage), overrides_from="--set")
+    config = resolve_yaml(user, args.conf_file, _overrides(args, stage), overrides_from="--set")
     devices = parse_devices(args.gpus)
     if devices[0] == "gpu":
         import torch
@@ -281,7 +285,7 @@ def _check_inputs(args: argparse.Namespace, stage: int) -> tuple[dict, tuple[str
     check_paths(config, mode, checkpoints)
     if args.resume_from_checkpoint is not None:
         check_resume_checkpoint(args.resume_from_checkpoint, config)
-    return config, devices
+    return config, devices, files
 
 
 def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path | None = None) -> dict:
@@ -293,7 +297,7 @@ def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path
     args = build_parser(stage, default_conf).parse_args(argv)
     errors = tuple(kind for kind, _ in USER_ERRORS)
     try:
-        config, devices = _check_inputs(args, stage)
+        config, devices, files = _check_inputs(args, stage)
         from desed_task.experiment.pipeline import run_experiment
 
         with handle_interrupts():
@@ -306,7 +310,7 @@ def main(stage: int, argv: Sequence[str] | None = None, default_conf: str | Path
                 eval_from=args.eval_from_checkpoint,
                 validate_from=args.validate_from_checkpoint,
                 fast_dev_run=args.fast_dev_run,
-                config_files=config_files(args.conf_file),
+                config_files=files,
             )
     except errors as err:
         _stop(err)
