@@ -101,8 +101,7 @@ def check_paths(
     ``checkpoints`` maps command-line flags (``--resume_from_checkpoint``) to the files they name (None = unused).
     A missing ``data.root`` is reported as such, not as every data path under it.
     """
-    needed = [NeededPath(flag, path, "file") for flag, path in (checkpoints or {}).items() if path is not None]
-    needed += needed_paths(config, mode, run_test)
+    needed = _needed(config, mode, checkpoints, run_test)
     problems = [(n, p) for n in needed if (p := _problem(n)) is not None]
     if not problems:
         return
@@ -137,6 +136,10 @@ def run_inputs(
 ) -> list[tuple[Path, str]]:
     """Every input path a run reads that is set (data tables and folders, checkpoints), named by its key or flag,
     for the check that no output overwrites one of them."""
+    return [(Path(n.path), n.key) for n in _needed(config, mode, checkpoints, run_test) if n.path]
+
+
+def _needed(config: dict, mode: Mode, checkpoints: dict[str, str | None] | None, run_test: bool) -> list[NeededPath]:
+    """The checkpoints given on the command line (by flag), then the configuration's paths of ``mode``."""
     needed = [NeededPath(flag, path, "file") for flag, path in (checkpoints or {}).items() if path is not None]
-    needed += needed_paths(config, mode, run_test)
-    return [(Path(n.path), n.key) for n in needed if n.path]
+    return needed + needed_paths(config, mode, run_test)
