@@ -18,7 +18,8 @@ import pandas as pd
 from desed_task.evaluation.psds import SCENARIO_1
 from desed_task.postprocess.method import Params, events_table, check_classes, check_keys, number
 from desed_task.postprocess.tuning_objective import tuning_set
-from desed_task.postprocess.score_tables import TIME_COLUMNS, consistent_classes, table_classes
+from desed_task.data.tables import SCORE_TIME_COLUMNS, table_classes
+from desed_task.postprocess.score_tables import consistent_classes
 from desed_task.postprocess.tuning import grid_search
 
 
@@ -75,9 +76,12 @@ class FloorParams(Params):
         return {
             clip: pd.DataFrame(
                 np.hstack(
-                    [table[list(TIME_COLUMNS)].to_numpy(float), floored(table[classes].to_numpy(float).T, floors).T]
+                    [
+                        table[list(SCORE_TIME_COLUMNS)].to_numpy(float),
+                        floored(table[classes].to_numpy(float).T, floors).T,
+                    ]
                 ),
-                columns=[*TIME_COLUMNS, *classes],
+                columns=[*SCORE_TIME_COLUMNS, *classes],
             )
             for clip, table in scores.items()
         }

@@ -40,6 +40,11 @@ class TableError(ValueError):
     """A table that cannot be used as it is; the message names the table (and line) and what to change."""
 
 
+def table_classes(table: pd.DataFrame) -> list[str]:
+    """The class columns of a score table (sed_scores_eval's layout: ``onset``, ``offset``, then classes)."""
+    return [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
+
+
 def clip_id_of(filename: str) -> str:
     """The clip id of a file name: the name as the table gives it, without the audio extension.
 
@@ -362,7 +367,7 @@ def read_scores(path: str | Path, warn: bool = True) -> pd.DataFrame:
             )
         table.columns = [c.strip() for c in table.columns]
         table.attrs["stripped_columns"] = padded
-    classes = [c for c in table.columns if c not in SCORE_TIME_COLUMNS]
+    classes = table_classes(table)
     if list(table.columns[:2]) != list(SCORE_TIME_COLUMNS) or not classes:
         raise TableError(
             f"score file {path} has the columns {list(table.columns)}; a sed_scores_eval score table "

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import median_filter
 
-from desed_task.data.tables import EVENT_COLUMNS, clip_id_of
+from desed_task.data.tables import EVENT_COLUMNS, clip_id_of, table_classes
 from desed_task.evaluation.lazy import sed_scores_eval
 
 AUDIO_SUFFIX = ".wav"
@@ -142,7 +142,7 @@ def decode_operating_points(
     groups: dict[tuple, list[tuple[int, str, np.ndarray, np.ndarray]]] = {}
     for order, clip_id in enumerate(sorted(scores)):
         table = scores[clip_id]
-        labels = tuple(c for c in table.columns if c not in ("onset", "offset"))
+        labels = tuple(table_classes(table))
         timestamps = np.append(table["onset"].to_numpy(float), table["offset"].to_numpy(float)[-1:])  # (T + 1,)
         clip_scores = table[list(labels)].to_numpy().T  # (C, T)
         groups.setdefault((labels, len(table)), []).append((order, clip_id + audio_suffix, clip_scores, timestamps))

@@ -27,6 +27,7 @@ from desed_task.data.tables import (
     first_few,
     read_durations,
     read_events,
+    table_classes,
 )
 from desed_task.evaluation.detections import duplicated, merge_overlaps, without_duplicates
 from desed_task.evaluation.folders import read_operating_points, read_score_folder
@@ -100,9 +101,9 @@ def read_inputs(
         score_tables = read_score_folder(scores)
         known.check(score_tables, f"scores folder {scores}")
     truth_labels = set(truth["event_label"].dropna())
-    classes = class_list(truth_labels, _score_classes(next(iter(score_tables.values()))) if score_tables else ())
+    classes = class_list(truth_labels, table_classes(next(iter(score_tables.values()))) if score_tables else ())
     if score_tables is not None and truth_labels:
-        _check_score_classes(score_tables, sorted(truth_labels), Path(scores))
+        _checktable_classes(score_tables, sorted(truth_labels), Path(scores))
     tables = None
     if operating_points is not None:
         tables = read_operating_points(operating_points, classes, clip_durations)
@@ -223,12 +224,12 @@ def _folder_hint(unknown: Sequence[str], known: set[str]) -> str:
     return f" (clip ids keep the folders the tables give: {first_few(pairs)})" if pairs else ""
 
 
-def _check_score_classes(scores: Mapping[str, pd.DataFrame], classes: Sequence[str], folder: Path) -> None:
+def _checktable_classes(scores: Mapping[str, pd.DataFrame], classes: Sequence[str], folder: Path) -> None:
     """Every score file has a column per ground-truth class, and all have the same classes in the same order."""
     first = min(scores)
-    expected = _score_classes(scores[first])
+    expected = table_classes(scores[first])
     for clip_id in sorted(scores):
-        columns = _score_classes(scores[clip_id])
+        columns = table_classes(scores[clip_id])
         path = folder / f"{clip_id}.tsv"
         missing = [c for c in classes if c not in columns]
         if missing:
@@ -243,7 +244,3 @@ def _check_score_classes(scores: Mapping[str, pd.DataFrame], classes: Sequence[s
                 f"score file {path} has the class columns {columns}, but {folder / (first + '.tsv')} has "
                 f"{expected}: every score file needs the same class columns in the same order"
             )
-
-
-def _score_classes(table: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if c not in ("onset", "offset")]

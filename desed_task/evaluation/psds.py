@@ -24,6 +24,7 @@ from desed_task.data.tables import (
     events_by_clip,
     read_durations,
     read_events,
+    table_classes,
 )
 from desed_task.evaluation.lazy import psds_eval, quiet_psds_eval, sed_scores_eval
 from desed_task.evaluation.pool import ScoringPool
@@ -77,7 +78,7 @@ def scenario_psds(
     intermediate statistics of every clip, e.g. combined from shards) ``scores`` is None and ``classes`` names
     the score columns."""
     if classes is None:
-        classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+        classes = table_classes(next(iter(scores.values())))
     if len(classes) == 1:
         scenario = without_cross_triggers(scenario)
     value, per_class, (etpr, efpr), _ = sed_scores_eval().intersection_based.psds(
@@ -127,7 +128,7 @@ def sed_scores_eval_inputs(
             "add them to the durations tsv"
         )
     present = {label for c in clip_ids for _, _, label in events[c]}
-    classes = [c for c in next(iter(scores.values())).columns if c not in ("onset", "offset")]
+    classes = table_classes(next(iter(scores.values())))
     absent = [c for c in classes if c not in present]
     if absent:
         warnings.warn(

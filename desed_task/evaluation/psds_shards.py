@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from desed_task.data.tables import TableSource
+from desed_task.data.tables import SCORE_TIME_COLUMNS, TableSource
 from desed_task.evaluation.lazy import sed_scores_eval
 from desed_task.evaluation.pool import Job, ScoringPool
 from desed_task.evaluation.psds import (
@@ -113,7 +113,7 @@ class ShardedScenarioPSDS:
         scenario: PSDSScenario,
     ) -> None:
         clip_ids = sorted(scores.clip_ids if isinstance(scores, PackedScores) else scores)
-        self._classes = [c for c in _columns(scores) if c not in ("onset", "offset")]
+        self._classes = [c for c in _columns(scores) if c not in SCORE_TIME_COLUMNS]
         self._scenario = without_cross_triggers(scenario) if len(self._classes) == 1 else scenario
         self._truth = {clip: ground_truth[clip] for clip in clip_ids}
         self._durations = {clip: durations[clip] for clip in clip_ids}

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from desed_task.data.tables import TableSource, clip_id_of, read_durations, read_events
+from desed_task.data.tables import TableSource, clip_id_of, read_durations, read_events, table_classes
 from desed_task.evaluation.decoding import decode_operating_points, operating_point_thresholds
 from desed_task.evaluation.evaluation_inputs import EvaluationInputs
 from desed_task.evaluation.folders import threshold_name, write_operating_points
@@ -159,7 +159,7 @@ def submit_score_files(
 
 def _check_classes(scores: dict[str, pd.DataFrame], class_labels: Sequence[str]) -> None:
     for clip_id, table in scores.items():
-        columns = [c for c in table.columns if c not in ("onset", "offset")]
+        columns = table_classes(table)
         if columns != list(class_labels):
             raise ValueError(
                 f"score table of clip {clip_id} has classes {columns}, expected {list(class_labels)} "

@@ -39,7 +39,8 @@ from desed_task.postprocess.postprocess_errors import MissingExtraError, Postpro
 from desed_task.postprocess.method import Params, check_classes, check_keys, number, optional_number
 from desed_task.postprocess.method import EVENT_COLUMNS as DECODED_COLUMNS
 from desed_task.postprocess.tuning_objective import tuning_set
-from desed_task.postprocess.score_tables import TIME_COLUMNS, consistent_classes, table_classes
+from desed_task.data.tables import SCORE_TIME_COLUMNS, table_classes
+from desed_task.postprocess.score_tables import consistent_classes
 from desed_task.postprocess.tuning import grid_search
 
 # Without its dependencies: its own requirement replaces the released sed_scores_eval (docs/postprocess.md).
@@ -261,7 +262,7 @@ def boxes_to_tables(
             first, last = np.searchsorted(bounds, np.round(np.clip([box.onset, box.offset], start, end), TIME_DECIMALS))
             values[first:last, index[box.label]] = box.confidence
         out[clip_id] = pd.DataFrame(
-            np.hstack([bounds[:-1, None], bounds[1:, None], values]), columns=[*TIME_COLUMNS, *classes]
+            np.hstack([bounds[:-1, None], bounds[1:, None], values]), columns=[*SCORE_TIME_COLUMNS, *classes]
         )
     return out
 

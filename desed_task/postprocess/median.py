@@ -22,13 +22,8 @@ from desed_task.evaluation.psds import SCENARIO_1, PSDSScenario
 from desed_task.postprocess.postprocess_errors import PostprocessError
 from desed_task.postprocess.method import Params, events_table, check_classes, check_keys, frame_count, number
 from desed_task.postprocess.tuning_objective import tuning_set
-from desed_task.postprocess.score_tables import (
-    HOP_TOLERANCE,
-    TIME_COLUMNS,
-    consistent_classes,
-    frame_hop,
-    table_classes,
-)
+from desed_task.data.tables import SCORE_TIME_COLUMNS, table_classes
+from desed_task.postprocess.score_tables import HOP_TOLERANCE, consistent_classes, frame_hop
 from desed_task.postprocess.tuning import grid_search
 
 DEFAULT_MEDIAN_WINDOWS = tuple(range(1, 42))
@@ -171,8 +166,8 @@ def median_filter_tables(
         batch = np.stack([scores[c][classes].to_numpy(float).T for c in clip_ids])  # (B, C, T)
         filtered = median_filter_scores(batch, windows)  # (B, C, T)
         for clip_id, clip_scores in zip(clip_ids, filtered):
-            times = scores[clip_id][list(TIME_COLUMNS)].to_numpy(float)  # (T, 2)
-            out[clip_id] = pd.DataFrame(np.hstack([times, clip_scores.T]), columns=[*TIME_COLUMNS, *classes])
+            times = scores[clip_id][list(SCORE_TIME_COLUMNS)].to_numpy(float)  # (T, 2)
+            out[clip_id] = pd.DataFrame(np.hstack([times, clip_scores.T]), columns=[*SCORE_TIME_COLUMNS, *classes])
     return {c: out[c] for c in scores}
 
 

@@ -9,15 +9,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from desed_task.data.tables import table_classes
 from desed_task.postprocess.postprocess_errors import PostprocessError
 
-TIME_COLUMNS = ("onset", "offset")
 HOP_TOLERANCE = 1e-6  # seconds: frame hops closer than this are the same hop
-
-
-def table_classes(table: pd.DataFrame) -> list[str]:
-    """The class columns of a score table, in order."""
-    return [c for c in table.columns if c not in TIME_COLUMNS]
 
 
 def consistent_classes(scores: Mapping[str, pd.DataFrame], source: str = "the scores") -> list[str]:

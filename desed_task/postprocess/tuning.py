@@ -21,7 +21,7 @@ import pandas as pd
 
 from desed_task.postprocess.method import Params
 from desed_task.postprocess.tuning_objective import TuningSet, class_psds
-from desed_task.postprocess.score_tables import table_classes
+from desed_task.data.tables import table_classes
 
 Option = TypeVar("Option")
 Result = tuple[float, dict[str, float]]

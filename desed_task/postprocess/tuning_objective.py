@@ -17,7 +17,8 @@ import pandas as pd
 from desed_task.data.tables import TableSource, durations_by_clip, events_by_clip, read_durations, read_events
 from desed_task.evaluation.psds import PSDSScenario, scenario_psds
 from desed_task.postprocess.postprocess_errors import PostprocessError
-from desed_task.postprocess.score_tables import TIME_COLUMNS, consistent_classes
+from desed_task.data.tables import SCORE_TIME_COLUMNS
+from desed_task.postprocess.score_tables import consistent_classes
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def tuning_set(
 
 def class_psds(tables: Mapping[str, pd.DataFrame], chosen: TuningSet) -> tuple[float, dict[str, float]]:
     """PSDS of ``tables`` on the tuning set, and the PSDS of each ranked class alone (its PSD-ROC's area)."""
-    keep = [*TIME_COLUMNS, *chosen.classes]
+    keep = [*SCORE_TIME_COLUMNS, *chosen.classes]
     value, per_class, _ = scenario_psds(
         {c: tables[c][keep] for c in chosen.ground_truth}, chosen.ground_truth, chosen.durations, chosen.scenario
     )
