@@ -3,12 +3,17 @@ training task, the optimiser, the compute settings), so that neither imports the
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 #: checkpoint objectives (``training.objective``): ``desed_task.training.objectives.OBJECTIVES`` implements them
-OBJECTIVE_NAMES: tuple[str, ...] = ("val_loss", "synth_psds")
+ObjectiveName = Literal["val_loss", "synth_psds"]
+OBJECTIVE_NAMES: tuple[str, ...] = get_args(ObjectiveName)
 #: Adam implementations (``training.adam_impl``)
-ADAM_IMPLS: tuple[str, ...] = ("auto", "for_loop", "foreach", "fused")
+AdamImpl = Literal["auto", "for_loop", "foreach", "fused"]
+ADAM_IMPLS: tuple[str, ...] = get_args(AdamImpl)
 #: float32 matrix-multiplication precisions (``training.matmul_precision``)
-MATMUL_PRECISIONS: tuple[str, ...] = ("highest", "high")
+MatmulPrecision = Literal["highest", "high"]
+MATMUL_PRECISIONS: tuple[str, ...] = get_args(MatmulPrecision)
 #: Lightning precisions (``training.precision``); YAML may give the numbers as integers
 PRECISIONS: tuple[str | int, ...] = (
     "32",

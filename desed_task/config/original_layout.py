@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desed_task.data import DESED_CLASSES
-from desed_task.config.files import ConfigError
+from desed_task.config.files import ConfigError, set_dotted
 from desed_task.nnet.crnn import time_pooling
 
 # Keys that only the original layout has: one of them marks a configuration as the original's.
@@ -85,10 +85,7 @@ class Translation:
 
     def set(self, section: str, key: str, value: Any, note: str) -> None:
         """``section.key = value`` (``section`` may be dotted: ``net.frontend``), with where it came from."""
-        node = self.config
-        for part in section.split("."):
-            node = node.setdefault(part, {})
-        node[key] = value
+        set_dotted(self.config, f"{section}.{key}", value)
         self.notes.append(f"{section}.{key} = {value!r}: {note}")
 
 

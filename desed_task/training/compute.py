@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
 
 import torch
 
-from desed_task.config.choices import MATMUL_PRECISIONS
-
-MatmulPrecision = Literal["highest", "high"]
+from desed_task.config.choices import MATMUL_PRECISIONS, MatmulPrecision
 
 
 @contextmanager

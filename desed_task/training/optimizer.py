@@ -9,15 +9,13 @@ otherwise): the recipe's behaviour. They compute the same update up to the order
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from desed_task.config.choices import ADAM_IMPLS
+from desed_task.config.choices import ADAM_IMPLS, AdamImpl
 
 __all__ = ["ADAM_IMPLS", "AdamImpl", "adam"]
-
-AdamImpl = Literal["auto", "for_loop", "foreach", "fused"]
 
 
 def adam(groups: Iterable[dict[str, Any]], betas: tuple[float, float], impl: AdamImpl = "auto") -> torch.optim.Adam:
