@@ -134,22 +134,26 @@ def _step(runs: dict[str, Any], name: str, command: list[str], clock: _Clock, li
 
 def precision_run(plan: CliPlan, precision: str, data: Path, work: Path, clock: _Clock) -> dict[str, Any]:
     """Stage 1, stage 2 and the test from stage 2's checkpoint in one precision; stops at the first failure."""
-    python, train = sys.executable, REPO_ROOT / "train"
     folder = work / f"precision_{precision}"
     runs: dict[str, Any] = {}
     result: dict[str, Any] = {"precision": precision, "commands": runs}
+
+    def train(stage: int, conf: Path, log_dir: str, *extra: str) -> list[str]:
+        script = REPO_ROOT / "train" / f"train_stage{stage}.py"
+        return [
+            sys.executable,
+            str(script),
+            "--conf_file",
+            str(conf),
+            "--log_dir",
+            str(folder / log_dir),
+            "--gpus",
+            plan.gpus,
+            *extra,
+        ]
+
     conf1 = write_conf(folder / "stage1.yaml", 1, data, precision, plan.stage1)
-    command = [
-        python,
-        str(train / "train_stage1.py"),
-        "--conf_file",
-        str(conf1),
-        "--log_dir",
-        str(folder / "stage1"),
-        "--gpus",
-        plan.gpus,
-    ]
-    if not _step(runs, "stage1", command, clock, plan.command_timeout_s):
+    if not _step(runs, "stage1", train(1, conf1, "stage1"), clock, plan.command_timeout_s):
         return {**result, "status": runs["stage1"]["status"]}
     stage1 = experiment_metrics(folder / "stage1")
     conf2 = write_conf(
@@ -160,33 +164,12 @@ def precision_run(plan: CliPlan, precision: str, data: Path, work: Path, clock: 
         plan.stage2,
         init_checkpoint=stage1["best_checkpoint"] or stage1["last_checkpoint"],
     )
-    command = [
-        python,
-        str(train / "train_stage2.py"),
-        "--conf_file",
-        str(conf2),
-        "--log_dir",
-        str(folder / "stage2"),
-        "--gpus",
-        plan.gpus,
-    ]
-    if not _step(runs, "stage2", command, clock, plan.command_timeout_s):
+    if not _step(runs, "stage2", train(2, conf2, "stage2"), clock, plan.command_timeout_s):
         return {**result, "status": runs["stage2"]["status"]}
     stage2 = experiment_metrics(folder / "stage2")
     result["stage2_teacher_psds1"] = stage2.get(PSDS1)
     checkpoint = stage2["best_checkpoint"] or stage2["last_checkpoint"]
-    command = [
-        python,
-        str(train / "train_stage2.py"),
-        "--conf_file",
-        str(conf2),
-        "--log_dir",
-        str(folder / "stage2_test"),
-        "--gpus",
-        plan.gpus,
-        "--test_from_checkpoint",
-        checkpoint,
-    ]
+    command = train(2, conf2, "stage2_test", "--test_from_checkpoint", checkpoint)
     if not _step(runs, "stage2_test_from_checkpoint", command, clock, plan.command_timeout_s):
         return {**result, "status": runs["stage2_test_from_checkpoint"]["status"]}
     result["test_from_checkpoint"] = compare_tests(stage2, experiment_metrics(folder / "stage2_test"))
