@@ -64,7 +64,6 @@ def write_conf(
 def run_command(command: list[str], timeout: float) -> dict[str, Any]:
     """Run one command line; its status (``ok``, ``error``, ``timeout``), wall time and, on failure, output."""
     env = checkout_env()
-    env.pop("DESED_TASK_RUN_VERSION", None)  # each command chooses its own experiment folder
     shown = [
         str(Path(part).relative_to(REPO_ROOT)) if part.startswith(str(REPO_ROOT)) else part for part in command[1:]
     ]

@@ -75,7 +75,6 @@ def run_stage2_step(timeout: float = 600.0, env: dict[str, str] | None = None, *
     (exit code and the end of the output) or ``timeout``.
     """
     environment = checkout_env({**os.environ, **(env or {})})
-    environment.pop("DESED_TASK_RUN_VERSION", None)
     with tempfile.TemporaryDirectory() as folder:
         json_path = Path(folder) / "stage2_step.json"
         command = stage2_step_command(json_path, **options)
