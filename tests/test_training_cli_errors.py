@@ -24,7 +24,7 @@ import yaml
 
 import desed_task.experiment.pipeline  # noqa: F401  Lightning's loggers bind stderr at import: not a test's capsys
 from conftest import CONFS_DIR, tiny_config
-from desed_task.config.files import load_config, read_yaml
+from desed_task.config.files import ConfigError, load_config, read_yaml
 from desed_task.experiment.flag_checks import check_resume_checkpoint
 from desed_task.experiment.run import _check_inputs, build_parser, main
 
@@ -415,6 +415,22 @@ def test_a_bug_keeps_its_traceback(tiny_dataset, tmp_path, monkeypatch):
     conf = _write(tmp_path, tiny_dataset, Case("ok"))
     with pytest.raises(ValueError, match="a bug inside the pipeline"):
         main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "exp"), "--gpus", "cpu"])
+
+
+def test_a_run_that_fails_while_building_removes_every_folder_it_created(tiny_dataset, tmp_path, monkeypatch):
+    """An error found while the datasets and networks are built (after the experiment folder was made) leaves no
+    folder behind: neither the experiment folder nor the missing parents of ``--log_dir`` it created."""
+
+    def spoilt(*args, **kwargs):
+        raise ConfigError("found while building")
+
+    monkeypatch.setattr("desed_task.experiment.pipeline.build_experiment", spoilt)
+    conf = _write(tmp_path, tiny_dataset, Case("ok"))
+    before = _snapshot(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(1, ["--conf_file", str(conf), "--log_dir", str(tmp_path / "a" / "b" / "exp"), "--gpus", "cpu"])
+    assert stop.value.code == 2
+    assert _snapshot(tmp_path) == before
 
 
 @pytest.mark.parametrize("stage", [1, 2])

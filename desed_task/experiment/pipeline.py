@@ -138,7 +138,7 @@ def run_experiment(
         keep_freed_memory()
     pl.seed_everything(training["seed"], workers=True)
     log_dir = Path(log_dir)
-    new_log_dir = not log_dir.exists()
+    new_folders = [folder for folder in (log_dir, *log_dir.parents) if not folder.exists()]  # deepest first
     inputs = [*run_inputs(config, mode, checkpoints, run_test), *((p, "the configuration") for p in config_files)]
     exp_dir, created = _experiment_folder(log_dir, inputs)
     scores_dir = exp_dir / ("eval" if eval_from else "test")
@@ -146,7 +146,7 @@ def run_experiment(
         parts = build_experiment(config, scores_dir, mode, checkpoint_to_score)
     except BaseException:
         if created:
-            _remove_empty([exp_dir, *([log_dir] if new_log_dir else [])])
+            _remove_empty([exp_dir, *new_folders])
         raise
     task, datamodule = parts.task, parts.datamodule
     if validate_from:
